@@ -1,0 +1,136 @@
+//! Circuit shapes: the size class a proof reveals.
+//!
+//! A circuit is built for a shape: how many account slots, position and collateral
+//! slots per account, group slots, net-position slots per group and scenario lanes it
+//! has, and its size 2^k. A portfolio is padded to the smallest shape of the ladder
+//! that fits it: every dimension is rounded up to a power of two (with a floor), so two
+//! portfolios of the same size class get the same shape and the proof reveals nothing
+//! finer. The market (public) fixes the scenario lanes and the lookup tables.
+
+use serde::{Deserialize, Serialize};
+
+/// Scenario lane counts the circuit is compiled for; a market with S scenarios uses the
+/// smallest that is ≥ S (extra lanes carry zero P&L and never lose).
+pub const SCENARIO_LANES: [usize; 3] = [8, 16, 32];
+
+/// Largest supported k (2^k rows).
+pub const MAX_K: u32 = 20;
+
+/// Upper limits on each dimension, so that every range-checked sum has a stated bound
+/// (see `chips::margin` for the bounds they give).
+pub const MAX_ACCOUNTS: usize = 64;
+/// Limit on position or collateral slots per account.
+pub const MAX_SLOTS_PER_ACCOUNT: usize = 4096;
+/// Limit on group slots.
+pub const MAX_GROUPS: usize = 16;
+/// Limit on net-position slots per group.
+pub const MAX_NETS_PER_GROUP: usize = 4096;
+
+/// The shape of a margin circuit, carried in the proof bundle's `circuit` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Shape {
+    /// The circuit has 2^k rows.
+    pub k: u32,
+    /// Account slots.
+    pub accounts: usize,
+    /// Position slots per account.
+    pub positions: usize,
+    /// Collateral slots per account.
+    pub collateral: usize,
+    /// Group slots.
+    pub groups: usize,
+    /// Net-position slots per group.
+    pub nets: usize,
+    /// Scenario lanes (one of [`SCENARIO_LANES`]).
+    pub scenarios: usize,
+}
+
+/// The sizes a portfolio needs, before rounding to the ladder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Needs {
+    /// Accounts.
+    pub accounts: usize,
+    /// Largest number of positions in one account.
+    pub positions: usize,
+    /// Largest number of collateral entries in one account.
+    pub collateral: usize,
+    /// Groups.
+    pub groups: usize,
+    /// Largest number of distinct instruments held in one group.
+    pub nets: usize,
+    /// Market scenarios.
+    pub scenarios: usize,
+}
+
+fn ladder(n: usize, floor: usize) -> usize {
+    n.max(floor).next_power_of_two()
+}
+
+impl Shape {
+    /// The smallest ladder shape that fits `needs`, with k still to be fixed (0).
+    pub fn fitting(needs: Needs) -> Result<Shape, String> {
+        let scenarios = *SCENARIO_LANES
+            .iter()
+            .find(|&&lanes| lanes >= needs.scenarios)
+            .ok_or_else(|| format!("{} scenarios; at most {} are supported", needs.scenarios, SCENARIO_LANES[2]))?;
+        let shape = Shape {
+            k: 0,
+            accounts: ladder(needs.accounts, 2),
+            positions: ladder(needs.positions, 4),
+            collateral: ladder(needs.collateral, 2),
+            groups: ladder(needs.groups, 1),
+            nets: ladder(needs.nets, 4),
+            scenarios,
+        };
+        shape.check_limits()?;
+        Ok(shape)
+    }
+
+    /// Rejects shapes beyond the supported limits (a bundle may carry any numbers).
+    pub fn check_limits(&self) -> Result<(), String> {
+        let checks = [
+            ("accounts", self.accounts, 1, MAX_ACCOUNTS),
+            ("positions", self.positions, 1, MAX_SLOTS_PER_ACCOUNT),
+            ("collateral", self.collateral, 1, MAX_SLOTS_PER_ACCOUNT),
+            ("groups", self.groups, 1, MAX_GROUPS),
+            ("nets", self.nets, 1, MAX_NETS_PER_GROUP),
+        ];
+        for (name, value, lo, hi) in checks {
+            if value < lo || value > hi {
+                return Err(format!("{name} = {value} is outside the supported range {lo}..={hi}"));
+            }
+        }
+        if !SCENARIO_LANES.contains(&self.scenarios) {
+            return Err(format!("scenarios = {} is not one of {:?}", self.scenarios, SCENARIO_LANES));
+        }
+        if self.k > MAX_K {
+            return Err(format!("k = {} is above the supported maximum {MAX_K}", self.k));
+        }
+        Ok(())
+    }
+
+    /// Whether a portfolio with these needs fits this shape.
+    pub fn fits(&self, needs: &Needs) -> bool {
+        needs.accounts <= self.accounts
+            && needs.positions <= self.positions
+            && needs.collateral <= self.collateral
+            && needs.groups <= self.groups
+            && needs.nets <= self.nets
+            && needs.scenarios <= self.scenarios
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_each_dimension_up_to_the_ladder() {
+        let s = Shape::fitting(Needs { accounts: 3, positions: 5, collateral: 1, groups: 2, nets: 9, scenarios: 8 }).unwrap();
+        assert_eq!((s.accounts, s.positions, s.collateral, s.groups, s.nets, s.scenarios), (4, 8, 2, 2, 16, 8));
+        let t = Shape::fitting(Needs { accounts: 4, positions: 8, collateral: 2, groups: 2, nets: 16, scenarios: 3 }).unwrap();
+        assert_eq!(s, t, "same size class, same shape");
+        assert!(Shape::fitting(Needs { accounts: 1, positions: 1, collateral: 1, groups: 1, nets: 1, scenarios: 33 }).is_err());
+        assert!(Shape::fitting(Needs { accounts: 65, positions: 1, collateral: 1, groups: 1, nets: 1, scenarios: 1 }).is_err());
+    }
+}

@@ -1,0 +1,205 @@
+//! What a proof states (SPEC section 7), and the public inputs it becomes.
+
+use std::fmt;
+
+use ff::PrimeField;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::encoding::{bytes248_to_field, field_from_hex, pow2, Fp};
+use crate::fixed::{parse_units, DecimalKind, MONEY_DECIMALS};
+use crate::market::Level;
+use crate::shape::Shape;
+
+/// How a group's requirement is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Scenario (risk-array) margin with short-option charges.
+    Portfolio,
+    /// Linear margin per unit of absolute net position.
+    Standard,
+}
+
+impl Mode {
+    /// The mode's name as written in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Portfolio => "portfolio",
+            Mode::Standard => "standard",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A group as the statement names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementGroup {
+    /// Group name.
+    pub name: String,
+    /// Group mode.
+    pub mode: Mode,
+}
+
+/// An account as the statement names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementAccount {
+    /// Venue.
+    pub venue: String,
+    /// Account at the venue.
+    pub account: String,
+    /// Name of its group.
+    pub group: String,
+    /// Commitment, hex of the field element.
+    pub commitment: String,
+}
+
+/// The public claim of a proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statement {
+    /// Margin level.
+    pub level: Level,
+    /// Threshold T ≥ 0, exactly 6 decimals.
+    pub threshold: String,
+    /// Nonce, lowercase hex (may be empty when none was asked).
+    pub nonce: String,
+    /// Groups, in portfolio order.
+    pub groups: Vec<StatementGroup>,
+    /// Accounts, in portfolio order.
+    pub accounts: Vec<StatementAccount>,
+}
+
+/// Public-input offsets of the margin circuit (one instance column).
+///
+/// ```text
+/// row                          value
+/// BINDING                      SHA-256 of (market digest, canonical statement), 248 bits
+/// THRESHOLD                    T at the common scale (10^-20)
+/// commitment(a)                account slot a's commitment (padding: empty opening)
+/// group_tag(a)                 g(a) · 2^250 for account slot a (padding: 0)
+/// membership(a, g)             1 if account slot a is in group slot g, else 0
+/// mode(g)                      1 if group slot g is in portfolio mode, else 0
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct PublicLayout {
+    accounts: usize,
+    groups: usize,
+}
+
+/// Offset of the statement binding.
+pub const BINDING: usize = 0;
+/// Offset of the threshold.
+pub const THRESHOLD: usize = 1;
+/// Bit position of the group index inside a logUp key (above every 248-bit id).
+pub const GROUP_TAG_SHIFT: u32 = 250;
+
+impl PublicLayout {
+    /// The layout for a shape.
+    pub fn new(shape: &Shape) -> Self {
+        PublicLayout { accounts: shape.accounts, groups: shape.groups }
+    }
+    /// Offset of account slot a's commitment.
+    pub fn commitment(&self, a: usize) -> usize {
+        2 + a
+    }
+    /// Offset of account slot a's group tag.
+    pub fn group_tag(&self, a: usize) -> usize {
+        2 + self.accounts + a
+    }
+    /// Offset of the membership bit of account slot a in group slot g.
+    pub fn membership(&self, a: usize, g: usize) -> usize {
+        2 + 2 * self.accounts + a * self.groups + g
+    }
+    /// Offset of group slot g's mode bit.
+    pub fn mode(&self, g: usize) -> usize {
+        2 + 2 * self.accounts + self.accounts * self.groups + g
+    }
+    /// Number of public inputs.
+    pub fn len(&self) -> usize {
+        2 + 2 * self.accounts + self.accounts * self.groups + self.groups
+    }
+    /// Always false: there are at least the binding and the threshold.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// The group tag g · 2^250 of group slot g.
+pub fn group_tag(g: usize) -> Fp {
+    Fp::from(g as u64) * pow2(GROUP_TAG_SHIFT)
+}
+
+/// The commitment of a padding account slot.
+pub fn padding_commitment() -> Fp {
+    crate::commitment::AccountOpening::padding().commitment()
+}
+
+impl Statement {
+    /// Threshold in money units (6 decimals), validated: a decimal ≥ 0 within range.
+    pub fn threshold_units(&self) -> Result<i128, String> {
+        let units = parse_units(&self.threshold, DecimalKind::Money)
+            .map_err(|e| format!("threshold {:?}: {e}", self.threshold))?;
+        if units < 0 {
+            return Err(format!("threshold {:?} is negative", self.threshold));
+        }
+        Ok(units)
+    }
+
+    /// The canonical encoding hashed into the binding: compact JSON of the statement.
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("a statement always serializes")
+    }
+
+    /// SHA-256 binding of the market digest and every statement field, as a field element.
+    pub fn binding(&self, market_digest: &[u8; 32]) -> Fp {
+        let mut h = Sha256::new();
+        h.update(b"zkmargin-statement/1\n");
+        h.update(market_digest);
+        h.update(self.canonical_json().as_bytes());
+        bytes248_to_field(&h.finalize().into())
+    }
+
+    /// The circuit's public inputs for this statement in `shape`.
+    pub fn public_inputs(&self, shape: &Shape, market_digest: &[u8; 32]) -> Result<Vec<Fp>, String> {
+        if self.accounts.len() > shape.accounts {
+            return Err(format!("{} accounts do not fit a shape of {}", self.accounts.len(), shape.accounts));
+        }
+        if self.groups.len() > shape.groups {
+            return Err(format!("{} groups do not fit a shape of {}", self.groups.len(), shape.groups));
+        }
+        if !self.nonce.is_empty() && hex::decode(&self.nonce).is_err() {
+            return Err(format!("nonce {:?} is not hex", self.nonce));
+        }
+        let layout = PublicLayout::new(shape);
+        let mut inputs = vec![Fp::zero(); layout.len()];
+        inputs[BINDING] = self.binding(market_digest);
+        let lift = Fp::from_u128(10u128.pow(20 - MONEY_DECIMALS));
+        inputs[THRESHOLD] = Fp::from_u128(self.threshold_units()? as u128) * lift;
+        let padding = padding_commitment();
+        for a in 0..shape.accounts {
+            inputs[layout.commitment(a)] = padding;
+        }
+        for (a, acc) in self.accounts.iter().enumerate() {
+            let g = self
+                .groups
+                .iter()
+                .position(|g| g.name == acc.group)
+                .ok_or_else(|| format!("account {}/{} names unknown group {:?}", acc.venue, acc.account, acc.group))?;
+            inputs[layout.commitment(a)] = field_from_hex(&acc.commitment)
+                .ok_or_else(|| format!("commitment of {}/{} is not a field element", acc.venue, acc.account))?;
+            inputs[layout.group_tag(a)] = group_tag(g);
+            inputs[layout.membership(a, g)] = Fp::one();
+        }
+        for (g, group) in self.groups.iter().enumerate() {
+            if group.mode == Mode::Portfolio {
+                inputs[layout.mode(g)] = Fp::one();
+            }
+        }
+        Ok(inputs)
+    }
+}

@@ -1,0 +1,89 @@
+//! The market snapshot at one margin level, as the circuit's fixed lookup tables.
+
+use crate::encoding::{id_to_field, Fp, IdKind};
+use crate::fixed::RATE_SCALE;
+use crate::market::{Level, Market};
+
+/// One instrument row: id element and its level-specific numbers (money units).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstrumentRow {
+    /// Instrument id element.
+    pub id: Fp,
+    /// Mark.
+    pub mark: i128,
+    /// Linear rate at the level.
+    pub linear: i128,
+    /// Short charge at the level.
+    pub short_charge: i128,
+    /// P&L per scenario lane (zero beyond the market's scenarios).
+    pub pnl: Vec<i128>,
+}
+
+/// One asset row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssetRow {
+    /// Asset id element.
+    pub id: Fp,
+    /// Price, money units.
+    pub price: i128,
+    /// 1 − haircut, rate units.
+    pub haircut_complement: i128,
+}
+
+/// Everything of the market the circuit needs at one level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarketTables {
+    /// Scenario lanes.
+    pub lanes: usize,
+    /// Loss factor at the level, rate units.
+    pub loss_factor: i128,
+    /// Instruments in market order.
+    pub instruments: Vec<InstrumentRow>,
+    /// Assets in market order.
+    pub assets: Vec<AssetRow>,
+}
+
+impl MarketTables {
+    /// The tables of `market` at `level`, with `lanes` scenario lanes (≥ S).
+    pub fn new(market: &Market, level: Level, lanes: usize) -> MarketTables {
+        assert!(lanes >= market.scenarios.len(), "lanes must cover every scenario");
+        MarketTables {
+            lanes,
+            loss_factor: market.loss_factor.at(level),
+            instruments: market
+                .instruments
+                .iter()
+                .map(|i| {
+                    let mut pnl = i.pnl.clone();
+                    pnl.resize(lanes, 0);
+                    InstrumentRow {
+                        id: id_to_field(IdKind::Instrument, &i.id),
+                        mark: i.mark,
+                        linear: i.linear.at(level),
+                        short_charge: i.short_charge.at(level),
+                        pnl,
+                    }
+                })
+                .collect(),
+            assets: market
+                .assets
+                .iter()
+                .map(|a| AssetRow {
+                    id: id_to_field(IdKind::Asset, &a.id),
+                    price: a.price,
+                    haircut_complement: RATE_SCALE - a.haircut,
+                })
+                .collect(),
+        }
+    }
+
+    /// The instrument row with this id element.
+    pub fn instrument(&self, id: &Fp) -> Option<&InstrumentRow> {
+        self.instruments.iter().find(|r| &r.id == id)
+    }
+
+    /// The asset row with this id element.
+    pub fn asset(&self, id: &Fp) -> Option<&AssetRow> {
+        self.assets.iter().find(|r| &r.id == id)
+    }
+}

@@ -1,0 +1,447 @@
+//! The prover's private witness, and the plan of every cell value the circuit assigns.
+//!
+//! [`Plan::new`] is the native mirror of the circuit: it computes, with exact integers,
+//! every value the margin chip lays out (net positions, running sums, the worst loss,
+//! requirements, excesses, the logUp challenge and inverses, the commitment chains).
+//! The circuit only assigns these values; its gates check them.
+
+use std::collections::BTreeMap;
+
+use ethnum::{I256, U256};
+use ff::{Field, PrimeField};
+
+use crate::commitment::{hash2, AccountOpening};
+use crate::encoding::{pow2, signed_to_field, Fp};
+use crate::fixed::{MONEY_SCALE, RATE_SCALE};
+use crate::shape::Shape;
+use crate::statement::{group_tag, Mode};
+use crate::tables::MarketTables;
+
+/// Offset added to a quantity before its range check: qty + 2^69 ∈ [0, 2^70).
+pub const QTY_OFFSET_BITS: u32 = 69;
+
+/// The private witness: each real account's opening and group, and the group modes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarginWitness {
+    /// Openings of the real accounts, in statement order.
+    pub accounts: Vec<AccountOpening>,
+    /// Group slot of each real account.
+    pub account_group: Vec<usize>,
+    /// Mode of each real group.
+    pub group_modes: Vec<Mode>,
+}
+
+/// Values of one position row.
+#[derive(Clone, Debug, Default)]
+pub struct PositionRow {
+    /// Instrument id element (0 in a padding slot).
+    pub id: Fp,
+    /// Signed quantity.
+    pub qty: Fp,
+    /// qty + 2^69.
+    pub qty_offset: Fp,
+    /// 1 for a real entry, 0 for padding.
+    pub active: Fp,
+    /// 1 / (challenge − id − group tag).
+    pub inv: Fp,
+    /// Commitment chain before this row.
+    pub chain: Fp,
+    /// H(chain, H(id, qty)).
+    pub hashed: Fp,
+    /// logUp running sum before this row.
+    pub logup: Fp,
+}
+
+/// Values of one collateral row.
+#[derive(Clone, Debug, Default)]
+pub struct CollateralRow {
+    /// Asset id element (0 in a padding slot).
+    pub id: Fp,
+    /// Signed amount.
+    pub amount: Fp,
+    /// max(amount, 0).
+    pub pos: Fp,
+    /// max(−amount, 0).
+    pub neg: Fp,
+    /// 1 for a real entry, 0 for padding.
+    pub active: Fp,
+    /// Asset price (money units).
+    pub price: Fp,
+    /// 1 − haircut (rate units).
+    pub haircut_complement: Fp,
+    /// Collateral value running sum before this row.
+    pub value_sum: Fp,
+    /// Commitment chain before this row.
+    pub chain: Fp,
+    /// H(chain, H(id, amount)).
+    pub hashed: Fp,
+}
+
+/// Values of one account slot.
+#[derive(Clone, Debug, Default)]
+pub struct AccountPlan {
+    /// Venue id element.
+    pub venue: Fp,
+    /// Account id element.
+    pub account: Fp,
+    /// Salt element.
+    pub salt: Fp,
+    /// Position rows, then one final row (only `chain` and `logup` used).
+    pub positions: Vec<PositionRow>,
+    /// Collateral rows, then one final row (only `chain` and `value_sum` used).
+    pub collateral: Vec<CollateralRow>,
+}
+
+/// Values of one net-position row.
+#[derive(Clone, Debug, Default)]
+pub struct NetRow {
+    /// Instrument id element (0 in a padding slot).
+    pub id: Fp,
+    /// Net position n.
+    pub net: Fp,
+    /// max(n, 0).
+    pub pos: Fp,
+    /// max(−n, 0).
+    pub neg: Fp,
+    /// Mark.
+    pub mark: Fp,
+    /// Linear rate at the level.
+    pub linear: Fp,
+    /// Short charge at the level.
+    pub short_charge: Fp,
+    /// P&L per lane.
+    pub pnl: Vec<Fp>,
+    /// 1 / (challenge − id − group tag).
+    pub inv: Fp,
+    /// Running sums before this row: logUp, Σ n·mark, Σ |n|·linear, Σ neg·short.
+    pub logup: Fp,
+    /// Σ n·mark so far.
+    pub mark_sum: Fp,
+    /// Σ |n|·linear so far.
+    pub linear_sum: Fp,
+    /// Σ max(−n, 0)·short so far.
+    pub short_sum: Fp,
+    /// Σ −n·pnl[s] so far, per lane.
+    pub loss: Vec<Fp>,
+}
+
+/// Values of a group's closing row.
+#[derive(Clone, Debug, Default)]
+pub struct GroupTotals {
+    /// max(0, max_s loss_s) at 14 decimals.
+    pub worst: Fp,
+    /// worst − loss_s per lane.
+    pub slack: Vec<Fp>,
+    /// Σ collateral values of the group's accounts, common scale.
+    pub collateral: Fp,
+    /// Requirement, common scale.
+    pub requirement: Fp,
+    /// Excess, common scale.
+    pub excess: Fp,
+}
+
+/// Values of one group slot.
+#[derive(Clone, Debug, Default)]
+pub struct GroupPlan {
+    /// Net rows, then the closing row (running sums final values in `NetRow` form).
+    pub rows: Vec<NetRow>,
+    /// The closing row's figures.
+    pub totals: GroupTotals,
+}
+
+/// Every value the circuit assigns.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Per account slot.
+    pub accounts: Vec<AccountPlan>,
+    /// Per group slot.
+    pub groups: Vec<GroupPlan>,
+    /// The logUp challenge.
+    pub challenge: Fp,
+    /// Σ excess over group slots.
+    pub total_excess: Fp,
+    /// Total excess − threshold.
+    pub threshold_slack: Fp,
+}
+
+/// Why a witness does not fit, or its claim cannot be planned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanError {
+    /// The witness is larger than the shape.
+    DoesNotFit(String),
+    /// An entry names an id that is not in the market.
+    UnknownId(String),
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlanError::DoesNotFit(m) => write!(f, "witness does not fit the shape: {m}"),
+            PlanError::UnknownId(m) => write!(f, "unknown id: {m}"),
+        }
+    }
+}
+
+/// x as a field element (x mod p).
+pub fn wide_to_field(x: I256) -> Fp {
+    let magnitude: U256 = x.unsigned_abs();
+    let mut repr = [0u8; 32];
+    repr.copy_from_slice(&magnitude.to_le_bytes());
+    let value = Fp::from_repr(repr).expect("magnitudes stay far below p");
+    if x < I256::ZERO {
+        -value
+    } else {
+        value
+    }
+}
+
+fn wide(x: i128) -> I256 {
+    I256::from(x)
+}
+
+fn key(id: &Fp) -> [u8; 32] {
+    id.to_repr()
+}
+
+/// logUp inverse 1/(challenge − id − tag); zero when it does not exist (negligible).
+fn logup_inverse(challenge: Fp, id: Fp, tag: Fp) -> Fp {
+    Option::from((challenge - id - tag).invert()).unwrap_or(Fp::ZERO)
+}
+
+/// Net positions per group slot: (instrument id element, net) sorted by id encoding, zero
+/// nets left out.
+pub fn group_nets(witness: &MarginWitness, groups: usize) -> Vec<Vec<(Fp, i128)>> {
+    let mut nets: Vec<BTreeMap<[u8; 32], (Fp, i128)>> = vec![BTreeMap::new(); groups];
+    for (acc, &g) in witness.accounts.iter().zip(&witness.account_group) {
+        for &(id, qty) in &acc.positions {
+            nets[g].entry(key(&id)).or_insert((id, 0)).1 += qty;
+        }
+    }
+    nets.into_iter().map(|m| m.into_values().filter(|&(_, n)| n != 0).collect()).collect()
+}
+
+/// The logUp challenge: H(commitment chain, net chain).
+///
+/// ```text
+/// com ← commitment(0); for a ≥ 1: com ← H(com, commitment(a))
+/// net ← 0;             for every net row of every group slot, in order: net ← H(net, H(id, n))
+/// challenge = H(com, net)
+/// ```
+pub fn challenge(commitments: &[Fp], net_rows: &[(Fp, Fp)]) -> Fp {
+    let com = commitments[1..].iter().fold(commitments[0], |c, &x| hash2(c, x));
+    let net = net_rows.iter().fold(Fp::ZERO, |h, &(id, n)| hash2(h, hash2(id, n)));
+    hash2(com, net)
+}
+
+impl Plan {
+    /// Plans every cell of `shape` for `witness` against `tables`, with threshold
+    /// `threshold_units` (money units).
+    pub fn new(shape: &Shape, tables: &MarketTables, witness: &MarginWitness, threshold_units: i128) -> Result<Plan, PlanError> {
+        let fit = |what: &str, have: usize, room: usize| {
+            if have > room {
+                Err(PlanError::DoesNotFit(format!("{have} {what}, room for {room}")))
+            } else {
+                Ok(())
+            }
+        };
+        fit("accounts", witness.accounts.len(), shape.accounts)?;
+        fit("groups", witness.group_modes.len(), shape.groups)?;
+        for acc in &witness.accounts {
+            fit("positions in an account", acc.positions.len(), shape.positions)?;
+            fit("collateral entries in an account", acc.collateral.len(), shape.collateral)?;
+        }
+        if let Some(&g) = witness.account_group.iter().find(|&&g| g >= witness.group_modes.len()) {
+            return Err(PlanError::DoesNotFit(format!("an account names group slot {g}")));
+        }
+        let instruments: BTreeMap<[u8; 32], usize> =
+            tables.instruments.iter().enumerate().map(|(i, r)| (key(&r.id), i)).collect();
+        let assets: BTreeMap<[u8; 32], usize> = tables.assets.iter().enumerate().map(|(i, r)| (key(&r.id), i)).collect();
+        let nets = group_nets(witness, shape.groups);
+        for (g, list) in nets.iter().enumerate() {
+            fit(&format!("net positions in group slot {g}"), list.len(), shape.nets)?;
+        }
+
+        // Openings per slot, padding after the real accounts.
+        let openings: Vec<AccountOpening> = (0..shape.accounts)
+            .map(|a| witness.accounts.get(a).cloned().unwrap_or_else(AccountOpening::padding))
+            .collect();
+        let account_tag = |a: usize| witness.account_group.get(a).map_or(Fp::ZERO, |&g| group_tag(g));
+        let commitments: Vec<Fp> = openings.iter().map(AccountOpening::commitment).collect();
+        let net_rows: Vec<(Fp, Fp)> = (0..shape.groups)
+            .flat_map(|g| {
+                (0..shape.nets).map(move |r| r)
+                    .map(|r| nets[g].get(r).map_or((Fp::ZERO, Fp::ZERO), |&(id, n)| (id, signed_to_field(n))))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let chal = challenge(&commitments, &net_rows);
+
+        // Accounts.
+        let mut collateral_value = vec![I256::ZERO; shape.accounts];
+        let mut accounts = Vec::with_capacity(shape.accounts);
+        for (a, opening) in openings.iter().enumerate() {
+            let tag = account_tag(a);
+            let mut chain = hash2(hash2(opening.venue, opening.account), opening.salt);
+            let mut logup = Fp::ZERO;
+            let mut positions = Vec::with_capacity(shape.positions + 1);
+            for slot in 0..shape.positions {
+                let (id, qty, active) = match opening.positions.get(slot) {
+                    Some(&(id, q)) => (id, signed_to_field(q), Fp::ONE),
+                    None => (Fp::ZERO, Fp::ZERO, Fp::ZERO),
+                };
+                let inv = logup_inverse(chal, id, tag);
+                let hashed = hash2(chain, hash2(id, qty));
+                positions.push(PositionRow {
+                    id,
+                    qty,
+                    qty_offset: qty + pow2(QTY_OFFSET_BITS),
+                    active,
+                    inv,
+                    chain,
+                    hashed,
+                    logup,
+                });
+                logup += qty * inv;
+                if active == Fp::ONE {
+                    chain = hashed;
+                }
+            }
+            positions.push(PositionRow { chain, logup, ..Default::default() });
+            let mut value_sum = I256::ZERO;
+            let mut collateral = Vec::with_capacity(shape.collateral + 1);
+            for slot in 0..shape.collateral {
+                let (id, amount, active) = match opening.collateral.get(slot) {
+                    Some(&(id, x)) => (id, x, Fp::ONE),
+                    None => (Fp::ZERO, 0, Fp::ZERO),
+                };
+                let (price, complement) = if active == Fp::ONE {
+                    let row = &tables.assets[*assets
+                        .get(&key(&id))
+                        .ok_or_else(|| PlanError::UnknownId(format!("asset in account slot {a}")))?];
+                    (row.price, row.haircut_complement)
+                } else {
+                    (0, 0)
+                };
+                let hashed = hash2(chain, hash2(id, signed_to_field(amount)));
+                collateral.push(CollateralRow {
+                    id,
+                    amount: signed_to_field(amount),
+                    pos: signed_to_field(amount.max(0)),
+                    neg: signed_to_field((-amount).max(0)),
+                    active,
+                    price: signed_to_field(price),
+                    haircut_complement: signed_to_field(complement),
+                    value_sum: wide_to_field(value_sum),
+                    chain,
+                    hashed,
+                });
+                let factor = if amount >= 0 { complement } else { RATE_SCALE };
+                value_sum += wide(amount) * wide(price) * wide(factor);
+                if active == Fp::ONE {
+                    chain = hashed;
+                }
+            }
+            collateral.push(CollateralRow { chain, value_sum: wide_to_field(value_sum), ..Default::default() });
+            collateral_value[a] = value_sum;
+            accounts.push(AccountPlan {
+                venue: opening.venue,
+                account: opening.account,
+                salt: opening.salt,
+                positions,
+                collateral,
+            });
+        }
+
+        // Groups.
+        let lift = wide(MONEY_SCALE);
+        let mut groups = Vec::with_capacity(shape.groups);
+        let mut total = I256::ZERO;
+        for (g, group_list) in nets.iter().enumerate() {
+            let tag = group_tag(g);
+            let lanes = tables.lanes;
+            let (mut logup, mut mark_sum, mut linear_sum, mut short_sum) = (Fp::ZERO, I256::ZERO, I256::ZERO, I256::ZERO);
+            let mut loss = vec![I256::ZERO; lanes];
+            let mut rows = Vec::with_capacity(shape.nets + 1);
+            for slot in 0..shape.nets {
+                let (id, n) = group_list.get(slot).copied().unwrap_or((Fp::ZERO, 0));
+                let row = if n == 0 && id == Fp::ZERO {
+                    None
+                } else {
+                    Some(&tables.instruments[*instruments
+                        .get(&key(&id))
+                        .ok_or_else(|| PlanError::UnknownId(format!("instrument in group slot {g}")))?])
+                };
+                let (mark, linear, short, pnl) = row.map_or((0, 0, 0, vec![0; lanes]), |r| {
+                    (r.mark, r.linear, r.short_charge, r.pnl.clone())
+                });
+                let inv = logup_inverse(chal, id, tag);
+                rows.push(NetRow {
+                    id,
+                    net: signed_to_field(n),
+                    pos: signed_to_field(n.max(0)),
+                    neg: signed_to_field((-n).max(0)),
+                    mark: signed_to_field(mark),
+                    linear: signed_to_field(linear),
+                    short_charge: signed_to_field(short),
+                    pnl: pnl.iter().map(|&p| signed_to_field(p)).collect(),
+                    inv,
+                    logup,
+                    mark_sum: wide_to_field(mark_sum),
+                    linear_sum: wide_to_field(linear_sum),
+                    short_sum: wide_to_field(short_sum),
+                    loss: loss.iter().map(|&l| wide_to_field(l)).collect(),
+                });
+                logup += signed_to_field(n) * inv;
+                mark_sum += wide(n) * wide(mark);
+                linear_sum += wide(n.abs()) * wide(linear);
+                short_sum += wide((-n).max(0)) * wide(short);
+                for (l, &p) in loss.iter_mut().zip(&pnl) {
+                    *l -= wide(n) * wide(p);
+                }
+            }
+            rows.push(NetRow {
+                logup,
+                mark_sum: wide_to_field(mark_sum),
+                linear_sum: wide_to_field(linear_sum),
+                short_sum: wide_to_field(short_sum),
+                loss: loss.iter().map(|&l| wide_to_field(l)).collect(),
+                pnl: vec![Fp::ZERO; lanes],
+                ..Default::default()
+            });
+            let worst = loss.iter().copied().fold(I256::ZERO, I256::max);
+            let collateral: I256 = witness
+                .account_group
+                .iter()
+                .enumerate()
+                .filter(|&(_, &ag)| ag == g)
+                .map(|(a, _)| collateral_value[a])
+                .sum();
+            let portfolio = witness.group_modes.get(g) == Some(&Mode::Portfolio);
+            let requirement = if portfolio {
+                wide(tables.loss_factor) * worst + short_sum * lift
+            } else {
+                linear_sum * lift
+            };
+            let excess = collateral + mark_sum * lift - requirement;
+            total += excess;
+            groups.push(GroupPlan {
+                rows,
+                totals: GroupTotals {
+                    worst: wide_to_field(worst),
+                    slack: loss.iter().map(|&l| wide_to_field(worst - l)).collect(),
+                    collateral: wide_to_field(collateral),
+                    requirement: wide_to_field(requirement),
+                    excess: wide_to_field(excess),
+                },
+            });
+        }
+        let threshold = wide(threshold_units) * I256::from(10i128.pow(14));
+        Ok(Plan {
+            accounts,
+            groups,
+            challenge: chal,
+            total_excess: wide_to_field(total),
+            threshold_slack: wide_to_field(total - threshold),
+        })
+    }
+}

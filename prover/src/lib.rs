@@ -1,0 +1,14 @@
+//! zkmargin-prover: the private side of zkmargin.
+//!
+//! - [`portfolio`]: the private portfolio model (SPEC section 4);
+//! - [`engine`]: the exact margin engine (SPEC section 5), the reference for the circuit;
+//! - [`report`]: the `margin` report, as text and as JSON (SPEC section 6);
+//! - [`sample`]: realistic sample markets and portfolios.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod engine;
+pub mod portfolio;
+pub mod report;
+pub mod sample;
+pub mod statement;

@@ -1,0 +1,54 @@
+//! File reading and atomic writing for the command line, with errors that name the file.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use zkmargin_circuits::input::InputError;
+use zkmargin_circuits::market::Market;
+use zkmargin_prover::portfolio::Portfolio;
+
+use crate::error::CliError;
+
+/// Reads a whole text file; an unreadable file is bad input (exit 2).
+pub fn read_text(path: &Path) -> Result<String, CliError> {
+    fs::read_to_string(path).map_err(|e| {
+        CliError::Input(InputError::new(&path.display().to_string(), "", format!("cannot read file: {e}")))
+    })
+}
+
+/// Reads and validates a market snapshot.
+pub fn read_market(path: &Path) -> Result<Market, CliError> {
+    let text = read_text(path)?;
+    Ok(Market::from_json(&path.display().to_string(), &text)?)
+}
+
+/// Reads a portfolio and checks it against `market` when given.
+pub fn read_portfolio(path: &Path, market: Option<&Market>) -> Result<Portfolio, CliError> {
+    let text = read_text(path)?;
+    let source = path.display().to_string();
+    let portfolio = Portfolio::from_json(&source, &text)?;
+    if let Some(market) = market {
+        portfolio.check_against(&source, market)?;
+    }
+    Ok(portfolio)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a
+/// failure never leaves a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| CliError::Output(format!("cannot write {}: {e}", path.display()));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| CliError::Output(format!("not a file path: {}", path.display())))?;
+    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(fail)
+}
