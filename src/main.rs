@@ -1,6 +1,7 @@
 //! `zkmargin`: prove that collateral covers margin without revealing positions.
 #![forbid(unsafe_code)]
 
+mod commands;
 mod error;
 mod io;
 
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use zkmargin_circuits::market::Level;
 use zkmargin_prover::engine;
 use zkmargin_prover::report;
 use zkmargin_prover::sample::{self, Profile};
@@ -48,12 +50,77 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Add a fresh random salt to every account of a portfolio that has none.
+    Init {
+        /// Portfolio to update in place.
+        #[arg(long)]
+        portfolio: PathBuf,
+    },
+    /// Print each account's commitment (what its venue attests).
+    Commit {
+        /// Private portfolio (every account needs a salt).
+        #[arg(long)]
+        portfolio: PathBuf,
+        /// Print JSON: [{"venue", "account", "commitment"}].
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove that the portfolio meets a margin level with at least a threshold of excess.
+    Prove {
+        /// Public market snapshot.
+        #[arg(long)]
+        market: PathBuf,
+        /// Private portfolio (every account needs a salt).
+        #[arg(long)]
+        portfolio: PathBuf,
+        /// Margin level: initial or maintenance.
+        #[arg(long)]
+        level: Level,
+        /// Minimum total excess to prove, a decimal string (e.g. 1000000 or 1000000.5).
+        #[arg(long)]
+        threshold: String,
+        /// Nonce (hex) to bind into the statement, e.g. from `zkmargin challenge`.
+        #[arg(long)]
+        nonce: Option<String>,
+        /// Where to write the proof bundle.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a proof bundle against a market snapshot.
+    Verify {
+        /// Public market snapshot the proof must be about.
+        #[arg(long)]
+        market: PathBuf,
+        /// Proof bundle.
+        #[arg(long)]
+        proof: PathBuf,
+        /// Require the proof to state at least this excess.
+        #[arg(long)]
+        threshold: Option<String>,
+        /// Require the statement to carry this nonce.
+        #[arg(long)]
+        nonce: Option<String>,
+    },
+    /// Print a fresh random 32-byte nonce (hex) for a prover to bind into a proof.
+    Challenge,
+    /// Generate the embedded sample, prove and verify it, and say what happened.
+    Demo,
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Margin { market, portfolio, json } => margin(&market, &portfolio, json),
         Command::Sample { profile, seed, out } => write_sample(profile, seed, &out),
+        Command::Init { portfolio } => commands::init(&portfolio),
+        Command::Commit { portfolio, json } => commands::commit(&portfolio, json),
+        Command::Prove { market, portfolio, level, threshold, nonce, out } => {
+            commands::prove(&market, &portfolio, level, &threshold, nonce.as_deref(), &out)
+        }
+        Command::Verify { market, proof, threshold, nonce } => {
+            commands::verify(&market, &proof, threshold.as_deref(), nonce.as_deref())
+        }
+        Command::Challenge => commands::challenge(),
+        Command::Demo => commands::demo(),
     }
 }
 

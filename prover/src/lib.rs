@@ -9,6 +9,7 @@
 
 pub mod engine;
 pub mod portfolio;
+pub mod prove;
 pub mod report;
 pub mod sample;
 pub mod statement;

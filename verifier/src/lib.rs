@@ -1,1 +1,13 @@
-//! placeholder
+//! zkmargin-verifier: checks proof bundles against a market snapshot.
+//!
+//! - [`bundle`]: the proof bundle format (SPEC section 7);
+//! - [`params`]: IPA parameters cached per k, hash-checked;
+//! - [`verify`]: verifying-key rebuilding (cached in memory) and verification.
+//!
+//! Light by design: no CLI, async or network dependencies.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod bundle;
+pub mod params;
+pub mod verify;

@@ -1,0 +1,130 @@
+//! Proving: check the claim, size the circuit, make the proof, write the bundle.
+
+use std::path::Path;
+
+use halo2_proofs::plonk::{create_proof, keygen_pk, keygen_vk, Error as PlonkError, VerifyingKey};
+use halo2_proofs::poly::commitment::Params;
+use halo2_proofs::transcript::{Blake2bWrite, Challenge255};
+use pasta_curves::vesta;
+use zkmargin_circuits::circuit::MarginCircuit;
+use zkmargin_circuits::market::{Level, Market};
+use zkmargin_circuits::shape::{Shape, MAX_K};
+use zkmargin_circuits::tables::MarketTables;
+use zkmargin_circuits::witness::Plan;
+use zkmargin_circuits::with_lanes;
+use zkmargin_verifier::bundle::{Bundle, MarketRef, FORMAT};
+use zkmargin_verifier::params;
+
+use crate::engine::{self, money_to_common, ClaimFailure};
+use crate::portfolio::Portfolio;
+use crate::statement::{build, shape_for};
+
+/// Why no proof was made.
+#[derive(Debug, thiserror::Error)]
+pub enum ProveError {
+    /// The claim does not hold (exit 1); nothing was proven.
+    #[error("the claim does not hold: {0}")]
+    ClaimDoesNotHold(ClaimFailure),
+    /// The portfolio does not fit any supported shape (exit 2).
+    #[error("the portfolio is too large to prove: {0}")]
+    TooLarge(String),
+    /// Parameters could not be loaded or written (exit 3).
+    #[error(transparent)]
+    Params(#[from] params::ParamsError),
+    /// The proving system failed (exit 3).
+    #[error("proving failed: {0}")]
+    Proving(String),
+}
+
+/// Time spent in each step, for people who want to know.
+#[derive(Clone, Debug, Default)]
+pub struct Timings {
+    /// Loading or generating parameters.
+    pub params: std::time::Duration,
+    /// Key generation (vk and pk).
+    pub keygen: std::time::Duration,
+    /// Witness planning and proof creation.
+    pub prove: std::time::Duration,
+}
+
+/// A made proof.
+#[derive(Debug)]
+pub struct Proven {
+    /// The bundle to hand out.
+    pub bundle: Bundle,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+type Keys = (u32, Params<vesta::Affine>, VerifyingKey<vesta::Affine>);
+
+/// Finds the smallest k at which the circuit lays out, starting from its estimate, and
+/// returns it with its parameters and verifying key.
+fn find_k<const S: usize>(circuit: &MarginCircuit<S>, dir: &Path) -> Result<Keys, ProveError> {
+    let mut k = circuit.estimated_k();
+    loop {
+        let (p, _) = params::load_or_create(dir, k)?;
+        let mut sized = circuit.clone();
+        sized.shape.k = k;
+        match keygen_vk(&p, &sized) {
+            Ok(vk) => return Ok((k, p, vk)),
+            Err(PlonkError::NotEnoughRowsAvailable { .. }) if k < MAX_K => k += 1,
+            Err(e) => return Err(ProveError::Proving(format!("{e:?}"))),
+        }
+    }
+}
+
+/// Proves that `portfolio` meets `level` with at least `threshold_units` (money units)
+/// of total excess against `market`, with the statement carrying `nonce` (hex).
+///
+/// The portfolio must have been checked against the market and carry salts.
+pub fn prove(
+    market: &Market,
+    portfolio: &Portfolio,
+    level: Level,
+    threshold_units: i128,
+    nonce: &str,
+    params_dir: &Path,
+) -> Result<Proven, ProveError> {
+    let report = engine::compute(market, portfolio);
+    report.check_claim(level, money_to_common(threshold_units)).map_err(ProveError::ClaimDoesNotHold)?;
+    let inputs = build(market, portfolio, level, threshold_units, nonce);
+    let shape = shape_for(&inputs).map_err(ProveError::TooLarge)?;
+    let digest = market.digest();
+    let public = inputs.statement.public_inputs(&shape, &digest).map_err(ProveError::Proving)?;
+    with_lanes!(shape.scenarios, S => {
+        let tables = MarketTables::new(market, level, S);
+        let mut timings = Timings::default();
+        let started = std::time::Instant::now();
+        let mut circuit = MarginCircuit::<S> { shape, tables, plan: None };
+        let (k, params, vk) = find_k(&circuit, params_dir)?;
+        circuit.shape.k = k;
+        timings.params = started.elapsed(); // includes sizing keygen_vk
+        let started = std::time::Instant::now();
+        let pk = keygen_pk(&params, vk, &circuit).map_err(|e| ProveError::Proving(format!("{e:?}")))?;
+        timings.keygen = started.elapsed();
+        let started = std::time::Instant::now();
+        let plan = Plan::new(&circuit.shape, &circuit.tables, &inputs.witness, threshold_units)
+            .map_err(|e| ProveError::Proving(e.to_string()))?;
+        circuit.plan = Some(plan);
+        let mut transcript = Blake2bWrite::<_, vesta::Affine, Challenge255<_>>::init(vec![]);
+        create_proof(&params, &pk, std::slice::from_ref(&circuit), &[&[&public[..]]], rand::rng(), &mut transcript)
+            .map_err(|e| ProveError::Proving(format!("{e:?}")))?;
+        let proof = transcript.finalize();
+        timings.prove = started.elapsed();
+        let bundle = Bundle {
+            format: FORMAT.to_string(),
+            market: MarketRef { id: market.id.clone(), digest: hex::encode(digest) },
+            statement: inputs.statement,
+            circuit: circuit.shape,
+            attestations: vec![],
+            proof: hex::encode(proof),
+        };
+        Ok(Proven { bundle, timings })
+    })
+}
+
+/// The shape a portfolio would be proven in (k not yet fixed).
+pub fn shape_of(market: &Market, portfolio: &Portfolio, level: Level) -> Result<Shape, String> {
+    shape_for(&build(market, portfolio, level, 0, ""))
+}
