@@ -237,6 +237,19 @@ impl Plan {
     /// Plans every cell of `shape` for `witness` against `tables`, with threshold
     /// `threshold_units` (money units).
     pub fn new(shape: &Shape, tables: &MarketTables, witness: &MarginWitness, threshold_units: i128) -> Result<Plan, PlanError> {
+        let nets = group_nets(witness, shape.groups);
+        Plan::with_nets(shape, tables, witness, &nets, threshold_units)
+    }
+
+    /// Plans with the given net rows per group slot instead of the true nets (an honest
+    /// prover never does this; soundness tests use it to forge a netting).
+    pub fn with_nets(
+        shape: &Shape,
+        tables: &MarketTables,
+        witness: &MarginWitness,
+        nets: &[Vec<(Fp, i128)>],
+        threshold_units: i128,
+    ) -> Result<Plan, PlanError> {
         let fit = |what: &str, have: usize, room: usize| {
             if have > room {
                 Err(PlanError::DoesNotFit(format!("{have} {what}, room for {room}")))
@@ -256,7 +269,9 @@ impl Plan {
         let instruments: BTreeMap<[u8; 32], usize> =
             tables.instruments.iter().enumerate().map(|(i, r)| (key(&r.id), i)).collect();
         let assets: BTreeMap<[u8; 32], usize> = tables.assets.iter().enumerate().map(|(i, r)| (key(&r.id), i)).collect();
-        let nets = group_nets(witness, shape.groups);
+        if nets.len() != shape.groups {
+            return Err(PlanError::DoesNotFit(format!("{} net lists for {} group slots", nets.len(), shape.groups)));
+        }
         for (g, list) in nets.iter().enumerate() {
             fit(&format!("net positions in group slot {g}"), list.len(), shape.nets)?;
         }
@@ -269,7 +284,7 @@ impl Plan {
         let commitments: Vec<Fp> = openings.iter().map(AccountOpening::commitment).collect();
         let net_rows: Vec<(Fp, Fp)> = (0..shape.groups)
             .flat_map(|g| {
-                (0..shape.nets).map(move |r| r)
+                (0..shape.nets)
                     .map(|r| nets[g].get(r).map_or((Fp::ZERO, Fp::ZERO), |&(id, n)| (id, signed_to_field(n))))
                     .collect::<Vec<_>>()
             })

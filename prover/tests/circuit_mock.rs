@@ -1,35 +1,310 @@
-//! MockProver tests of the margin circuit: the honest witness passes; each constraint
-//! family rejects a corrupted witness.
+//! MockProver tests of the margin circuit: the honest witness passes, and for each
+//! constraint family a corrupted witness is rejected, for the reason expected.
 
-use halo2_proofs::dev::MockProver;
+use ethnum::I256;
+use halo2_proofs::dev::{FailureLocation, MockProver, VerifyFailure};
 use zkmargin_circuits::circuit::MarginCircuit;
-use zkmargin_circuits::encoding::Fp;
+use zkmargin_circuits::commitment::AccountOpening;
+use zkmargin_circuits::encoding::{field_to_hex, Fp};
 use zkmargin_circuits::market::{Level, Market};
+use zkmargin_circuits::shape::Shape;
+use zkmargin_circuits::statement::Statement;
 use zkmargin_circuits::tables::MarketTables;
-use zkmargin_circuits::witness::Plan;
+use zkmargin_circuits::witness::{group_nets, MarginWitness, Plan};
+use zkmargin_prover::engine::{self, COMMON_DECIMALS};
 use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::statement::{build, shape_for};
+
+const LANES: usize = 8;
 
 fn example() -> (Market, Portfolio) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/examples");
     let m = Market::from_json("market.json", &std::fs::read_to_string(format!("{dir}/market.json")).unwrap()).unwrap();
     let p = Portfolio::from_json("portfolio.json", &std::fs::read_to_string(format!("{dir}/portfolio.json")).unwrap()).unwrap();
+    p.check_against("portfolio.json", &m).unwrap();
     (m, p)
 }
 
+/// Everything a MockProver run needs, built honestly; tests corrupt one part.
+struct Case {
+    market: Market,
+    shape: Shape,
+    tables: MarketTables,
+    witness: MarginWitness,
+    statement: Statement,
+    threshold: i128,
+}
+
+impl Case {
+    fn new(market: Market, portfolio: &Portfolio, level: Level, threshold: i128) -> Case {
+        let inputs = build(&market, portfolio, level, threshold, "00ff");
+        let shape = shape_for(&inputs).unwrap();
+        let tables = MarketTables::new(&market, level, LANES);
+        Case { market, shape, tables, witness: inputs.witness, statement: inputs.statement, threshold }
+    }
+
+    fn example(level: Level) -> Case {
+        let (m, p) = example();
+        Case::new(m, &p, level, 1_000_000)
+    }
+
+    fn plan(&self) -> Plan {
+        Plan::new(&self.shape, &self.tables, &self.witness, self.threshold).unwrap()
+    }
+
+    fn public(&self) -> Vec<Fp> {
+        self.statement.public_inputs(&self.shape, &self.market.digest()).unwrap()
+    }
+
+    fn run(&self, plan: Plan) -> Result<(), Vec<VerifyFailure>> {
+        let circuit = MarginCircuit::<LANES> { shape: self.shape, tables: self.tables.clone(), plan: Some(plan) };
+        MockProver::run(circuit.estimated_k(), &circuit, vec![self.public()]).unwrap().verify()
+    }
+}
+
+fn region_of(failure: &VerifyFailure) -> String {
+    let location = match failure {
+        VerifyFailure::ConstraintNotSatisfied { location, .. } => location,
+        VerifyFailure::Lookup { location, .. } => location,
+        VerifyFailure::Permutation { location, .. } => location,
+        VerifyFailure::CellNotAssigned { region, .. } => return format!("{region}"),
+        other => return format!("{other}"),
+    };
+    match location {
+        FailureLocation::InRegion { region, .. } => format!("{region}"),
+        FailureLocation::OutsideRegion { row } => format!("outside any region, row {row}"),
+    }
+}
+
+/// Asserts the run fails and that some failure mentions `needle` (a constraint name, a
+/// region name or a failure kind).
+fn assert_rejected(result: Result<(), Vec<VerifyFailure>>, needle: &str) -> Vec<VerifyFailure> {
+    let failures = result.expect_err("a corrupted witness must be rejected");
+    let described: Vec<String> = failures
+        .iter()
+        .map(|f| format!("{f} | {} | {}", region_of(f), match f {
+            VerifyFailure::Lookup { .. } => "lookup",
+            VerifyFailure::Permutation { .. } => "permutation",
+            _ => "",
+        }))
+        .collect();
+    assert!(described.iter().any(|d| d.contains(needle)), "no failure mentions {needle:?}:\n{}", described.join("\n"));
+    failures
+}
+
+/// A failure inside a range check (a word out of the table, or the strict check's final
+/// running sum, which is pinned to the constant 0 outside any region).
+fn only_range_checks(failure: &VerifyFailure) -> bool {
+    let region = region_of(failure);
+    region.contains("range check") || region.starts_with("outside any region")
+}
+
+fn total_excess_units(market: &Market, portfolio: &Portfolio, level: Level) -> i128 {
+    let total = engine::compute(market, portfolio).total_excess(level);
+    (total / I256::from(10i128.pow(COMMON_DECIMALS - 6))).as_i128()
+}
+
 #[test]
-fn honest_example_passes() {
+fn honest_witness_passes_at_both_levels_up_to_the_exact_excess() {
     let (market, portfolio) = example();
-    let inputs = build(&market, &portfolio, Level::Initial, 1_000_000, "");
-    let shape = shape_for(&inputs).unwrap();
-    assert_eq!(shape.scenarios, 8);
-    let tables = MarketTables::new(&market, Level::Initial, 8);
-    let plan = Plan::new(&shape, &tables, &inputs.witness, 1_000_000).unwrap();
-    let circuit = MarginCircuit::<8> { shape, tables, plan: Some(plan) };
-    let digest = market.digest();
-    let public: Vec<Fp> = inputs.statement.public_inputs(&shape, &digest).unwrap();
-    let k = circuit.estimated_k();
-    eprintln!("shape {shape:?} k {k} rows {}", circuit.estimated_rows());
-    let prover = MockProver::run(k, &circuit, vec![public]).unwrap();
-    prover.assert_satisfied();
+    for level in Level::ALL {
+        let exact = total_excess_units(&market, &portfolio, level);
+        let case = Case::new(market.clone(), &portfolio, level, exact);
+        assert_eq!(case.run(case.plan()), Ok(()), "{level}");
+        // One tick above the exact total the threshold check fails.
+        let above = Case::new(market.clone(), &portfolio, level, exact + 1);
+        assert_rejected(above.run(above.plan()), "range check");
+    }
+}
+
+#[test]
+fn forged_netting_is_rejected_by_the_logup_balance() {
+    let case = Case::example(Level::Initial);
+    let mut nets = group_nets(&case.witness, case.shape.groups);
+    // Claim the short call position is half its true size: a lower requirement.
+    let (_, n) = nets[0].iter_mut().find(|(_, n)| *n < 0).expect("the cross group is short a call");
+    *n /= 2;
+    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, case.threshold).unwrap();
+    assert_rejected(case.run(plan), "permutation");
+}
+
+#[test]
+fn wrong_product_is_rejected() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.groups[0].rows[1].mark_sum += Fp::one();
+    assert_rejected(case.run(plan), "mark sum");
+}
+
+#[test]
+fn wrong_scenario_accumulator_is_rejected() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.groups[0].rows[2].loss[4] -= Fp::one();
+    assert_rejected(case.run(plan), "scenario loss");
+}
+
+#[test]
+fn wrong_linear_and_short_sums_are_rejected() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.groups[1].rows[1].linear_sum -= Fp::one();
+    assert_rejected(case.run(plan), "linear sum");
+    let mut plan = case.plan();
+    plan.groups[0].rows[1].short_sum -= Fp::one();
+    assert_rejected(case.run(plan), "short sum");
+}
+
+#[test]
+fn negative_group_excess_cannot_wrap_around() {
+    let (market, mut portfolio) = example();
+    // The isolated account loses its collateral: its excess is negative.
+    portfolio.accounts[2].collateral.clear();
+    let case = Case::new(market, &portfolio, Level::Initial, 0);
+    let plan = case.plan();
+    assert_rejected(case.run(plan), "range check");
+}
+
+#[test]
+fn forged_maximum_below_a_loss_is_rejected() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    // Lower the worst loss by one unit and keep every other figure consistent with it.
+    let totals = &mut plan.groups[0].totals;
+    totals.worst -= Fp::one();
+    for slack in &mut totals.slack {
+        *slack -= Fp::one();
+    }
+    totals.requirement -= Fp::from(1_000_000); // loss factor 1.0 at the initial level
+    totals.excess += Fp::from(1_000_000);
+    plan.total_excess += Fp::from(1_000_000);
+    plan.threshold_slack += Fp::from(1_000_000);
+    let failures = assert_rejected(case.run(plan), "range check");
+    // Nothing else is wrong: only range checks fail.
+    assert!(failures.iter().all(only_range_checks));
+}
+
+#[test]
+fn commitment_opened_with_another_salt_is_rejected() {
+    let case = Case::example(Level::Initial);
+    let mut witness = case.witness.clone();
+    witness.accounts[0].salt += Fp::one();
+    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold).unwrap();
+    assert_rejected(case.run(plan), "permutation");
+}
+
+#[test]
+fn padding_slot_cannot_hold_a_hidden_position() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    // The second account has 2 positions; slot 3 is padding. Slip a quantity in.
+    let row = &mut plan.accounts[1].positions[3];
+    row.qty = Fp::from(5);
+    row.qty_offset += Fp::from(5);
+    assert_rejected(case.run(plan), "padding holds nothing");
+}
+
+#[test]
+fn wrong_logup_inverse_is_rejected() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.accounts[0].positions[0].inv += Fp::one();
+    assert_rejected(case.run(plan), "logUp inverse");
+}
+
+#[test]
+fn quantities_beyond_the_bound_are_rejected() {
+    let (market, portfolio) = example();
+    let level = Level::Initial;
+    let mut case = Case::new(market, &portfolio, level, 0);
+    // Two offsetting perpetual positions in the cross pool, each just beyond ±2^69.
+    let perp = zkmargin_circuits::encoding::id_to_field(zkmargin_circuits::encoding::IdKind::Instrument, "BTC-PERP");
+    let big = (1i128 << 69) + 1;
+    for (a, qty) in [(0usize, -big), (1, big)] {
+        let slot = case.witness.accounts[a].positions.iter_mut().find(|(id, _)| *id == perp).unwrap();
+        slot.1 = qty;
+        case.statement.accounts[a].commitment = field_to_hex(&case.witness.accounts[a].commitment());
+    }
+    let failures = assert_rejected(case.run(case.plan()), "range check");
+    assert!(failures.iter().all(only_range_checks));
+    // The same offsetting pair within bounds passes.
+    for (a, qty) in [(0usize, -(1i128 << 60)), (1, 1 << 60)] {
+        let slot = case.witness.accounts[a].positions.iter_mut().find(|(id, _)| *id == perp).unwrap();
+        slot.1 = qty;
+        case.statement.accounts[a].commitment = field_to_hex(&case.witness.accounts[a].commitment());
+    }
+    assert_eq!(case.run(case.plan()), Ok(()));
+}
+
+#[test]
+fn pnl_or_mark_not_from_the_market_is_rejected() {
+    let case = Case::example(Level::Initial);
+    for edit in ["pnl", "mark", "linear"] {
+        // The prover plans against a market with one number changed; the circuit's
+        // tables hold the real one.
+        let mut forged = case.market.clone();
+        let call = &mut forged.instruments[1];
+        match edit {
+            "pnl" => call.pnl[4] -= 1,
+            "mark" => call.mark += 1,
+            _ => call.linear.initial -= 1,
+        }
+        let tables = MarketTables::new(&forged, Level::Initial, LANES);
+        let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold).unwrap();
+        assert_rejected(case.run(plan), "lookup");
+    }
+}
+
+#[test]
+fn haircut_not_from_the_market_is_rejected() {
+    let case = Case::example(Level::Initial);
+    let mut forged = case.market.clone();
+    forged.assets[1].haircut = 0; // BTC at no haircut
+    let tables = MarketTables::new(&forged, Level::Initial, LANES);
+    let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold).unwrap();
+    assert_rejected(case.run(plan), "lookup");
+}
+
+#[test]
+fn wrong_collateral_value_is_rejected() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.accounts[1].collateral[1].value_sum += Fp::one();
+    assert_rejected(case.run(plan), "collateral value");
+}
+
+#[test]
+fn collateral_sign_split_must_be_exclusive() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    // Inflate both parts of a holding: same amount, but pos·neg ≠ 0.
+    let row = &mut plan.accounts[0].collateral[0];
+    row.pos += Fp::from(7);
+    row.neg += Fp::from(7);
+    assert_rejected(case.run(plan), "one sign");
+}
+
+#[test]
+fn wrong_requirement_or_excess_is_rejected() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.groups[0].totals.requirement -= Fp::one();
+    assert_rejected(case.run(plan), "requirement");
+    let mut plan = case.plan();
+    plan.groups[1].totals.excess += Fp::one();
+    assert_rejected(case.run(plan), "excess");
+}
+
+#[test]
+fn padding_account_cannot_carry_collateral() {
+    let case = Case::example(Level::Initial);
+    // Account slot 3 is padding: its commitment is the empty opening's. Giving it
+    // collateral changes the commitment it opens.
+    let mut witness = case.witness.clone();
+    let mut ghost = AccountOpening::padding();
+    ghost.collateral.push((case.tables.assets[0].id, 1_000_000_000_000));
+    witness.accounts.push(ghost);
+    witness.account_group.push(0);
+    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold).unwrap();
+    assert_rejected(case.run(plan), "permutation");
 }
