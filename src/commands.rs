@@ -160,6 +160,22 @@ pub fn verify(market: &Path, proof: &Path, threshold: Option<&str>, nonce: Optio
     Ok(())
 }
 
+pub fn params(ks: &[u32]) -> Result<(), CliError> {
+    let dir = params::default_dir();
+    for &k in ks {
+        if !(1..=zkmargin_circuits::shape::MAX_K).contains(&k) {
+            return Err(CliError::Usage(format!("--k {k}: must be between 1 and {}", zkmargin_circuits::shape::MAX_K)));
+        }
+        let started = Instant::now();
+        let (_, source) = params::load_or_create(&dir, k).map_err(|e| CliError::Output(e.to_string()))?;
+        let path = dir.join(params::file_name(k));
+        let bytes = std::fs::read(&path).map_err(|e| CliError::Output(format!("{}: {e}", path.display())))?;
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        println!("k={k:<2} {hash} {} ({source:?}, {:.2?})", path.display(), started.elapsed());
+    }
+    Ok(())
+}
+
 pub fn challenge() -> Result<(), CliError> {
     println!("{}", random_hex32());
     Ok(())

@@ -101,6 +101,12 @@ enum Command {
         #[arg(long)]
         nonce: Option<String>,
     },
+    /// Generate (or check) the cached IPA parameters for the given sizes and print their hashes.
+    Params {
+        /// log2 of the circuit size; repeat for several.
+        #[arg(long = "k", required = true)]
+        ks: Vec<u32>,
+    },
     /// Print a fresh random 32-byte nonce (hex) for a prover to bind into a proof.
     Challenge,
     /// Generate the embedded sample, prove and verify it, and say what happened.
@@ -120,6 +126,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             commands::verify(&market, &proof, threshold.as_deref(), nonce.as_deref())
         }
         Command::Challenge => commands::challenge(),
+        Command::Params { ks } => commands::params(&ks),
         Command::Demo => commands::demo(),
     }
 }

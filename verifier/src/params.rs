@@ -15,7 +15,15 @@ use pasta_curves::vesta;
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of the parameter file for each k, as `Params::write` produces it.
-pub const PINNED: &[(u32, &str)] = &[];
+pub const PINNED: &[(u32, &str)] = &[
+    (10, "65235f086265cdf98b12514ab36fe9b849198870918d73cd160903ceb0a954dc"),
+    (11, "1eab6f93a080ce41b908d935c04bd2e3ed1ac23f277c15d11c499d56d28fa0f7"),
+    (12, "1b97b06da453b9efb1ae18b9ba77c3d870f22dc72898297d5707e340c3f44865"),
+    (13, "76ebe6b75b5281cb1dcc2eb04888968573758672b521522f62abedf6366bb876"),
+    (14, "1cb278fe4d9cf5325e5cbc710d863c0deca3e961e1b8f6c8736890c43345c461"),
+    (15, "e1fb29749c7bd0870768044d5329b4e293cb2d44dae24db2554605427b19d0dd"),
+    (16, "174780f80c577d968d10bc3f0a8f819e55a96b9e882ffe73c15d55e9f94053e2"),
+];
 
 /// The directory holding parameter files: `$ZKMARGIN_PARAMS`, else `params/`.
 pub fn default_dir() -> PathBuf {
@@ -102,6 +110,10 @@ pub fn load_or_create(dir: &Path, k: u32) -> Result<(Params<vesta::Affine>, Sour
         Ok(None) => None,
         Err(why) => Some(why),
     };
+    if let Some(why) = &replaced {
+        // Worth telling whoever runs this, whatever the caller does with the result.
+        eprintln!("warning: {why}; regenerating the parameters for k = {k}");
+    }
     let params = Params::<vesta::Affine>::new(k);
     let mut bytes = Vec::new();
     params.write(&mut bytes).expect("writing to memory cannot fail");
@@ -113,4 +125,36 @@ pub fn load_or_create(dir: &Path, k: u32) -> Result<(Params<vesta::Affine>, Sour
     write_file(&dir.join(file_name(k)), &bytes)?;
     write_file(&dir.join(format!("{}.sha256", file_name(k))), format!("{hash}\n").as_bytes())?;
     Ok((params, replaced.map_or(Source::Generated, Source::Replaced)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn damaged_or_foreign_files_are_detected_and_replaced() {
+        let dir = std::env::temp_dir().join(format!("zkmargin-params-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let (_, source) = load_or_create(&dir, 10).unwrap();
+        assert_eq!(source, Source::Generated);
+        let (params, source) = load_or_create(&dir, 10).unwrap();
+        assert_eq!((params.k(), source), (10, Source::Cached));
+        // One flipped byte: detected, regenerated, and the new file matches its pin.
+        let path = dir.join(file_name(10));
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[100] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        let (_, source) = load_or_create(&dir, 10).unwrap();
+        assert!(matches!(source, Source::Replaced(ref why) if why.contains("damaged or foreign")), "{source:?}");
+        assert_eq!(sha256_hex(&fs::read(&path).unwrap()), PINNED.iter().find(|p| p.0 == 10).unwrap().1);
+        // A file for another k under this k's name: foreign.
+        fs::copy(&path, dir.join(file_name(11))).unwrap();
+        assert!(check_cached(&dir, 11).is_err());
+        // An unpinned k is checked against the hash recorded when it was made.
+        let (_, source) = load_or_create(&dir, 3).unwrap();
+        assert_eq!(source, Source::Generated);
+        fs::write(dir.join(file_name(3)), b"junk").unwrap();
+        assert!(matches!(load_or_create(&dir, 3).unwrap().1, Source::Replaced(_)));
+        let _ = fs::remove_dir_all(&dir);
+    }
 }
