@@ -2,98 +2,11 @@
 
 use ethnum::I256;
 use proptest::prelude::*;
-use zkmargin_circuits::market::{Asset, Instrument, Level, Market, PerLevel};
+use zkmargin_circuits::market::Level;
 use zkmargin_prover::engine;
-use zkmargin_prover::portfolio::{Account, Collateral, Group, Mode, Portfolio, Position};
 
-const INSTRUMENTS: usize = 4;
-const SCENARIOS: usize = 3;
-
-fn money() -> impl Strategy<Value = i128> {
-    -50_000_000_000i128..50_000_000_000 // ±50000 at 6 decimals
-}
-
-fn rate() -> impl Strategy<Value = i128> {
-    0i128..5_000_000 // 0..5 at 6 decimals
-}
-
-fn market() -> impl Strategy<Value = Market> {
-    let instrument = (money(), prop::collection::vec(money(), SCENARIOS), 0i128..10_000_000_000, 0i128..10_000_000_000, 0i128..1_000_000_000, 0i128..1_000_000_000);
-    (
-        prop::collection::vec(instrument, INSTRUMENTS),
-        prop::collection::vec((1i128..100_000_000_000, 0i128..=1_000_000), 2),
-        rate(),
-        rate(),
-    )
-        .prop_map(|(instruments, assets, lf_i, lf_m)| Market {
-            id: "prop".into(),
-            as_of: "2026-11-25T08:00:00Z".into(),
-            quote: "USD".into(),
-            scenarios: (0..SCENARIOS).map(|s| format!("s{s}")).collect(),
-            loss_factor: PerLevel { initial: lf_i, maintenance: lf_m },
-            instruments: instruments
-                .into_iter()
-                .enumerate()
-                .map(|(i, (mark, pnl, li, lm, si, sm))| Instrument {
-                    id: format!("I{i}"),
-                    mark,
-                    pnl,
-                    linear: PerLevel { initial: li, maintenance: lm },
-                    short_charge: PerLevel { initial: si, maintenance: sm },
-                })
-                .collect(),
-            assets: assets
-                .into_iter()
-                .enumerate()
-                .map(|(a, (price, haircut))| Asset { id: format!("A{a}"), price, haircut })
-                .collect(),
-        })
-}
-
-fn qty() -> impl Strategy<Value = i128> {
-    -10_000_000_000i128..10_000_000_000 // ±100 at 8 decimals
-}
-
-/// An account's positions (one per instrument at most) and collateral.
-fn account() -> impl Strategy<Value = (Vec<Option<i128>>, Vec<Option<i128>>)> {
-    (
-        prop::collection::vec(prop::option::of(qty()), INSTRUMENTS),
-        prop::collection::vec(prop::option::of(qty()), 2),
-    )
-}
-
-fn build(accounts: &[(Vec<Option<i128>>, Vec<Option<i128>>)], groups: &[usize], mode: Mode) -> Portfolio {
-    let group_count = groups.iter().max().map_or(0, |g| g + 1);
-    Portfolio {
-        owner: "prop".into(),
-        groups: (0..group_count).map(|g| Group { name: format!("g{g}"), mode }).collect(),
-        accounts: accounts
-            .iter()
-            .zip(groups)
-            .enumerate()
-            .map(|(a, ((positions, collateral), &group))| Account {
-                venue: format!("venue{}", a % 2),
-                account: format!("acct{a}"),
-                group,
-                salt: None,
-                positions: positions
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, q)| q.map(|qty| Position { instrument: format!("I{i}"), qty }))
-                    .collect(),
-                collateral: collateral
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(c, x)| x.map(|amount| Collateral { asset: format!("A{c}"), amount }))
-                    .collect(),
-            })
-            .collect(),
-    }
-}
-
-fn mode() -> impl Strategy<Value = Mode> {
-    prop_oneof![Just(Mode::Portfolio), Just(Mode::Standard)]
-}
+mod common;
+use common::{account, build, market, mode, qty, INSTRUMENTS};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
