@@ -96,6 +96,28 @@ struct RawPortfolio {
     accounts: Vec<RawAccount>,
 }
 
+/// Parses one account's list of (id, quantity) entries found at `path`, whose fields
+/// are named `fields` (id, quantity): ids non-empty and not repeated, quantities exact.
+fn entries<'a>(
+    source: &str,
+    path: &str,
+    fields: (&str, &str),
+    items: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<(String, i128)>, InputError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, (id, qty)) in items.enumerate() {
+        let id_path = format!("{path}[{i}].{}", fields.0);
+        non_empty(source, &id_path, id)?;
+        if !seen.insert(id) {
+            return Err(InputError::new(source, id_path, format!("{} {id:?} listed twice in this account", fields.0)));
+        }
+        let units = decimal(source, &format!("{path}[{i}].{}", fields.1), qty, DecimalKind::Quantity)?;
+        out.push((id.to_string(), units));
+    }
+    Ok(out)
+}
+
 /// Parses a 64-hex-character salt.
 pub fn parse_salt(text: &str) -> Result<[u8; 32], String> {
     let bytes = hex::decode(text).map_err(|_| "salt must be 64 hex characters".to_string())?;
@@ -146,36 +168,24 @@ impl Portfolio {
                     Some(salt)
                 }
             };
-            let mut instruments = HashSet::new();
-            let mut positions = Vec::with_capacity(acc.positions.len());
-            for (p, pos) in acc.positions.iter().enumerate() {
-                let path = format!("accounts[{a}].positions[{p}]");
-                non_empty(source, &format!("{path}.instrument"), &pos.instrument)?;
-                if !instruments.insert(pos.instrument.as_str()) {
-                    return Err(InputError::new(
-                        source,
-                        format!("{path}.instrument"),
-                        format!("instrument {:?} listed twice in this account", pos.instrument),
-                    ));
-                }
-                let qty = decimal(source, &format!("{path}.qty"), &pos.qty, DecimalKind::Quantity)?;
-                positions.push(Position { instrument: pos.instrument.clone(), qty });
-            }
-            let mut assets = HashSet::new();
-            let mut collateral = Vec::with_capacity(acc.collateral.len());
-            for (c, col) in acc.collateral.iter().enumerate() {
-                let path = format!("accounts[{a}].collateral[{c}]");
-                non_empty(source, &format!("{path}.asset"), &col.asset)?;
-                if !assets.insert(col.asset.as_str()) {
-                    return Err(InputError::new(
-                        source,
-                        format!("{path}.asset"),
-                        format!("asset {:?} listed twice in this account", col.asset),
-                    ));
-                }
-                let amount = decimal(source, &format!("{path}.amount"), &col.amount, DecimalKind::Quantity)?;
-                collateral.push(Collateral { asset: col.asset.clone(), amount });
-            }
+            let positions = entries(
+                source,
+                &at("positions"),
+                ("instrument", "qty"),
+                acc.positions.iter().map(|p| (p.instrument.as_str(), p.qty.as_str())),
+            )?
+            .into_iter()
+            .map(|(instrument, qty)| Position { instrument, qty })
+            .collect();
+            let collateral = entries(
+                source,
+                &at("collateral"),
+                ("asset", "amount"),
+                acc.collateral.iter().map(|c| (c.asset.as_str(), c.amount.as_str())),
+            )?
+            .into_iter()
+            .map(|(asset, amount)| Collateral { asset, amount })
+            .collect();
             accounts.push(Account {
                 venue: acc.venue.clone(),
                 account: acc.account.clone(),

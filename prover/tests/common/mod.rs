@@ -54,14 +54,17 @@ pub fn qty() -> impl Strategy<Value = i128> {
 }
 
 /// An account's positions (one per instrument at most) and collateral.
-pub fn account() -> impl Strategy<Value = (Vec<Option<i128>>, Vec<Option<i128>>)> {
+pub fn account() -> impl Strategy<Value = AccountSpec> {
     (
         prop::collection::vec(prop::option::of(qty()), INSTRUMENTS),
         prop::collection::vec(prop::option::of(qty()), 2),
     )
 }
 
-pub fn build(accounts: &[(Vec<Option<i128>>, Vec<Option<i128>>)], groups: &[usize], mode: Mode) -> Portfolio {
+/// An account's optional quantity per instrument and optional amount per asset.
+pub type AccountSpec = (Vec<Option<i128>>, Vec<Option<i128>>);
+
+pub fn build(accounts: &[AccountSpec], groups: &[usize], mode: Mode) -> Portfolio {
     let group_count = groups.iter().max().map_or(0, |g| g + 1);
     Portfolio {
         owner: "prop".into(),
