@@ -23,6 +23,8 @@ pub const PINNED: &[(u32, &str)] = &[
     (14, "1cb278fe4d9cf5325e5cbc710d863c0deca3e961e1b8f6c8736890c43345c461"),
     (15, "e1fb29749c7bd0870768044d5329b4e293cb2d44dae24db2554605427b19d0dd"),
     (16, "174780f80c577d968d10bc3f0a8f819e55a96b9e882ffe73c15d55e9f94053e2"),
+    (17, "7c65b8e3d12f2c1054f07c2721da8670d97f0f14c846df6bcf4d390dd62cbceb"),
+    (18, "50645fa7a51508a3fe9e34b5b34ee31bfe6a19891364b682d801b3ca265afe33"),
 ];
 
 /// The directory holding parameter files: `$ZKMARGIN_PARAMS`, else `params/`.
