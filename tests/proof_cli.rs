@@ -158,6 +158,9 @@ fn tampering_with_anything_invalidates_the_proof() {
         ("/market/digest", json!("00".repeat(32))),
         ("/market/id", json!("another-market")),
         ("/circuit/nets", json!(8)),
+        ("/circuit/k", json!(5)),
+        ("/statement/accounts/1", original["statement"]["accounts"][0].clone()),
+        ("/statement/accounts/1/commitment", original["statement"]["accounts"][0]["commitment"].clone()),
         ("/circuit/k", json!(original["circuit"]["k"].as_u64().unwrap() + 1)),
         ("/proof", flip(0)),
         ("/proof", flip(len / 2)),
@@ -172,6 +175,13 @@ fn tampering_with_anything_invalidates_the_proof() {
         let out = verify(&market, &path, &[]);
         assert_eq!(code(&out), 1, "{pointer} = {value}: {}", stderr(&out));
     }
+
+    // Fields the format does not know are refused rather than silently dropped.
+    let mut extended = original.clone();
+    extended["statement"]["note"] = json!("unbound text");
+    let path = dir.path().join("extended.json");
+    std::fs::write(&path, extended.to_string()).unwrap();
+    assert_eq!(code(&verify(&market, &path, &[])), 2);
 
     // A market with one changed number: another digest, another verifying key.
     let mut changed = read_json(&market);

@@ -69,30 +69,38 @@ pub struct MarginCircuit<const S: usize> {
     pub plan: Option<Plan>,
 }
 
-impl<const S: usize> MarginCircuit<S> {
-    /// Rows the layout needs, estimated from the shape (the prover and the tests start
-    /// their search for k here).
-    pub fn estimated_rows(&self) -> usize {
-        let s = &self.shape;
+/// Rows the layout of `shape` needs with `lanes` scenario lanes and tables of
+/// `instruments` and `assets` rows, estimated from above for the margin and range
+/// columns and closely for the hash lanes. The prover searches for k from here up, so a
+/// proof's k is never below [`estimated_k`] of its shape.
+pub fn estimated_rows(s: &Shape, lanes: usize, instruments: usize, assets: usize) -> usize {
+    {
         let hashes = s.accounts * (2 + 2 * (s.positions + s.collateral)) + 2 * s.groups * s.nets + s.accounts;
         let hash_rows = hashes * 40 / HASH_LANES + 40;
         let range_rows = {
             let per_account = s.positions * (words::QUANTITY + 1) + 2 * s.collateral * (words::AMOUNT + 1);
-            let per_group = 2 * s.nets * (words::NET + 1) + (S + 1) * (words::LOSS + 1) + words::EXCESS + 1;
+            let per_group = 2 * s.nets * (words::NET + 1) + (lanes + 1) * (words::LOSS + 1) + words::EXCESS + 1;
             (s.accounts * per_account + s.groups * per_group + words::TOTAL + 1) / RANGE_LANES + words::TOTAL
         };
         let margin_rows = s.accounts * (s.positions + s.collateral + 5)
             + s.groups * (s.nets + 1 + s.accounts + 2)
             + 3 * (s.accounts.max(s.groups) + 2)
             + 4;
-        let table_rows = (self.tables.instruments.len().max(self.tables.assets.len()) + 1).max(1 << WORD_BITS);
+        let table_rows = (instruments.max(assets) + 1).max(1 << WORD_BITS);
         hash_rows.max(range_rows).max(margin_rows).max(table_rows)
     }
+}
 
-    /// The smallest k whose usable rows hold [`Self::estimated_rows`].
+/// The smallest k whose usable rows hold [`estimated_rows`].
+pub fn estimated_k(s: &Shape, lanes: usize, instruments: usize, assets: usize) -> u32 {
+    let needed = estimated_rows(s, lanes, instruments, assets) + 10; // blinding rows and the last-row margin
+    needed.next_power_of_two().trailing_zeros()
+}
+
+impl<const S: usize> MarginCircuit<S> {
+    /// [`estimated_k`] of this circuit's shape and tables.
     pub fn estimated_k(&self) -> u32 {
-        let needed = self.estimated_rows() + 10; // blinding rows and the last-row margin
-        needed.next_power_of_two().trailing_zeros()
+        estimated_k(&self.shape, S, self.tables.instruments.len(), self.tables.assets.len())
     }
 }
 
@@ -131,7 +139,7 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         let layouter = &mut layouter;
         margin.load_tables(layouter, &self.tables)?;
         range.load_table(layouter)?;
-        margin.bind_instance(layouter, BINDING)?;
+        let binding = margin.bind_instance(layouter, BINDING)?;
         let challenge = known(plan, |p| p.challenge);
 
         // Cells that must be equal, linked in one region at the end.
@@ -156,8 +164,7 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
             let collateral = margin.assign_collateral(layouter, shape.collateral, account.map(|x| &x.collateral[..]))?;
 
             // The commitment chain: names and salt, then every position and collateral slot.
-            let start = hash.hash2(layouter, &names[0], &names[1])?;
-            let start = hash.hash2(layouter, &start, &names[2])?;
+            let start = hash.hash3(layouter, [&names[0], &names[1], &names[2]])?;
             links.push((start.cell(), positions.chains[0].cell()));
             for r in 0..shape.positions {
                 let leaf = hash.hash2(layouter, &positions.ids[r], &positions.qtys[r])?;
@@ -229,12 +236,13 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         let from_nets = margin.weighted_sum(layouter, &group_logups.iter().map(|x| (Weight::One, x)).collect::<Vec<_>>())?;
         links.push((from_positions.cell(), from_nets.cell()));
 
-        // The challenge: H(commitment chain, net chain), used by every region.
+        // The challenge: H(H(commitment chain, net chain), binding), used by every region.
         let mut com_chain = commitments[0].clone();
         for c in &commitments[1..] {
             com_chain = hash.hash2(layouter, &com_chain, c)?;
         }
         let derived = hash.hash2(layouter, &com_chain, &net_chain)?;
+        let derived = hash.hash2(layouter, &derived, &binding)?;
         for cell in &challenge_cells {
             links.push((derived.cell(), cell.cell()));
         }

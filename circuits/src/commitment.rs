@@ -5,17 +5,19 @@
 //! names, the salt, and its own positions and collateral. It never depends on the
 //! market snapshot or on other accounts, so a venue computes it from its own books.
 //!
-//! With H(a, b) = Poseidon-P128Pow5T3 over the constant-length message (a, b):
+//! With H(a, b) and H3(a, b, c) = Poseidon-P128Pow5T3 over the constant-length messages
+//! (a, b) and (a, b, c) (different lengths are different hash domains):
 //! ```text
-//! c ← H(venue, account)
-//! c ← H(c, salt)
+//! c ← H3(venue, account, salt)
 //! for each position   (instrument, qty)   sorted by instrument id (bytes):  c ← H(c, H(instrument, qty))
 //! for each collateral (asset, amount)     sorted by asset id (bytes):       c ← H(c, H(asset, amount))
 //! commitment = c
 //! ```
 //! Identifiers, salt and signed numbers are encoded as in [`crate::encoding`];
 //! quantities and amounts are integers at 8 decimals. Instrument and asset ids use
-//! different hash domains, so a position can never be read as a collateral entry.
+//! different hash domains, so a position can never be read as a collateral entry; the
+//! header uses its own hash domain (length 3), so no chain step can stand in for it and
+//! no prefix of the entries can be cut off an opening.
 
 use halo2_poseidon::{ConstantLength, Hash, P128Pow5T3};
 
@@ -24,6 +26,11 @@ use crate::encoding::{id_to_field, salt_to_field, signed_to_field, Fp, IdKind};
 /// Poseidon over two field elements: the only hash the commitment uses.
 pub fn hash2(a: Fp, b: Fp) -> Fp {
     Hash::<Fp, P128Pow5T3, ConstantLength<2>, 3, 2>::init().hash([a, b])
+}
+
+/// Poseidon over three field elements: the commitment header.
+pub fn hash3(a: Fp, b: Fp, c: Fp) -> Fp {
+    Hash::<Fp, P128Pow5T3, ConstantLength<3>, 3, 2>::init().hash([a, b, c])
 }
 
 /// What opens one account's commitment, already encoded as field elements.
@@ -77,7 +84,7 @@ impl AccountOpening {
 
     /// The commitment.
     pub fn commitment(&self) -> Fp {
-        let mut c = hash2(hash2(self.venue, self.account), self.salt);
+        let mut c = hash3(self.venue, self.account, self.salt);
         for &(id, x) in self.positions.iter().chain(&self.collateral) {
             c = hash2(c, hash2(id, signed_to_field(x)));
         }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub const SCENARIO_LANES: [usize; 3] = [8, 16, 32];
 
 /// Largest supported k (2^k rows).
-pub const MAX_K: u32 = 20;
+pub const MAX_K: u32 = 18;
 
 /// Upper limits on each dimension, so that every range-checked sum has a stated bound
 /// (see `chips::margin` for the bounds they give).
@@ -28,6 +28,7 @@ pub const MAX_NETS_PER_GROUP: usize = 4096;
 
 /// The shape of a margin circuit, carried in the proof bundle's `circuit` field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Shape {
     /// The circuit has 2^k rows.
     pub k: u32,

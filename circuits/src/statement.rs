@@ -39,6 +39,7 @@ impl fmt::Display for Mode {
 
 /// A group as the statement names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StatementGroup {
     /// Group name.
     pub name: String,
@@ -48,6 +49,7 @@ pub struct StatementGroup {
 
 /// An account as the statement names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StatementAccount {
     /// Venue.
     pub venue: String,
@@ -61,6 +63,7 @@ pub struct StatementAccount {
 
 /// The public claim of a proof.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Statement {
     /// Margin level.
     pub level: Level,
@@ -171,6 +174,20 @@ impl Statement {
         }
         if self.groups.len() > shape.groups {
             return Err(format!("{} groups do not fit a shape of {}", self.groups.len(), shape.groups));
+        }
+        let mut names = std::collections::HashSet::new();
+        if let Some(g) = self.groups.iter().find(|g| !names.insert(g.name.as_str())) {
+            return Err(format!("group {:?} is listed twice", g.name));
+        }
+        let mut accounts = std::collections::HashSet::new();
+        let mut commitments = std::collections::HashSet::new();
+        for acc in &self.accounts {
+            if !accounts.insert((acc.venue.as_str(), acc.account.as_str())) {
+                return Err(format!("account {}/{} is listed twice", acc.venue, acc.account));
+            }
+            if !commitments.insert(acc.commitment.to_ascii_lowercase()) {
+                return Err(format!("commitment of {}/{} is listed twice", acc.venue, acc.account));
+            }
         }
         if !self.nonce.is_empty() && hex::decode(&self.nonce).is_err() {
             return Err(format!("nonce {:?} is not hex", self.nonce));

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use ethnum::{I256, U256};
 use ff::{Field, PrimeField};
 
-use crate::commitment::{hash2, AccountOpening};
+use crate::commitment::{hash2, hash3, AccountOpening};
 use crate::encoding::{pow2, signed_to_field, Fp};
 use crate::fixed::{MONEY_SCALE, RATE_SCALE};
 use crate::shape::Shape;
@@ -220,25 +220,33 @@ pub fn group_nets(witness: &MarginWitness, groups: usize) -> Vec<Vec<(Fp, i128)>
     nets.into_iter().map(|m| m.into_values().filter(|&(_, n)| n != 0).collect()).collect()
 }
 
-/// The logUp challenge: H(commitment chain, net chain).
+/// The logUp challenge: H(H(commitment chain, net chain), statement binding).
 ///
 /// ```text
 /// com ← commitment(0); for a ≥ 1: com ← H(com, commitment(a))
 /// net ← 0;             for every net row of every group slot, in order: net ← H(net, H(id, n))
-/// challenge = H(com, net)
+/// challenge = H(H(com, net), binding)
 /// ```
-pub fn challenge(commitments: &[Fp], net_rows: &[(Fp, Fp)]) -> Fp {
+/// Every position (through the commitments), every net row and every public input
+/// (through the binding, which covers the whole statement) is fixed before it.
+pub fn challenge(commitments: &[Fp], net_rows: &[(Fp, Fp)], binding: Fp) -> Fp {
     let com = commitments[1..].iter().fold(commitments[0], |c, &x| hash2(c, x));
     let net = net_rows.iter().fold(Fp::ZERO, |h, &(id, n)| hash2(h, hash2(id, n)));
-    hash2(com, net)
+    hash2(hash2(com, net), binding)
 }
 
 impl Plan {
     /// Plans every cell of `shape` for `witness` against `tables`, with threshold
-    /// `threshold_units` (money units).
-    pub fn new(shape: &Shape, tables: &MarketTables, witness: &MarginWitness, threshold_units: i128) -> Result<Plan, PlanError> {
+    /// `threshold_units` (money units) and the statement's `binding` public input.
+    pub fn new(
+        shape: &Shape,
+        tables: &MarketTables,
+        witness: &MarginWitness,
+        threshold_units: i128,
+        binding: Fp,
+    ) -> Result<Plan, PlanError> {
         let nets = group_nets(witness, shape.groups);
-        Plan::with_nets(shape, tables, witness, &nets, threshold_units)
+        Plan::with_nets(shape, tables, witness, &nets, threshold_units, binding)
     }
 
     /// Plans with the given net rows per group slot instead of the true nets (an honest
@@ -249,6 +257,7 @@ impl Plan {
         witness: &MarginWitness,
         nets: &[Vec<(Fp, i128)>],
         threshold_units: i128,
+        binding: Fp,
     ) -> Result<Plan, PlanError> {
         let fit = |what: &str, have: usize, room: usize| {
             if have > room {
@@ -289,14 +298,14 @@ impl Plan {
                     .collect::<Vec<_>>()
             })
             .collect();
-        let chal = challenge(&commitments, &net_rows);
+        let chal = challenge(&commitments, &net_rows, binding);
 
         // Accounts.
         let mut collateral_value = vec![I256::ZERO; shape.accounts];
         let mut accounts = Vec::with_capacity(shape.accounts);
         for (a, opening) in openings.iter().enumerate() {
             let tag = account_tag(a);
-            let mut chain = hash2(hash2(opening.venue, opening.account), opening.salt);
+            let mut chain = hash3(opening.venue, opening.account, opening.salt);
             let mut logup = Fp::ZERO;
             let mut positions = Vec::with_capacity(shape.positions + 1);
             for slot in 0..shape.positions {

@@ -9,6 +9,7 @@ use pasta_curves::vesta;
 use zkmargin_circuits::circuit::MarginCircuit;
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::{Shape, MAX_K};
+use zkmargin_circuits::statement::BINDING;
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_circuits::witness::Plan;
 use zkmargin_circuits::with_lanes;
@@ -104,7 +105,7 @@ pub fn prove(
         let pk = keygen_pk(&params, vk, &circuit).map_err(|e| ProveError::Proving(format!("{e:?}")))?;
         timings.keygen = started.elapsed();
         let started = std::time::Instant::now();
-        let plan = Plan::new(&circuit.shape, &circuit.tables, &inputs.witness, threshold_units)
+        let plan = Plan::new(&circuit.shape, &circuit.tables, &inputs.witness, threshold_units, public[BINDING])
             .map_err(|e| ProveError::Proving(e.to_string()))?;
         circuit.plan = Some(plan);
         let mut transcript = Blake2bWrite::<_, vesta::Affine, Challenge255<_>>::init(vec![]);

@@ -8,7 +8,7 @@ use zkmargin_circuits::commitment::AccountOpening;
 use zkmargin_circuits::encoding::{field_to_hex, Fp};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::Shape;
-use zkmargin_circuits::statement::Statement;
+use zkmargin_circuits::statement::{Statement, BINDING};
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_circuits::witness::{group_nets, MarginWitness, Plan};
 use zkmargin_prover::engine::{self, COMMON_DECIMALS};
@@ -49,7 +49,7 @@ impl Case {
     }
 
     fn plan(&self) -> Plan {
-        Plan::new(&self.shape, &self.tables, &self.witness, self.threshold).unwrap()
+        Plan::new(&self.shape, &self.tables, &self.witness, self.threshold, self.public()[BINDING]).unwrap()
     }
 
     fn public(&self) -> Vec<Fp> {
@@ -124,7 +124,7 @@ fn forged_netting_is_rejected_by_the_logup_balance() {
     // Claim the short call position is half its true size: a lower requirement.
     let (_, n) = nets[0].iter_mut().find(|(_, n)| *n < 0).expect("the cross group is short a call");
     *n /= 2;
-    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, case.threshold).unwrap();
+    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, case.threshold, case.public()[BINDING]).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }
 
@@ -189,7 +189,7 @@ fn commitment_opened_with_another_salt_is_rejected() {
     let case = Case::example(Level::Initial);
     let mut witness = case.witness.clone();
     witness.accounts[0].salt += Fp::one();
-    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold).unwrap();
+    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, case.public()[BINDING]).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }
 
@@ -250,7 +250,7 @@ fn pnl_or_mark_not_from_the_market_is_rejected() {
             _ => call.linear.initial -= 1,
         }
         let tables = MarketTables::new(&forged, Level::Initial, LANES);
-        let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold).unwrap();
+        let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold, case.public()[BINDING]).unwrap();
         assert_rejected(case.run(plan), "lookup");
     }
 }
@@ -261,7 +261,7 @@ fn haircut_not_from_the_market_is_rejected() {
     let mut forged = case.market.clone();
     forged.assets[1].haircut = 0; // BTC at no haircut
     let tables = MarketTables::new(&forged, Level::Initial, LANES);
-    let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold).unwrap();
+    let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold, case.public()[BINDING]).unwrap();
     assert_rejected(case.run(plan), "lookup");
 }
 
@@ -305,6 +305,47 @@ fn padding_account_cannot_carry_collateral() {
     ghost.collateral.push((case.tables.assets[0].id, 1_000_000_000_000));
     witness.accounts.push(ghost);
     witness.account_group.push(0);
-    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold).unwrap();
+    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, case.public()[BINDING]).unwrap();
+    assert_rejected(case.run(plan), "permutation");
+}
+
+#[test]
+fn position_cannot_be_keyed_into_another_group() {
+    use zkmargin_circuits::encoding::{id_to_field, pow2, IdKind};
+    let mut case = Case::example(Level::Initial);
+    let honest_nets = group_nets(&case.witness, case.shape.groups);
+    // The cross account's long perpetual, re-keyed with id + 2^250 so that its logUp key
+    // equals the isolated group's key for the perpetual (a self-made commitment).
+    let perp = id_to_field(IdKind::Instrument, "BTC-PERP");
+    let slot = case.witness.accounts[0].positions.iter_mut().find(|(id, _)| *id == perp).unwrap();
+    let moved = slot.1;
+    slot.0 = perp + pow2(250);
+    case.statement.accounts[0].commitment = field_to_hex(&case.witness.accounts[0].commitment());
+    let mut nets = honest_nets.clone();
+    for (g, delta) in [(0usize, -moved), (1, moved)] {
+        let entry = nets[g].iter_mut().find(|(id, _)| *id == perp).unwrap();
+        entry.1 += delta;
+    }
+    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, case.threshold, case.public()[BINDING]).unwrap();
+    assert_rejected(case.run(plan), "lookup");
+}
+
+#[test]
+fn leading_entries_cannot_be_cut_off_an_opening() {
+    use zkmargin_circuits::commitment::hash2;
+    use zkmargin_circuits::encoding::signed_to_field;
+    // Were the header H(H(venue, account), salt), the opening (H(venue, account), salt,
+    // leaf_1) with the first position dropped would restart the chain at c_1 and still
+    // reach the public commitment. The header is H3 of its own domain: it cannot.
+    let case = Case::example(Level::Initial);
+    let mut witness = case.witness.clone();
+    let honest = witness.accounts[0].clone();
+    let (id, qty) = honest.positions[0];
+    let forged = &mut witness.accounts[0];
+    forged.venue = hash2(honest.venue, honest.account);
+    forged.account = honest.salt;
+    forged.salt = hash2(id, signed_to_field(qty));
+    forged.positions.remove(0);
+    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, case.public()[BINDING]).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }

@@ -9,6 +9,7 @@ pub const FORMAT: &str = "zkmargin-proof/1";
 
 /// Which market snapshot a proof is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MarketRef {
     /// Snapshot id.
     pub id: String,
@@ -18,6 +19,7 @@ pub struct MarketRef {
 
 /// A proof bundle. Holds no position, quantity, amount, salt or per-group figure.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Bundle {
     /// Always [`FORMAT`].
     pub format: String,

@@ -8,7 +8,7 @@ use halo2_proofs::plonk::{keygen_vk, verify_proof, SingleVerifier, VerifyingKey}
 use halo2_proofs::poly::commitment::Params;
 use halo2_proofs::transcript::{Blake2bRead, Challenge255};
 use pasta_curves::vesta;
-use zkmargin_circuits::circuit::MarginCircuit;
+use zkmargin_circuits::circuit::{estimated_k, MarginCircuit};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::Shape;
 use zkmargin_circuits::tables::MarketTables;
@@ -186,9 +186,9 @@ impl Verifier {
         if shape.scenarios < market.scenarios.len() {
             return reject(Rejection::Statement("circuit shape has fewer scenario lanes than the market".into()));
         }
-        let names: std::collections::HashSet<&str> = statement.groups.iter().map(|g| g.name.as_str()).collect();
-        if names.len() != statement.groups.len() {
-            return reject(Rejection::Statement("duplicate group names".into()));
+        let min_k = estimated_k(shape, shape.scenarios, market.instruments.len(), market.assets.len());
+        if shape.k < min_k {
+            return reject(Rejection::Statement(format!("circuit shape: k = {} is too small for its slots (at least {min_k})", shape.k)));
         }
         let public = match statement.public_inputs(shape, &digest) {
             Ok(p) => p,
@@ -198,7 +198,11 @@ impl Verifier {
             Ok(p) => p,
             Err(_) => return reject(Rejection::Statement("proof is not hex".into())),
         };
-        let vk = self.verifying_key(market, statement.level, shape)?;
+        let vk = match self.verifying_key(market, statement.level, shape) {
+            Ok(vk) => vk,
+            Err(VerifierError::Keygen(why)) => return reject(Rejection::Statement(format!("circuit shape cannot be built: {why}"))),
+            Err(other) => return Err(other),
+        };
         let params = self.params(shape.k)?;
         let mut reader = std::io::Cursor::new(&proof[..]);
         let mut transcript = Blake2bRead::<_, vesta::Affine, Challenge255<_>>::init(&mut reader);

@@ -1,5 +1,6 @@
-//! Two-to-one Poseidon hashing (P128Pow5T3, constant length 2), as in
-//! [`crate::commitment::hash2`], over several lanes of `Pow5Chip`.
+//! Poseidon hashing (P128Pow5T3, constant lengths 2 and 3), as in
+//! [`crate::commitment::hash2`] and [`crate::commitment::hash3`], over several lanes of
+//! `Pow5Chip`.
 //!
 //! Each lane owns 4 advice columns (3 state, 1 partial S-box) and 6 fixed columns; the
 //! floor planner lays permutations of different lanes side by side, so L lanes divide
@@ -24,6 +25,9 @@ pub struct HashConfig {
 pub trait HashInstructions {
     /// H(a, b), equal to [`crate::commitment::hash2`] of the cells' values.
     fn hash2(&self, layouter: &mut impl Layouter<Fp>, a: &AssignedCell<Fp, Fp>, b: &AssignedCell<Fp, Fp>)
+        -> Result<AssignedCell<Fp, Fp>, Error>;
+    /// H3(a, b, c), equal to [`crate::commitment::hash3`] of the cells' values.
+    fn hash3(&self, layouter: &mut impl Layouter<Fp>, message: [&AssignedCell<Fp, Fp>; 3])
         -> Result<AssignedCell<Fp, Fp>, Error>;
 }
 
@@ -55,13 +59,25 @@ impl HashChip {
     }
 }
 
+impl HashChip {
+    /// The next lane's chip (round-robin).
+    fn next_chip(&self) -> Pow5Chip<Fp, 3, 2> {
+        let lane = self.next_lane.get();
+        self.next_lane.set((lane + 1) % self.config.lanes.len());
+        Pow5Chip::construct(self.config.lanes[lane].clone())
+    }
+}
+
 impl HashInstructions for HashChip {
     fn hash2(&self, layouter: &mut impl Layouter<Fp>, a: &AssignedCell<Fp, Fp>, b: &AssignedCell<Fp, Fp>)
         -> Result<AssignedCell<Fp, Fp>, Error> {
-        let lane = self.next_lane.get();
-        self.next_lane.set((lane + 1) % self.config.lanes.len());
-        let chip = Pow5Chip::construct(self.config.lanes[lane].clone());
-        let hasher = Hash::<_, _, P128Pow5T3, ConstantLength<2>, 3, 2>::init(chip, layouter.namespace(|| "init"))?;
+        let hasher = Hash::<_, _, P128Pow5T3, ConstantLength<2>, 3, 2>::init(self.next_chip(), layouter.namespace(|| "init"))?;
         hasher.hash(layouter.namespace(|| "hash2"), [a.clone(), b.clone()])
+    }
+
+    fn hash3(&self, layouter: &mut impl Layouter<Fp>, message: [&AssignedCell<Fp, Fp>; 3])
+        -> Result<AssignedCell<Fp, Fp>, Error> {
+        let hasher = Hash::<_, _, P128Pow5T3, ConstantLength<3>, 3, 2>::init(self.next_chip(), layouter.namespace(|| "init"))?;
+        hasher.hash(layouter.namespace(|| "hash3"), message.map(Clone::clone))
     }
 }

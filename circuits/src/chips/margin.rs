@@ -9,7 +9,8 @@
 //! ```
 //! `active ∈ {0,1}`; `(1−active)·q = 0`; `pos = q + 2^69` (range-checked to 70 bits);
 //! `inv·(chal − id − tag) = 1`; `logup' = logup + q·inv`; `chal' = chal`; `tag' = tag`;
-//! `chain' = chain + active·(hashed − chain)`. `q_start_position` sets `logup = 0` on row 0.
+//! `chain' = chain + active·(hashed − chain)`; lookup `id ∈ instrument ids`.
+//! `q_start_position` sets `logup = 0` on row 0.
 //!
 //! **Collateral rows** (`q_collateral`, one region per account slot):
 //! ```text
@@ -48,8 +49,9 @@
 //! `slack = total − T` (range-checked: total ≥ T).
 //!
 //! Bounds (with the limits of [`crate::shape`]): |q|, |x| < 2^70; |n| < 2^80;
-//! money < 2^60, rates < 2^30; every loss, worst and slack < 2^160; every excess and
-//! sum of excesses < 2^200 — all far below the field (≈ 2^254), so no comparison wraps.
+//! money < 2^60, rates < 2^30; every loss, worst and slack < 2^160; every group excess
+//! < 2^200 (checked to 200 bits) and the total minus T < 2^205 (checked to 210 bits) —
+//! all far below the field (≈ 2^254), so no comparison wraps.
 
 use halo2_proofs::circuit::{AssignedCell, Layouter, Region, Value};
 use halo2_proofs::plonk::{
@@ -270,7 +272,7 @@ impl MarginChip {
             group_tag,
             loss_factor,
             instance,
-            q_position: meta.selector(),
+            q_position: meta.complex_selector(),
             q_collateral: meta.complex_selector(),
             q_net: meta.complex_selector(),
             q_group_total: meta.selector(),
@@ -313,6 +315,14 @@ impl MarginChip {
                     ("chain", chain_n - chain.clone() - active * (hashed - chain)),
                 ],
             )
+        });
+
+        // A position names a market instrument (or 0 in a padding slot): its logUp key
+        // id + tag can then only be that instrument's in its own group (ids < 2^248 <
+        // the tag shift), so no quantity can be moved into another group's nets.
+        meta.lookup(|m| {
+            let q = m.query_selector(c.q_position);
+            vec![(q * m.query_advice(c.id, Rotation::cur()), c.t_instrument[0])]
         });
 
         meta.create_gate("collateral row", |m| {
