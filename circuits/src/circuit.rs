@@ -29,9 +29,9 @@ use crate::tables::MarketTables;
 use crate::witness::Plan;
 
 /// Poseidon lanes laid side by side.
-pub const HASH_LANES: usize = 4;
+pub const HASH_LANES: usize = 8;
 /// Range-check lanes laid side by side.
-pub const RANGE_LANES: usize = 2;
+pub const RANGE_LANES: usize = 3;
 
 /// Words (of 10 bits) of each range check; see the bounds in [`crate::chips::margin`].
 pub mod words {
