@@ -121,9 +121,16 @@ pub fn prove(market: &Path, portfolio_path: &Path, level: Level, threshold: &str
     Ok(())
 }
 
+/// Reads a bundle. A file that cannot be read or is not JSON is bad input (exit 2); JSON
+/// that is not a well-formed bundle (a field changed to something the format does not
+/// allow) is a proof that is not valid (exit 1).
 fn read_bundle(path: &Path) -> Result<Bundle, CliError> {
     let text = io::read_text(path)?;
-    Ok(Bundle::from_json(&path.display().to_string(), &text)?)
+    let source = path.display().to_string();
+    if let Err(e) = serde_json::from_str::<Value>(&text) {
+        return Err(CliError::Input(zkmargin_circuits::input::InputError::new(&source, "", format!("not JSON: {e}"))));
+    }
+    Bundle::from_json(&source, &text).map_err(|e| CliError::Rejected(format!("invalid proof: not a valid proof bundle: {e}")))
 }
 
 fn check(verifier: &Verifier, market: &Market, bundle: &Bundle, expect: &Expectations) -> Result<(), CliError> {

@@ -13,7 +13,7 @@ pub enum CliError {
     Usage(String),
     /// The claim does not hold, or the proof is not valid for what was asked (exit 1).
     Rejected(String),
-    /// An output file could not be written (exit 3).
+    /// An output file could not be written: a bad path or permissions (exit 2).
     Output(String),
     /// Anything else that should not happen (exit 3).
     Internal(String),
@@ -24,8 +24,8 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Rejected(_) => 1,
-            CliError::Input(_) | CliError::Usage(_) => 2,
-            CliError::Output(_) | CliError::Internal(_) => 3,
+            CliError::Input(_) | CliError::Usage(_) | CliError::Output(_) => 2,
+            CliError::Internal(_) => 3,
         }
     }
 }

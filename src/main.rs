@@ -136,9 +136,7 @@ fn margin(market: &Path, portfolio: &Path, json: bool) -> Result<(), CliError> {
     let portfolio = io::read_portfolio(portfolio, Some(&market))?;
     let figures = engine::compute(&market, &portfolio);
     if json {
-        let text = serde_json::to_string_pretty(&report::to_json(&figures))
-            .map_err(|e| CliError::Internal(e.to_string()))?;
-        println!("{text}");
+        println!("{}", report::to_json_text(&figures));
     } else {
         print!("{}", report::to_text(&figures));
     }

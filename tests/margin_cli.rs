@@ -30,6 +30,8 @@ fn margin_json_reproduces_the_shared_example() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed, example("expected-margin.json"));
+    // Byte for byte, layout included.
+    assert_eq!(String::from_utf8_lossy(&out.stdout), std::fs::read_to_string(shared("expected-margin.json")).unwrap());
     // Key order as in SPEC section 6.
     let text = String::from_utf8(out.stdout).unwrap();
     let order = ["\"market\"", "\"groups\"", "\"name\"", "\"mode\"", "\"equity\"", "\"initial\"", "\"maintenance\"", "\"total\""];
@@ -81,6 +83,9 @@ fn with(mut value: Value, pointer: &str, new: Value) -> Value {
 
 #[test]
 fn rejects_too_many_decimals() {
+    // Zeros count: seven decimals are too many for money even when they are zeros.
+    let m = with(example("market.json"), "/assets/0/price", json!("1.0000000"));
+    assert_rejected(&m, &example("portfolio.json"), "market.json", &["assets[0].price", "1.0000000"]);
     let m = with(example("market.json"), "/instruments/1/mark", json!("5120.5000001"));
     assert_rejected(&m, &example("portfolio.json"), "market.json", &["instruments[1].mark", "5120.5000001", "decimal"]);
     let p = with(example("portfolio.json"), "/accounts/0/positions/0/qty", json!("-10.000000001"));
@@ -123,7 +128,7 @@ fn rejects_pnl_of_wrong_length_and_missing_fields() {
     assert_rejected(&m, &example("portfolio.json"), "market.json", &["instruments[0].pnl", "8 scenarios"]);
     let mut m = example("market.json");
     m["instruments"][0].as_object_mut().unwrap().remove("mark");
-    assert_rejected(&m, &example("portfolio.json"), "market.json", &["instruments[0]", "mark"]);
+    assert_rejected(&m, &example("portfolio.json"), "market.json", &["instruments[0].mark", "missing"]);
     let m = with(example("market.json"), "/scenarios", json!([]));
     assert_rejected(&m, &example("portfolio.json"), "market.json", &["scenarios"]);
 }

@@ -176,11 +176,22 @@ fn tampering_with_anything_invalidates_the_proof() {
         assert_eq!(code(&out), 1, "{pointer} = {value}: {}", stderr(&out));
     }
 
-    // Fields the format does not know are refused rather than silently dropped.
-    let mut extended = original.clone();
-    extended["statement"]["note"] = json!("unbound text");
-    let path = dir.path().join("extended.json");
-    std::fs::write(&path, extended.to_string()).unwrap();
+    // Fields the format does not know, or values it does not allow, make the bundle
+    // invalid rather than being silently dropped.
+    for (pointer, value) in [("/statement/note", json!("unbound text")), ("/statement/level", json!("bogus")), ("/statement/threshold", json!(50000))] {
+        let mut changed = original.clone();
+        if pointer == "/statement/note" {
+            changed["statement"]["note"] = value.clone();
+        } else {
+            *changed.pointer_mut(pointer).unwrap() = value.clone();
+        }
+        let path = dir.path().join("changed.json");
+        std::fs::write(&path, changed.to_string()).unwrap();
+        assert_eq!(code(&verify(&market, &path, &[])), 1, "{pointer} = {value}");
+    }
+    // A file that is not JSON at all is bad input.
+    let path = dir.path().join("garbage.json");
+    std::fs::write(&path, "{ not json").unwrap();
     assert_eq!(code(&verify(&market, &path, &[])), 2);
 
     // A market with one changed number: another digest, another verifying key.

@@ -109,9 +109,8 @@ pub fn parse_units(text: &str, kind: DecimalKind) -> Result<i128, DecimalError> 
     if !all_digits(int_part) || frac_part.is_some_and(|f| !all_digits(f)) {
         return Err(DecimalError::NotADecimal);
     }
+    // Decimals are counted as written: "1.0000000" has 7, too many for money.
     let frac = frac_part.unwrap_or("");
-    // Trailing zeros carry no precision: "1.50000000000" is exactly 1.5.
-    let frac = frac.trim_end_matches('0');
     let allowed = kind.decimals();
     if frac.len() > allowed as usize {
         return Err(DecimalError::TooManyDecimals { allowed });
@@ -192,7 +191,7 @@ mod tests {
         assert_eq!(parse_units("91000", DecimalKind::Money), Ok(91_000_000_000));
         assert_eq!(parse_units("0.8", DecimalKind::Rate), Ok(800_000));
         assert_eq!(parse_units("0.00000001", DecimalKind::Quantity), Ok(1));
-        assert_eq!(parse_units("1.50000000000", DecimalKind::Quantity), Ok(150_000_000));
+        assert_eq!(parse_units("1.50000000", DecimalKind::Quantity), Ok(150_000_000));
         assert_eq!(parse_units("-0", DecimalKind::Quantity), Ok(0));
         assert_eq!(parse_units("007", DecimalKind::Money), Ok(7_000_000));
     }
@@ -225,6 +224,12 @@ mod tests {
         );
         assert_eq!(
             parse_units("0.000000001", DecimalKind::Quantity),
+            Err(DecimalError::TooManyDecimals { allowed: 8 })
+        );
+        // Zeros count too: more decimals than allowed is rejected, whatever they are.
+        assert_eq!(parse_units("1.0000000", DecimalKind::Money), Err(DecimalError::TooManyDecimals { allowed: 6 }));
+        assert_eq!(
+            parse_units("-10.000000000", DecimalKind::Quantity),
             Err(DecimalError::TooManyDecimals { allowed: 8 })
         );
     }

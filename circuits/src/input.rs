@@ -46,8 +46,15 @@ pub fn decode_json<T: DeserializeOwned>(source: &str, text: &str) -> Result<T, I
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        InputError::new(source, path, err.into_inner().to_string())
+        let path = if path == "." || path == "?" { String::new() } else { path };
+        let message = err.into_inner().to_string();
+        // serde names a missing field in its message; make it part of the path.
+        let path = match message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+            Some(field) if path.is_empty() => field.to_string(),
+            Some(field) => format!("{path}.{field}"),
+            None => path,
+        };
+        InputError::new(source, path, message)
     })
 }
 

@@ -70,6 +70,9 @@ fn find_k<const S: usize>(circuit: &MarginCircuit<S>, dir: &Path) -> Result<Keys
         match keygen_vk(&p, &sized) {
             Ok(vk) => return Ok((k, p, vk)),
             Err(PlonkError::NotEnoughRowsAvailable { .. }) if k < MAX_K => k += 1,
+            Err(PlonkError::NotEnoughRowsAvailable { .. }) => {
+                return Err(ProveError::TooLarge(format!("the circuit does not fit 2^{MAX_K} rows")))
+            }
             Err(e) => return Err(ProveError::Proving(format!("{e:?}"))),
         }
     }

@@ -40,6 +40,17 @@ pub fn to_json(report: &MarginReport) -> Value {
     })
 }
 
+/// The report as JSON text laid out like `shared/examples/expected-margin.json`
+/// (one-space indentation), without a trailing newline.
+pub fn to_json_text(report: &MarginReport) -> String {
+    use serde::Serialize;
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    to_json(report).serialize(&mut serializer).expect("a JSON value always serializes");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
 /// The report as a table per group, for people.
 pub fn to_text(report: &MarginReport) -> String {
     let mut out = String::new();
