@@ -91,14 +91,24 @@ fn prove_error(e: ProveError) -> CliError {
     }
 }
 
-pub fn prove(market: &Path, portfolio_path: &Path, level: Level, threshold: &str, nonce: Option<&str>, out: &Path)
-    -> Result<(), CliError> {
+pub fn prove(
+    market: &Path,
+    portfolio_path: &Path,
+    level: Level,
+    threshold: &str,
+    nonce: Option<&str>,
+    attestations: &[std::path::PathBuf],
+    out: &Path,
+) -> Result<(), CliError> {
     let threshold = threshold_units(threshold)?;
     let nonce = nonce.map(nonce_hex).transpose()?.unwrap_or_default();
     let market = io::read_market(market)?;
     let portfolio = io::read_portfolio(portfolio_path, Some(&market))?;
     portfolio.require_salts(&portfolio_path.display().to_string())?;
-    let proven = prove::prove(&market, &portfolio, level, threshold, &nonce, &params::default_dir()).map_err(prove_error)?;
+    let attestations = crate::trust::read_attestations(attestations, &portfolio)?;
+    let mut proven =
+        prove::prove(&market, &portfolio, level, threshold, &nonce, &params::default_dir()).map_err(prove_error)?;
+    proven.bundle.attestations = attestations;
     io::write_atomic(out, proven.bundle.to_json().as_bytes())?;
     let s = &proven.bundle.circuit;
     println!(
@@ -140,15 +150,29 @@ fn check(verifier: &Verifier, market: &Market, bundle: &Bundle, expect: &Expecta
     }
 }
 
-pub fn verify(market: &Path, proof: &Path, threshold: Option<&str>, nonce: Option<&str>) -> Result<(), CliError> {
+pub fn verify(
+    market: &Path,
+    proof: &Path,
+    threshold: Option<&str>,
+    nonce: Option<&str>,
+    policy: Option<&Path>,
+    market_sig: Option<&Path>,
+) -> Result<(), CliError> {
     let expect = Expectations {
         min_threshold_units: threshold.map(threshold_units).transpose()?,
         nonce: nonce.map(nonce_hex).transpose()?,
     };
+    let policy = policy.map(crate::trust::read_policy).transpose()?;
+    let market_sig = market_sig.map(|p| crate::trust::read_market_sig(p).map(|s| (p.display().to_string(), s))).transpose()?;
     let market = io::read_market(market)?;
     let bundle = read_bundle(proof)?;
     let started = Instant::now();
     check(&Verifier::new(params::default_dir()), &market, &bundle, &expect)?;
+    if let Some(policy) = &policy {
+        policy
+            .check(&market, &bundle, market_sig.as_ref().map(|(f, s)| (f.as_str(), s)), expect.nonce.as_deref())
+            .map_err(|why| CliError::Rejected(format!("invalid under the policy: {why}")))?;
+    }
     let st = &bundle.statement;
     println!("valid: the proof is for market {:?} (digest {})", market.id, bundle.market.digest);
     println!(
@@ -162,6 +186,9 @@ pub fn verify(market: &Path, proof: &Path, threshold: Option<&str>, nonce: Optio
     }
     if !st.nonce.is_empty() {
         println!("nonce: {}", st.nonce);
+    }
+    if policy.is_some() {
+        println!("policy: market signed by a trusted publisher; every account attested by its venue");
     }
     println!("verified in {:.2?}", started.elapsed());
     Ok(())

@@ -37,12 +37,23 @@ pub fn read_portfolio(path: &Path, market: Option<&Market>) -> Result<Portfolio,
 /// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a
 /// failure never leaves a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    write_atomic_mode(path, bytes, 0o644)
+}
+
+/// [`write_atomic`] for a secret: the file is created with mode 0600.
+pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    write_atomic_mode(path, bytes, 0o600)
+}
+
+fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CliError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let fail = |e: std::io::Error| CliError::Output(format!("cannot write {}: {e}", path.display()));
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| CliError::Output(format!("not a file path: {}", path.display())))?;
     let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
     let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
+        let _ = fs::remove_file(&tmp);
+        let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)

@@ -4,6 +4,7 @@
 mod commands;
 mod error;
 mod io;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -82,6 +83,9 @@ enum Command {
         /// Nonce (hex) to bind into the statement, e.g. from `zkmargin challenge`.
         #[arg(long)]
         nonce: Option<String>,
+        /// A venue's attestation of an account's commitment, carried in the bundle; repeat.
+        #[arg(long = "attestation")]
+        attestations: Vec<PathBuf>,
         /// Where to write the proof bundle.
         #[arg(long)]
         out: PathBuf,
@@ -100,6 +104,51 @@ enum Command {
         /// Require the statement to carry this nonce.
         #[arg(long)]
         nonce: Option<String>,
+        /// Trust policy: trusted publishers and venue keys, attestation age, nonce rule.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The publisher's signature of the market (required by a policy).
+        #[arg(long = "market-sig")]
+        market_sig: Option<PathBuf>,
+    },
+    /// Write a new Ed25519 key pair: NAME.key (secret, mode 0600) and NAME.pub.
+    Keygen {
+        /// Path and base name of the two files.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a market snapshot's digest as its publisher.
+    SignMarket {
+        /// Secret key file (from `keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Market snapshot to sign.
+        #[arg(long)]
+        market: PathBuf,
+        /// Where to write the signature.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Attest an account's commitment as its venue.
+    Attest {
+        /// Venue's secret key file (from `keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Venue name.
+        #[arg(long)]
+        venue: String,
+        /// Account name at the venue.
+        #[arg(long)]
+        account: String,
+        /// The account's commitment (hex, from `commit`).
+        #[arg(long)]
+        commitment: String,
+        /// When the books were taken (RFC 3339).
+        #[arg(long = "as-of")]
+        as_of: String,
+        /// Where to write the attestation.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Generate (or check) the cached IPA parameters for the given sizes and print their hashes.
     Params {
@@ -119,11 +168,21 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sample { profile, seed, out } => write_sample(profile, seed, &out),
         Command::Init { portfolio } => commands::init(&portfolio),
         Command::Commit { portfolio, json } => commands::commit(&portfolio, json),
-        Command::Prove { market, portfolio, level, threshold, nonce, out } => {
-            commands::prove(&market, &portfolio, level, &threshold, nonce.as_deref(), &out)
+        Command::Prove { market, portfolio, level, threshold, nonce, attestations, out } => {
+            commands::prove(&market, &portfolio, level, &threshold, nonce.as_deref(), &attestations, &out)
         }
-        Command::Verify { market, proof, threshold, nonce } => {
-            commands::verify(&market, &proof, threshold.as_deref(), nonce.as_deref())
+        Command::Verify { market, proof, threshold, nonce, policy, market_sig } => commands::verify(
+            &market,
+            &proof,
+            threshold.as_deref(),
+            nonce.as_deref(),
+            policy.as_deref(),
+            market_sig.as_deref(),
+        ),
+        Command::Keygen { out } => trust::keygen(&out),
+        Command::SignMarket { key, market, out } => trust::sign_market(&key, &market, &out),
+        Command::Attest { key, venue, account, commitment, as_of, out } => {
+            trust::attest(&key, &venue, &account, &commitment, &as_of, &out)
         }
         Command::Challenge => commands::challenge(),
         Command::Params { ks } => commands::params(&ks),

@@ -31,7 +31,7 @@ pub struct Bundle {
     pub circuit: Shape,
     /// Venue attestations of the account commitments (trust layer), if any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attestations: Vec<serde_json::Value>,
+    pub attestations: Vec<crate::trust::Attestation>,
     /// The halo2 proof, hex.
     pub proof: String,
 }

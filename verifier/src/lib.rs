@@ -2,7 +2,8 @@
 //!
 //! - [`bundle`]: the proof bundle format (SPEC section 7);
 //! - [`params`]: IPA parameters cached per k, hash-checked;
-//! - [`verify`]: verifying-key rebuilding (cached in memory) and verification.
+//! - [`verify`]: verifying-key rebuilding (cached in memory) and verification;
+//! - [`trust`]: market signatures, venue attestations and verifier policies (SPEC 8).
 //!
 //! Light by design: no CLI, async or network dependencies.
 #![deny(missing_docs)]
@@ -10,4 +11,5 @@
 
 pub mod bundle;
 pub mod params;
+pub mod trust;
 pub mod verify;

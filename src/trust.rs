@@ -1,0 +1,96 @@
+//! The trust-layer commands (SPEC section 8): keygen, sign-market, attest, and reading
+//! attestations, market signatures and policies.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use zkmargin_circuits::encoding::field_to_hex;
+use zkmargin_circuits::input::{decode_json, InputError};
+use zkmargin_prover::portfolio::Portfolio;
+use zkmargin_prover::statement::opening;
+use zkmargin_verifier::trust::{key_pair, signing_key, Attestation, MarketSignature, Policy};
+
+use crate::error::CliError;
+use crate::io;
+
+fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, CliError> {
+    let text = io::read_text(path)?;
+    Ok(decode_json(&path.display().to_string(), &text)?)
+}
+
+fn bad(path: &Path, field: &str, message: impl Into<String>) -> CliError {
+    CliError::Input(InputError::new(&path.display().to_string(), field, message))
+}
+
+fn read_key(path: &Path) -> Result<ed25519_dalek::SigningKey, CliError> {
+    signing_key(&io::read_text(path)?).map_err(|m| bad(path, "", m))
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| CliError::Internal(e.to_string()))?;
+    text.push('\n');
+    io::write_atomic(path, text.as_bytes())
+}
+
+pub fn keygen(out: &Path) -> Result<(), CliError> {
+    let (secret, public) = key_pair(rand::random());
+    let with = |ext: &str| PathBuf::from(format!("{}.{ext}", out.display()));
+    io::write_secret(&with("key"), format!("{secret}\n").as_bytes())?;
+    io::write_atomic(&with("pub"), format!("{public}\n").as_bytes())?;
+    println!("wrote {} (secret, mode 0600) and {}", with("key").display(), with("pub").display());
+    println!("public key: {public}");
+    Ok(())
+}
+
+pub fn sign_market(key: &Path, market: &Path, out: &Path) -> Result<(), CliError> {
+    let key = read_key(key)?;
+    let market = io::read_market(market)?;
+    let signature = MarketSignature::sign(&key, &market);
+    write_json(out, &signature)?;
+    println!("signed market {:?} (digest {}) as {}", market.id, signature.digest, signature.signer);
+    Ok(())
+}
+
+pub fn attest(key: &Path, venue: &str, account: &str, commitment: &str, as_of: &str, out: &Path) -> Result<(), CliError> {
+    let key = read_key(key)?;
+    let attestation = Attestation::sign(&key, venue, account, commitment, as_of).map_err(CliError::Usage)?;
+    write_json(out, &attestation)?;
+    println!("attested {venue}/{account} commitment {} as of {as_of}", attestation.commitment);
+    Ok(())
+}
+
+/// Reads attestation files for `prove`: each must be well formed, correctly signed and
+/// about an account of the portfolio with its exact commitment.
+pub fn read_attestations(paths: &[PathBuf], portfolio: &Portfolio) -> Result<Vec<Attestation>, CliError> {
+    paths
+        .iter()
+        .map(|path| {
+            let attestation: Attestation = read_json(path)?;
+            attestation.check().map_err(|m| bad(path, "signature", m))?;
+            let account = portfolio
+                .accounts
+                .iter()
+                .find(|a| a.venue == attestation.venue && a.account == attestation.account)
+                .ok_or_else(|| {
+                    bad(path, "account", format!("{}/{} is not an account of the portfolio", attestation.venue, attestation.account))
+                })?;
+            let commitment = field_to_hex(&opening(account).commitment());
+            if !attestation.commitment.eq_ignore_ascii_case(&commitment) {
+                return Err(bad(
+                    path,
+                    "commitment",
+                    format!("attests {}, but the account's commitment is {commitment}", attestation.commitment),
+                ));
+            }
+            Ok(attestation)
+        })
+        .collect()
+}
+
+pub fn read_policy(path: &Path) -> Result<Policy, CliError> {
+    read_json(path)
+}
+
+pub fn read_market_sig(path: &Path) -> Result<MarketSignature, CliError> {
+    read_json(path)
+}

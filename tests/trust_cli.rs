@@ -1,0 +1,227 @@
+//! End-to-end tests of the trust layer (SPEC section 8): keys, market signatures, venue
+//! attestations carried in bundles, and verifier policies.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::{json, Value};
+
+fn shared(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/examples").join(file)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::cargo_bin("zkmargin")
+        .unwrap()
+        .env("ZKMARGIN_PARAMS", Path::new(env!("CARGO_TARGET_TMPDIR")).join("params"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> Output {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+fn read(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn public_key(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{name}.pub"))).unwrap().trim().to_string()
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    commitments: Vec<Value>,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["publisher", "deribit", "okx", "binance", "mallory"] {
+            ok(run(&["keygen", "--out", &s(&dir.path().join(name))]));
+        }
+        let out = ok(run(&["commit", "--json", "--portfolio", &s(&shared("portfolio.json"))]));
+        let commitments = serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone();
+        World { dir, commitments }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The venue's attestation of account `i` (key, commitment and time overridable).
+    fn attest(&self, i: usize, key: &str, commitment: Option<&str>, as_of: &str) -> PathBuf {
+        let row = &self.commitments[i];
+        let out = self.path(&format!("att-{i}-{key}.json"));
+        let commitment = commitment.unwrap_or(row["commitment"].as_str().unwrap()).to_string();
+        ok(run(&[
+            "attest", "--key", &s(&self.path(&format!("{key}.key"))), "--venue", row["venue"].as_str().unwrap(),
+            "--account", row["account"].as_str().unwrap(), "--commitment", &commitment, "--as-of", as_of, "--out", &s(&out),
+        ]));
+        out
+    }
+
+    fn policy(&self, max_age: u64) -> PathBuf {
+        let policy = json!({
+            "publishers": [public_key(self.dir.path(), "publisher")],
+            "venues": {
+                "deribit": [public_key(self.dir.path(), "deribit")],
+                "okx": [public_key(self.dir.path(), "okx")],
+                "binance": [public_key(self.dir.path(), "binance")]
+            },
+            "max_age_seconds": max_age,
+            "require_nonce": true
+        });
+        let path = self.path(&format!("policy-{max_age}.json"));
+        std::fs::write(&path, policy.to_string()).unwrap();
+        path
+    }
+
+    fn sign_market(&self, key: &str) -> PathBuf {
+        let out = self.path(&format!("market-{key}.sig"));
+        ok(run(&["sign-market", "--key", &s(&self.path(&format!("{key}.key"))), "--market", &s(&shared("market.json")), "--out", &s(&out)]));
+        out
+    }
+
+    fn prove(&self, name: &str, nonce: &str, attestations: &[PathBuf]) -> (Output, PathBuf) {
+        let out = self.path(name);
+        let mut args = vec![
+            "prove".to_string(), "--market".into(), s(&shared("market.json")), "--portfolio".into(), s(&shared("portfolio.json")),
+            "--level".into(), "initial".into(), "--threshold".into(), "1000".into(), "--nonce".into(), nonce.into(), "--out".into(), s(&out),
+        ];
+        for a in attestations {
+            args.extend(["--attestation".to_string(), s(a)]);
+        }
+        (run(&args.iter().map(String::as_str).collect::<Vec<_>>()), out)
+    }
+
+    fn verify(&self, proof: &Path, policy: &Path, sig: Option<&Path>, nonce: Option<&str>) -> (i32, String) {
+        let mut args = vec!["verify".to_string(), "--market".into(), s(&shared("market.json")), "--proof".into(), s(proof), "--policy".into(), s(policy)];
+        if let Some(sig) = sig {
+            args.extend(["--market-sig".to_string(), s(sig)]);
+        }
+        if let Some(n) = nonce {
+            args.extend(["--nonce".to_string(), n.to_string()]);
+        }
+        let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+const NONCE: &str = "5f1c0e7a9b3d24c8e6a1f0b2d4c6e8a0";
+const AS_OF: &str = "2026-11-25T07:30:00Z";
+
+#[test]
+fn keys_are_written_with_a_private_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = World::new();
+    let mode = std::fs::metadata(world.path("deribit.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(public_key(world.dir.path(), "deribit").len(), 64);
+}
+
+#[test]
+fn attested_signed_proof_passes_the_policy_and_every_fault_is_named() {
+    let world = World::new();
+    let attestations: Vec<PathBuf> = ["deribit", "okx", "binance"].iter().enumerate().map(|(i, k)| world.attest(i, k, None, AS_OF)).collect();
+    let (out, proof) = world.prove("proof.json", NONCE, &attestations);
+    ok(out);
+    assert_eq!(read(&proof)["attestations"].as_array().unwrap().len(), 3);
+    let policy = world.policy(86_400);
+    let sig = world.sign_market("publisher");
+    assert_eq!(world.verify(&proof, &policy, Some(&sig), Some(NONCE)).0, 0);
+
+    // Nonce: required by the policy, and must match.
+    let (code, err) = world.verify(&proof, &policy, Some(&sig), None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nonce"));
+    assert_eq!(world.verify(&proof, &policy, Some(&sig), Some("00")).0, 1);
+
+    // Market signature: required, by a listed publisher.
+    let (code, err) = world.verify(&proof, &policy, None, Some(NONCE));
+    assert_eq!(code, 1);
+    assert!(err.contains("market signature"), "{err}");
+    let mallory_sig = world.sign_market("mallory");
+    let (code, err) = world.verify(&proof, &policy, Some(&mallory_sig), Some(NONCE));
+    assert_eq!(code, 1);
+    assert!(err.contains("market-mallory.sig") && err.contains("not a listed publisher"), "{err}");
+    let mut forged = read(&sig);
+    forged["digest"] = json!("00".repeat(32));
+    let forged_path = world.path("forged.sig");
+    std::fs::write(&forged_path, forged.to_string()).unwrap();
+    assert_eq!(world.verify(&proof, &policy, Some(&forged_path), Some(NONCE)).0, 1);
+
+    // Attestations too old for the policy.
+    let strict = world.policy(60);
+    let (code, err) = world.verify(&proof, &strict, Some(&sig), Some(NONCE));
+    assert_eq!(code, 1);
+    assert!(err.contains("deribit/sub-1") && err.contains("as_of"), "{err}");
+
+    // An attestation altered inside the bundle no longer verifies.
+    let mut tampered = read(&proof);
+    tampered["attestations"][1]["as_of"] = json!("2026-11-25T07:59:00Z");
+    let tampered_path = world.path("tampered.json");
+    std::fs::write(&tampered_path, tampered.to_string()).unwrap();
+    let (code, err) = world.verify(&tampered_path, &policy, Some(&sig), Some(NONCE));
+    assert_eq!(code, 1);
+    assert!(err.contains("okx/main") && err.contains("signature"), "{err}");
+}
+
+#[test]
+fn missing_or_foreign_attestations_fail_the_policy() {
+    let world = World::new();
+    let policy = world.policy(86_400);
+    let sig = world.sign_market("publisher");
+    // The isolated binance account carries no attestation.
+    let partial = [world.attest(0, "deribit", None, AS_OF), world.attest(1, "okx", None, AS_OF)];
+    let (out, proof) = world.prove("partial.json", NONCE, &partial);
+    ok(out);
+    let (code, err) = world.verify(&proof, &policy, Some(&sig), Some(NONCE));
+    assert_eq!(code, 1);
+    assert!(err.contains("binance/iso-btc") && err.contains("no attestation"), "{err}");
+    // Deribit's account attested with okx's key: a valid signature by the wrong venue.
+    let wrong_key = [world.attest(0, "okx", None, AS_OF), world.attest(1, "okx", None, AS_OF), world.attest(2, "binance", None, AS_OF)];
+    let (out, proof) = world.prove("wrong-key.json", NONCE, &wrong_key);
+    ok(out);
+    let (code, err) = world.verify(&proof, &policy, Some(&sig), Some(NONCE));
+    assert_eq!(code, 1);
+    assert!(err.contains("deribit/sub-1") && err.contains("not a key listed"), "{err}");
+}
+
+#[test]
+fn prove_refuses_an_attestation_of_another_commitment() {
+    let world = World::new();
+    let other = world.commitments[1]["commitment"].as_str().unwrap().to_string();
+    let wrong = world.attest(0, "deribit", Some(&other), AS_OF);
+    let (out, proof) = world.prove("refused.json", NONCE, &[wrong.clone()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(wrong.file_name().unwrap().to_str().unwrap()) && err.contains("commitment"), "{err}");
+    assert!(!proof.exists());
+}
+
+#[test]
+fn bad_trust_inputs_exit_2() {
+    let world = World::new();
+    let out = run(&["attest", "--key", &s(&world.path("deribit.key")), "--venue", "deribit", "--account", "a", "--commitment", "zz", "--as-of", AS_OF, "--out", &s(&world.path("x.json"))]);
+    assert_eq!(out.status.code(), Some(2));
+    let commitment = world.commitments[0]["commitment"].as_str().unwrap();
+    let out = run(&["attest", "--key", &s(&world.path("deribit.key")), "--venue", "deribit", "--account", "a", "--commitment", commitment, "--as-of", "yesterday", "--out", &s(&world.path("x.json"))]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::write(world.path("broken.key"), "not a key").unwrap();
+    let out = run(&["sign-market", "--key", &s(&world.path("broken.key")), "--market", &s(&shared("market.json")), "--out", &s(&world.path("x.sig"))]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.key"));
+    std::fs::write(world.path("policy.json"), r#"{"publishers": "nope"}"#).unwrap();
+    let out = run(&["verify", "--market", &s(&shared("market.json")), "--proof", &s(&world.path("none.json")), "--policy", &s(&world.path("policy.json"))]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("publishers"));
+}
