@@ -201,7 +201,7 @@ fn prove_refuses_an_attestation_of_another_commitment() {
     let world = World::new();
     let other = world.commitments[1]["commitment"].as_str().unwrap().to_string();
     let wrong = world.attest(0, "deribit", Some(&other), AS_OF);
-    let (out, proof) = world.prove("refused.json", NONCE, &[wrong.clone()]);
+    let (out, proof) = world.prove("refused.json", NONCE, std::slice::from_ref(&wrong));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(wrong.file_name().unwrap().to_str().unwrap()) && err.contains("commitment"), "{err}");
