@@ -8,7 +8,7 @@ use halo2_proofs::transcript::{Blake2bWrite, Challenge255};
 use pasta_curves::vesta;
 use zkmargin_circuits::circuit::MarginCircuit;
 use zkmargin_circuits::market::{Level, Market};
-use zkmargin_circuits::shape::{Shape, MAX_K};
+use zkmargin_circuits::shape::MAX_K;
 use zkmargin_circuits::statement::BINDING;
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_circuits::witness::Plan;
@@ -126,9 +126,4 @@ pub fn prove(
         };
         Ok(Proven { bundle, timings })
     })
-}
-
-/// The shape a portfolio would be proven in (k not yet fixed).
-pub fn shape_of(market: &Market, portfolio: &Portfolio, level: Level) -> Result<Shape, String> {
-    shape_for(&build(market, portfolio, level, 0, ""))
 }
