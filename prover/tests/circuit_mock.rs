@@ -349,3 +349,83 @@ fn leading_entries_cannot_be_cut_off_an_opening() {
     let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, case.public()[BINDING]).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }
+
+#[test]
+fn active_flag_must_be_boolean() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.accounts[0].positions[0].active = Fp::from(2);
+    assert_rejected(case.run(plan), "active is boolean");
+    let mut plan = case.plan();
+    plan.accounts[0].collateral[0].active = Fp::from(2);
+    assert_rejected(case.run(plan), "active is boolean");
+}
+
+#[test]
+fn quantity_offset_must_be_exact() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.accounts[0].positions[1].qty_offset += Fp::one();
+    assert_rejected(case.run(plan), "offset quantity");
+}
+
+#[test]
+fn group_mode_must_be_a_bit() {
+    let case = Case::example(Level::Initial);
+    let plan = case.plan();
+    let mut public = case.public();
+    let layout = zkmargin_circuits::statement::PublicLayout::new(&case.shape);
+    public[layout.mode(0)] = Fp::from(2);
+    let circuit = MarginCircuit::<LANES> { shape: case.shape, tables: case.tables.clone(), plan: Some(plan) };
+    let result = MockProver::run(circuit.estimated_k(), &circuit, vec![public]).unwrap().verify();
+    assert_rejected(result, "mode is boolean");
+}
+
+#[test]
+fn running_sums_must_start_at_zero() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.accounts[0].positions[0].logup = Fp::one();
+    assert_rejected(case.run(plan), "position sums start at zero");
+    let mut plan = case.plan();
+    plan.accounts[0].collateral[0].value_sum = Fp::one();
+    assert_rejected(case.run(plan), "collateral sum starts at zero");
+    let mut plan = case.plan();
+    plan.groups[0].rows[0].loss[2] = Fp::one();
+    assert_rejected(case.run(plan), "net sums start at zero");
+}
+
+#[test]
+fn commitment_chain_must_follow_the_active_flag() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    // Skip a real entry in the chain while keeping it active.
+    let rows = &mut plan.accounts[0].positions;
+    rows[1].chain = rows[0].chain;
+    assert_rejected(case.run(plan), "chain");
+}
+
+#[test]
+fn logup_running_sum_must_advance_by_its_term() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.accounts[0].positions[1].logup += Fp::one();
+    assert_rejected(case.run(plan), "logUp sum");
+    let mut plan = case.plan();
+    plan.groups[0].rows[1].logup += Fp::one();
+    assert_rejected(case.run(plan), "logUp sum");
+}
+
+#[test]
+fn net_sign_split_must_match_the_net() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.groups[0].rows[0].pos += Fp::one();
+    assert_rejected(case.run(plan), "sign split");
+    let mut plan = case.plan();
+    let row = &mut plan.groups[0].rows[0];
+    let extra = Fp::from(3);
+    row.pos += extra;
+    row.neg += extra;
+    assert_rejected(case.run(plan), "one sign");
+}
