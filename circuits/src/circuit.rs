@@ -104,6 +104,11 @@ impl<const S: usize> MarginCircuit<S> {
     }
 }
 
+/// Terms of a plain sum: every cell with weight 1.
+fn ones(cells: &[AssignedCell<Fp, Fp>]) -> Vec<(Weight, &AssignedCell<Fp, Fp>)> {
+    cells.iter().map(|x| (Weight::One, x)).collect()
+}
+
 fn known(plan: Option<&Plan>, f: impl FnOnce(&Plan) -> Fp) -> Value<Fp> {
     plan.map_or(Value::unknown(), |p| Value::known(f(p)))
 }
@@ -140,7 +145,6 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         margin.load_tables(layouter, &self.tables)?;
         range.load_table(layouter)?;
         let binding = margin.bind_instance(layouter, BINDING)?;
-        let challenge = known(plan, |p| p.challenge);
 
         // Cells that must be equal, linked in one region at the end.
         let mut links: Vec<(Cell, Cell)> = Vec::new();
@@ -160,7 +164,7 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
                 ],
             )?;
             let positions =
-                margin.assign_positions(layouter, shape.positions, account.map(|x| &x.positions[..]), challenge, layout.group_tag(a))?;
+                margin.assign_positions(layouter, shape.positions, account.map(|x| &x.positions[..]), layout.group_tag(a))?;
             let collateral = margin.assign_collateral(layouter, shape.collateral, account.map(|x| &x.collateral[..]))?;
 
             // The commitment chain: names and salt, then every position and collateral slot.
@@ -195,15 +199,14 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         for g in 0..shape.groups {
             let terms: Vec<(Weight, &AssignedCell<Fp, Fp>)> =
                 account_values.iter().enumerate().map(|(a, v)| (Weight::Instance(layout.membership(a, g)), v)).collect();
-            let collateral = margin.weighted_sum(layouter, &terms)?;
             let group = plan.map(|p| &p.groups[g]);
+            let collateral = margin.weighted_sum(layouter, &terms, group.map(|x| &x.collateral_sums[..]))?;
             let cells = margin.assign_group(
                 layouter,
                 g,
                 shape.nets,
                 group.map(|x| &x.rows[..]),
                 group.map(|x| &x.totals),
-                challenge,
                 self.tables.loss_factor,
                 &collateral,
                 layout.mode(g),
@@ -226,14 +229,16 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         }
 
         // Σ excess ≥ T.
-        let total = margin.weighted_sum(layouter, &excesses.iter().map(|e| (Weight::One, e)).collect::<Vec<_>>())?;
-        let slack = margin.threshold_slack(layouter, &total, THRESHOLD)?;
+        let terms = ones(&excesses);
+        let total = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.excess_sums[..]))?;
+        let slack = margin.threshold_slack(layouter, &total, THRESHOLD, plan.map(|p| p.threshold_slack))?;
         range.check_words(layouter, &slack, words::TOTAL)?;
 
         // logUp balance: Σ over position rows = Σ over net rows.
-        let from_positions =
-            margin.weighted_sum(layouter, &account_logups.iter().map(|x| (Weight::One, x)).collect::<Vec<_>>())?;
-        let from_nets = margin.weighted_sum(layouter, &group_logups.iter().map(|x| (Weight::One, x)).collect::<Vec<_>>())?;
+        let terms = ones(&account_logups);
+        let from_positions = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.position_logup_sums[..]))?;
+        let terms = ones(&group_logups);
+        let from_nets = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.net_logup_sums[..]))?;
         links.push((from_positions.cell(), from_nets.cell()));
 
         // The challenge: H(H(commitment chain, net chain), binding), used by every region.

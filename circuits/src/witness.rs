@@ -50,6 +50,10 @@ pub struct PositionRow {
     pub hashed: Fp,
     /// logUp running sum before this row.
     pub logup: Fp,
+    /// The challenge (carried down every row).
+    pub challenge: Fp,
+    /// The account's group tag (carried down every row).
+    pub tag: Fp,
 }
 
 /// Values of one collateral row.
@@ -113,6 +117,8 @@ pub struct NetRow {
     pub pnl: Vec<Fp>,
     /// 1 / (challenge − id − group tag).
     pub inv: Fp,
+    /// The challenge (carried down every row).
+    pub challenge: Fp,
     /// Running sums before this row: logUp, Σ n·mark, Σ |n|·linear, Σ neg·short.
     pub logup: Fp,
     /// Σ n·mark so far.
@@ -147,6 +153,8 @@ pub struct GroupPlan {
     pub rows: Vec<NetRow>,
     /// The closing row's figures.
     pub totals: GroupTotals,
+    /// Running Σ membership(a)·collateral(a) after each account slot.
+    pub collateral_sums: Vec<Fp>,
 }
 
 /// Every value the circuit assigns.
@@ -160,6 +168,12 @@ pub struct Plan {
     pub challenge: Fp,
     /// Σ excess over group slots.
     pub total_excess: Fp,
+    /// Running Σ excess after each group slot.
+    pub excess_sums: Vec<Fp>,
+    /// Running Σ of the position regions' logUp sums after each account slot.
+    pub position_logup_sums: Vec<Fp>,
+    /// Running Σ of the net regions' logUp sums after each group slot.
+    pub net_logup_sums: Vec<Fp>,
     /// Total excess − threshold.
     pub threshold_slack: Fp,
 }
@@ -324,13 +338,15 @@ impl Plan {
                     chain,
                     hashed,
                     logup,
+                    challenge: chal,
+                    tag,
                 });
                 logup += qty * inv;
                 if active == Fp::ONE {
                     chain = hashed;
                 }
             }
-            positions.push(PositionRow { chain, logup, ..Default::default() });
+            positions.push(PositionRow { chain, logup, challenge: chal, tag, ..Default::default() });
             let mut value_sum = I256::ZERO;
             let mut collateral = Vec::with_capacity(shape.collateral + 1);
             for slot in 0..shape.collateral {
@@ -380,6 +396,7 @@ impl Plan {
         let lift = wide(MONEY_SCALE);
         let mut groups = Vec::with_capacity(shape.groups);
         let mut total = I256::ZERO;
+        let mut excess_sums = Vec::with_capacity(shape.groups);
         for (g, group_list) in nets.iter().enumerate() {
             let tag = group_tag(g);
             let lanes = tables.lanes;
@@ -409,6 +426,7 @@ impl Plan {
                     short_charge: signed_to_field(short),
                     pnl: pnl.iter().map(|&p| signed_to_field(p)).collect(),
                     inv,
+                    challenge: chal,
                     logup,
                     mark_sum: wide_to_field(mark_sum),
                     linear_sum: wide_to_field(linear_sum),
@@ -425,6 +443,7 @@ impl Plan {
             }
             rows.push(NetRow {
                 logup,
+                challenge: chal,
                 mark_sum: wide_to_field(mark_sum),
                 linear_sum: wide_to_field(linear_sum),
                 short_sum: wide_to_field(short_sum),
@@ -448,6 +467,15 @@ impl Plan {
             };
             let excess = collateral + mark_sum * lift - requirement;
             total += excess;
+            excess_sums.push(wide_to_field(total));
+            let collateral_sums = (0..shape.accounts)
+                .scan(I256::ZERO, |sum, a| {
+                    if witness.account_group.get(a) == Some(&g) {
+                        *sum += collateral_value[a];
+                    }
+                    Some(wide_to_field(*sum))
+                })
+                .collect();
             groups.push(GroupPlan {
                 rows,
                 totals: GroupTotals {
@@ -457,14 +485,26 @@ impl Plan {
                     requirement: wide_to_field(requirement),
                     excess: wide_to_field(excess),
                 },
+                collateral_sums,
             });
         }
         let threshold = wide(threshold_units) * I256::from(10i128.pow(14));
+        let running = |finals: Vec<Fp>| {
+            finals.into_iter().scan(Fp::ZERO, |sum, x| {
+                *sum += x;
+                Some(*sum)
+            }).collect()
+        };
+        let position_logup_sums = running(accounts.iter().map(|a| a.positions[shape.positions].logup).collect());
+        let net_logup_sums = running(groups.iter().map(|g| g.rows[shape.nets].logup).collect());
         Ok(Plan {
             accounts,
             groups,
             challenge: chal,
             total_excess: wide_to_field(total),
+            excess_sums,
+            position_logup_sums,
+            net_logup_sums,
             threshold_slack: wide_to_field(total - threshold),
         })
     }

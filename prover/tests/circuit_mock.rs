@@ -178,6 +178,9 @@ fn forged_maximum_below_a_loss_is_rejected() {
     totals.requirement -= Fp::from(1_000_000); // loss factor 1.0 at the initial level
     totals.excess += Fp::from(1_000_000);
     plan.total_excess += Fp::from(1_000_000);
+    for sum in &mut plan.excess_sums {
+        *sum += Fp::from(1_000_000);
+    }
     plan.threshold_slack += Fp::from(1_000_000);
     let failures = assert_rejected(case.run(plan), "range check");
     // Nothing else is wrong: only range checks fail.
@@ -428,4 +431,32 @@ fn net_sign_split_must_match_the_net() {
     row.pos += extra;
     row.neg += extra;
     assert_rejected(case.run(plan), "one sign");
+}
+
+#[test]
+fn challenge_and_tag_must_be_carried_down_every_row() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.accounts[0].positions[2].challenge += Fp::one();
+    assert_rejected(case.run(plan), "challenge carried");
+    let mut plan = case.plan();
+    plan.groups[0].rows[2].challenge += Fp::one();
+    assert_rejected(case.run(plan), "challenge carried");
+    let mut plan = case.plan();
+    plan.accounts[0].positions[2].tag += Fp::one();
+    assert_rejected(case.run(plan), "tag carried");
+}
+
+#[test]
+fn weighted_sums_and_threshold_slack_are_checked() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.groups[0].collateral_sums[0] += Fp::one();
+    assert_rejected(case.run(plan), "accumulate");
+    let mut plan = case.plan();
+    plan.excess_sums[1] += Fp::one();
+    assert_rejected(case.run(plan), "accumulate");
+    let mut plan = case.plan();
+    plan.threshold_slack += Fp::one();
+    assert_rejected(case.run(plan), "slack");
 }

@@ -178,7 +178,6 @@ pub trait MarginInstructions {
         layouter: &mut impl Layouter<Fp>,
         slots: usize,
         rows: Option<&[PositionRow]>,
-        challenge: Value<Fp>,
         tag_offset: usize,
     ) -> Result<PositionCells, Error>;
     /// Lays out one account slot's collateral rows.
@@ -193,17 +192,23 @@ pub trait MarginInstructions {
         slots: usize,
         rows: Option<&[NetRow]>,
         totals: Option<&GroupTotals>,
-        challenge: Value<Fp>,
         loss_factor: i128,
         collateral: &AssignedCell<Fp, Fp>,
         mode_offset: usize,
     ) -> Result<GroupCells, Error>;
-    /// Σ w_i·v_i with each weight either an instance row or the constant 1.
-    fn weighted_sum(&self, layouter: &mut impl Layouter<Fp>, terms: &[(Weight, &AssignedCell<Fp, Fp>)])
+    /// Σ w_i·v_i with each weight either an instance row or the constant 1; `sums` are
+    /// the planned running sums after each term (prover only).
+    fn weighted_sum(&self, layouter: &mut impl Layouter<Fp>, terms: &[(Weight, &AssignedCell<Fp, Fp>)], sums: Option<&[Fp]>)
         -> Result<AssignedCell<Fp, Fp>, Error>;
-    /// total − T from the instance row `threshold_offset`; returns the slack to range-check.
-    fn threshold_slack(&self, layouter: &mut impl Layouter<Fp>, total: &AssignedCell<Fp, Fp>, threshold_offset: usize)
-        -> Result<AssignedCell<Fp, Fp>, Error>;
+    /// total − T from the instance row `threshold_offset`, `slack` as planned; returns the
+    /// slack cell to range-check.
+    fn threshold_slack(
+        &self,
+        layouter: &mut impl Layouter<Fp>,
+        total: &AssignedCell<Fp, Fp>,
+        threshold_offset: usize,
+        slack: Option<Fp>,
+    ) -> Result<AssignedCell<Fp, Fp>, Error>;
     /// Witnesses free values (names and salt of an opening), one per row of `id`.
     fn witness_values(&self, layouter: &mut impl Layouter<Fp>, values: &[Value<Fp>]) -> Result<Vec<AssignedCell<Fp, Fp>>, Error>;
     /// A cell holding the constant 0.
@@ -515,7 +520,6 @@ impl MarginInstructions for MarginChip {
         layouter: &mut impl Layouter<Fp>,
         slots: usize,
         rows: Option<&[PositionRow]>,
-        challenge: Value<Fp>,
         tag_offset: usize,
     ) -> Result<PositionCells, Error> {
         let c = &self.config;
@@ -535,17 +539,13 @@ impl MarginInstructions for MarginChip {
                 let hashed = assign_column(&mut region, c.hashed, rows, slots, |p| p.hashed)?;
                 let chains = assign_column(&mut region, c.chain, rows, all, |p| p.chain)?;
                 let logups = assign_column(&mut region, c.logup, rows, all, |p| p.logup)?;
-                let tag = region.assign_advice_from_instance(|| "group tag", c.instance, tag_offset, c.tag, 0)?;
-                let mut challenge_cell = None;
-                for r in 0..all {
-                    let cell = region.assign_advice(|| "challenge", c.chal, r, || challenge)?;
-                    if r == 0 {
-                        challenge_cell = Some(cell);
-                    }
-                    if r > 0 {
-                        region.assign_advice(|| "tag", c.tag, r, || tag.value().copied())?;
-                    }
+                region.assign_advice_from_instance(|| "group tag", c.instance, tag_offset, c.tag, 0)?;
+                for r in 1..all {
+                    let value = rows.map_or(Value::unknown(), |rows| Value::known(rows[r].tag));
+                    region.assign_advice(|| "tag", c.tag, r, || value)?;
                 }
+                let challenges = assign_column(&mut region, c.chal, rows, all, |p| p.challenge)?;
+                let challenge_cell = challenges.into_iter().next();
                 Ok(PositionCells {
                     ids,
                     qtys,
@@ -599,7 +599,6 @@ impl MarginInstructions for MarginChip {
         slots: usize,
         rows: Option<&[NetRow]>,
         totals: Option<&GroupTotals>,
-        challenge: Value<Fp>,
         loss_factor: i128,
         collateral: &AssignedCell<Fp, Fp>,
         mode_offset: usize,
@@ -632,13 +631,7 @@ impl MarginInstructions for MarginChip {
                 for (s, &col) in c.loss.iter().enumerate() {
                     assign_column(&mut region, col, rows, all, |n| n.loss[s])?;
                 }
-                let mut challenge_cell = None;
-                for r in 0..all {
-                    let cell = region.assign_advice(|| "challenge", c.chal, r, || challenge)?;
-                    if r == 0 {
-                        challenge_cell = Some(cell);
-                    }
-                }
+                let challenge_cell = assign_column(&mut region, c.chal, rows, all, |n| n.challenge)?.into_iter().next();
                 // Closing row.
                 let close = slots;
                 c.q_group_total.enable(&mut region, close)?;
@@ -669,7 +662,7 @@ impl MarginInstructions for MarginChip {
         )
     }
 
-    fn weighted_sum(&self, layouter: &mut impl Layouter<Fp>, terms: &[(Weight, &AssignedCell<Fp, Fp>)])
+    fn weighted_sum(&self, layouter: &mut impl Layouter<Fp>, terms: &[(Weight, &AssignedCell<Fp, Fp>)], sums: Option<&[Fp]>)
         -> Result<AssignedCell<Fp, Fp>, Error> {
         let c = &self.config;
         layouter.assign_region(
@@ -679,14 +672,14 @@ impl MarginInstructions for MarginChip {
                 let mut sum = region.assign_advice(|| "sum", c.sum_a, 0, || Value::known(Fp::zero()))?;
                 for (r, (weight, value)) in terms.iter().enumerate() {
                     c.q_dot.enable(&mut region, r)?;
-                    let w = match weight {
+                    match weight {
                         Weight::One => region.assign_advice_from_constant(|| "one", c.flag, r, Fp::one())?,
                         Weight::Instance(offset) => {
                             region.assign_advice_from_instance(|| "weight", c.instance, *offset, c.flag, r)?
                         }
                     };
-                    let v = value.copy_advice(|| "value", &mut region, c.val, r)?;
-                    let next = sum.value().copied() + w.value().copied() * v.value().copied();
+                    value.copy_advice(|| "value", &mut region, c.val, r)?;
+                    let next = sums.map_or(Value::unknown(), |s| Value::known(s[r]));
                     sum = region.assign_advice(|| "sum", c.sum_a, r + 1, || next)?;
                 }
                 Ok(sum)
@@ -694,17 +687,21 @@ impl MarginInstructions for MarginChip {
         )
     }
 
-    fn threshold_slack(&self, layouter: &mut impl Layouter<Fp>, total: &AssignedCell<Fp, Fp>, threshold_offset: usize)
-        -> Result<AssignedCell<Fp, Fp>, Error> {
+    fn threshold_slack(
+        &self,
+        layouter: &mut impl Layouter<Fp>,
+        total: &AssignedCell<Fp, Fp>,
+        threshold_offset: usize,
+        slack: Option<Fp>,
+    ) -> Result<AssignedCell<Fp, Fp>, Error> {
         let c = &self.config;
         layouter.assign_region(
             || "threshold",
             |mut region| {
                 c.q_threshold.enable(&mut region, 0)?;
-                let t = region.assign_advice_from_instance(|| "threshold", c.instance, threshold_offset, c.val, 0)?;
-                let total = total.copy_advice(|| "total", &mut region, c.sum_a, 0)?;
-                let slack = total.value().copied() - t.value().copied();
-                region.assign_advice(|| "slack", c.pos, 0, || slack)
+                region.assign_advice_from_instance(|| "threshold", c.instance, threshold_offset, c.val, 0)?;
+                total.copy_advice(|| "total", &mut region, c.sum_a, 0)?;
+                region.assign_advice(|| "slack", c.pos, 0, || slack.map_or(Value::unknown(), Value::known))
             },
         )
     }
