@@ -148,6 +148,9 @@ pub struct Policy {
     /// Whether the verifier must be given, and match, the statement's nonce.
     #[serde(default)]
     pub require_nonce: bool,
+    /// How the prover may pool accounts into groups (default cross-venue).
+    #[serde(default)]
+    pub netting: crate::expect::Netting,
 }
 
 impl Policy {
@@ -161,6 +164,7 @@ impl Policy {
         market_sig: Option<(&str, &MarketSignature)>,
         nonce: Option<&str>,
     ) -> Result<(), String> {
+        self.netting.check(&bundle.statement).map_err(|e| format!("netting: {e}"))?;
         let digest = market.digest_hex();
         match market_sig {
             None => return Err("the policy requires a market signature (--market-sig)".into()),

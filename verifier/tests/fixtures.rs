@@ -51,6 +51,6 @@ fn stored_proof_still_verifies_and_rejects_what_it_does_not_state() {
     let mut raised = bundle.clone();
     raised.statement.threshold = "73112.062501".into();
     assert!(matches!(verifier.verify(&market, &raised, &Expectations::default()).unwrap(), Outcome::Invalid(_)));
-    let ask_more = Expectations { min_threshold_units: Some(73_112_062_501), nonce: None };
+    let ask_more = Expectations { min_threshold_units: Some(73_112_062_501), ..Default::default() };
     assert!(matches!(verifier.verify(&market, &bundle, &ask_more).unwrap(), Outcome::Invalid(_)));
 }
