@@ -13,7 +13,9 @@ node --version
 rustup target add wasm32-unknown-unknown
 
 cargo build -p zkmargin-verifier --release --locked --target wasm32-unknown-unknown --no-default-features
-wasm=target/wasm32-unknown-unknown/release/zkmargin_verifier.wasm
+target="${CARGO_TARGET_DIR:-target}"
+wasm="$target/wasm32-unknown-unknown/release/zkmargin_verifier.wasm"
+export ZKMARGIN_WASM="$wasm"
 size=$(stat -c %s "$wasm")
 echo "wasm: $wasm is $size bytes"
 if [ "$size" -gt 4194304 ]; then
@@ -33,7 +35,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export ZKMARGIN_PARAMS="${ZKMARGIN_PARAMS:-$PWD/params}"
 cargo build --release --locked --bin zkmargin
-zk=target/release/zkmargin
+zk="$target/release/zkmargin"
 "$zk" prove --market examples/market.json --portfolio examples/portfolio.json \
   --level initial --threshold 1000 --out "$work/proof.json"
 

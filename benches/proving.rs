@@ -59,5 +59,27 @@ fn medium(c: &mut Criterion) {
     bench_profile(c, Profile::Medium);
 }
 
-criterion_group!(benches, small, medium);
+/// The lender's batch: one `verify_many` call over n copies of the medium bundle with the
+/// key already built (each copy is a full transcript pass; the proofs share one final
+/// multi-scalar multiplication). The cost of each further bundle is the slope.
+fn batch(c: &mut Criterion) {
+    let (market, portfolio, threshold) = workload(Profile::Medium);
+    let dir = params_dir();
+    let bundle = prove(&market, &portfolio, Level::Initial, threshold, "", &dir).unwrap().bundle;
+    let verifier = Verifier::new(dir);
+    let expect = Expectations::default();
+    assert!(matches!(verifier.verify(&market, &bundle, &expect).unwrap(), Outcome::Valid));
+    let mut group = c.benchmark_group("medium batch");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    for n in [1usize, 2, 4, 8] {
+        let bundles = vec![bundle.clone(); n];
+        let markets = std::slice::from_ref(&market);
+        group.bench_function(format!("verify_many x{n} (cached key)"), |b| {
+            b.iter(|| assert!(verifier.verify_many(markets, &bundles, &expect).unwrap().iter().all(Outcome::is_valid)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, small, medium, batch);
 criterion_main!(benches);

@@ -241,6 +241,7 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
     let markets: Vec<Market> = a.markets.iter().map(|p| io::read_market(p)).collect::<Result<_, _>>()?;
     let read: Vec<Result<Bundle, String>> = a.proofs.iter().map(|p| read_bundle(p)).collect::<Result<_, _>>()?;
     let good: Vec<Bundle> = read.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let digests: Vec<String> = markets.iter().map(Market::digest_hex).collect();
     let started = Instant::now();
     let verifier = Verifier::new(params::default_dir());
     let mut outcomes = verifier.verify_many(&markets, &good, &expect).map_err(|e| CliError::Internal(e.to_string()))?.into_iter();
@@ -251,7 +252,7 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
         let (verdict, quote) = match read {
             Err(why) => (Verdict::invalid(None, why.clone()), None),
             Ok(bundle) => {
-                let market = markets.iter().find(|m| m.digest_hex().eq_ignore_ascii_case(&bundle.market.digest));
+                let market = digests.iter().position(|d| d.eq_ignore_ascii_case(&bundle.market.digest)).map(|m| &markets[m]);
                 let mut verdict = Verdict::new(Some(bundle), &outcomes.next().expect("one outcome per bundle"));
                 if let (true, Some(policy), Some(market)) = (verdict.valid, &policy, market) {
                     if let Err(why) =

@@ -234,10 +234,15 @@ pub struct Prechecked {
 /// Every check of `bundle` against `market` and `expect` that needs no parameters and
 /// no key: format, market, expectations, statement, shape and cost bounds.
 pub fn precheck(market: &Market, bundle: &Bundle, expect: &Expectations) -> Result<Prechecked, Rejection> {
+    precheck_with_digest(market, &market.digest(), bundle, expect)
+}
+
+/// [`precheck`] with the market's digest already computed (it hashes the whole snapshot).
+fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, expect: &Expectations) -> Result<Prechecked, Rejection> {
     if bundle.format != FORMAT {
         return Err(Rejection::Format(bundle.format.clone()));
     }
-    let digest = market.digest();
+    let digest = *digest;
     if !bundle.market.digest.eq_ignore_ascii_case(&hex::encode(digest)) || bundle.market.id != market.id {
         return Err(Rejection::OtherMarket {
             bundle_id: bundle.market.id.clone(),
@@ -446,7 +451,12 @@ impl Verifier {
     /// The verifying key of the margin circuit for (market, level, shape), built once.
     pub fn verifying_key(&self, market: &Market, level: Level, shape: &Shape)
         -> Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError> {
-        let id = KeyId { digest: market.digest(), level, shape: *shape };
+        self.verifying_key_for(market, market.digest(), level, shape)
+    }
+
+    fn verifying_key_for(&self, market: &Market, digest: [u8; 32], level: Level, shape: &Shape)
+        -> Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError> {
+        let id = KeyId { digest, level, shape: *shape };
         if let Some(vk) = self.keys.lock().expect("lock").get(&id) {
             return Ok(vk.clone());
         }
@@ -467,7 +477,8 @@ impl Verifier {
     /// naming a market that was not given is invalid; with one market given, the
     /// reason names both.
     pub fn verify_many(&self, markets: &[Market], bundles: &[Bundle], expect: &Expectations) -> Result<Vec<Outcome>, VerifierError> {
-        let digests: Vec<String> = markets.iter().map(|m| m.digest_hex()).collect();
+        let raw: Vec<[u8; 32]> = markets.iter().map(Market::digest).collect();
+        let digests: Vec<String> = raw.iter().map(hex::encode).collect();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; bundles.len()];
         // (market index, key) -> bundle indices with their prechecked inputs.
         let mut groups: Vec<(usize, KeyId, Vec<(usize, Prechecked)>)> = Vec::new();
@@ -483,10 +494,10 @@ impl Verifier {
                     continue;
                 }
             };
-            match precheck(&markets[m], bundle, expect) {
+            match precheck_with_digest(&markets[m], &raw[m], bundle, expect) {
                 Err(r) => outcomes[i] = Some(Outcome::Invalid(r)),
                 Ok(ready) => {
-                    let key = KeyId { digest: markets[m].digest(), level: bundle.statement.level, shape: bundle.circuit };
+                    let key = KeyId { digest: raw[m], level: bundle.statement.level, shape: bundle.circuit };
                     match groups.iter_mut().find(|g| g.1 == key) {
                         Some(g) => g.2.push((i, ready)),
                         None => groups.push((m, key, vec![(i, ready)])),
@@ -506,7 +517,7 @@ impl Verifier {
             groups.iter().enumerate().flat_map(|(g, group)| group.2.chunks(MAX_BATCH).map(move |c| (g, c))).collect();
         // Keys once per group (in parallel across groups).
         let keys: Vec<Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError>> =
-            par_map(&groups, |(m, key, _)| self.verifying_key(&markets[*m], key.level, &key.shape));
+            par_map(&groups, |(m, key, _)| self.verifying_key_for(&markets[*m], key.digest, key.level, &key.shape));
         let results: Vec<Result<Vec<(usize, Outcome)>, VerifierError>> = par_map(&units, |(g, chunk)| {
             let vk = match &keys[*g] {
                 Ok(vk) => vk.clone(),
