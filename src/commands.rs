@@ -1,6 +1,7 @@
 //! The proof commands: init, commit, prove, verify, challenge, demo.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -18,10 +19,12 @@ use zkmargin_verifier::api::Verdict;
 use zkmargin_verifier::bundle::{Bundle, BundleError};
 use zkmargin_verifier::expect::{parse_account, Netting};
 use zkmargin_verifier::params;
+use zkmargin_verifier::progress::Progress;
 use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
 
 use crate::error::CliError;
 use crate::io;
+use crate::progress::Reporter;
 
 /// Parses a `--threshold` value: a decimal ≥ 0 with at most 6 decimals.
 fn threshold_units(text: &str) -> Result<i128, CliError> {
@@ -103,6 +106,7 @@ pub fn prove(
     nonce: Option<&str>,
     attestations: &[std::path::PathBuf],
     out: &Path,
+    progress: Arc<Reporter>,
 ) -> Result<(), CliError> {
     let threshold = threshold_units(threshold)?;
     let nonce = nonce.map(nonce_hex).transpose()?.unwrap_or_default();
@@ -111,7 +115,9 @@ pub fn prove(
     portfolio.require_salts(&portfolio_path.display().to_string())?;
     let attestations = crate::trust::read_attestations(attestations, &portfolio)?;
     let mut proven =
-        prove::prove(&market, &portfolio, level, threshold, &nonce, &params::default_dir()).map_err(prove_error)?;
+        prove::prove(&market, &portfolio, level, threshold, &nonce, &params::default_dir(), progress.as_ref())
+            .map_err(prove_error)?;
+    progress.finish();
     proven.bundle.attestations = attestations;
     io::write_atomic(out, proven.bundle.to_json().as_bytes())?;
     let s = &proven.bundle.circuit;
@@ -170,6 +176,7 @@ pub struct VerifyArgs<'a> {
     pub max_k: u32,
     pub policy: Option<&'a Path>,
     pub market_sig: Option<&'a Path>,
+    pub progress: Arc<Reporter>,
 }
 
 fn verify_expectations(a: &VerifyArgs, netting: Netting) -> Result<Expectations, CliError> {
@@ -243,8 +250,10 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
     let good: Vec<Bundle> = read.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     let digests: Vec<String> = markets.iter().map(Market::digest_hex).collect();
     let started = Instant::now();
-    let verifier = Verifier::new(params::default_dir());
-    let mut outcomes = verifier.verify_many(&markets, &good, &expect).map_err(|e| CliError::Internal(e.to_string()))?.into_iter();
+    let verifier = Verifier::new(params::default_dir()).with_progress(a.progress.clone());
+    let outcomes = verifier.verify_many(&markets, &good, &expect);
+    a.progress.finish();
+    let mut outcomes = outcomes.map_err(|e| CliError::Internal(e.to_string()))?.into_iter();
     let elapsed = started.elapsed();
     let mut invalid = Vec::new();
     for (path, read) in a.proofs.iter().zip(&read) {
@@ -286,14 +295,14 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
     }
 }
 
-pub fn params(ks: &[u32]) -> Result<(), CliError> {
+pub fn params(ks: &[u32], progress: &dyn Progress) -> Result<(), CliError> {
     let dir = params::default_dir();
     for &k in ks {
         if !(1..=zkmargin_circuits::shape::MAX_K).contains(&k) {
             return Err(CliError::Usage(format!("--k {k}: must be between 1 and {}", zkmargin_circuits::shape::MAX_K)));
         }
         let started = Instant::now();
-        let (_, source) = params::load_or_create(&dir, k).map_err(|e| CliError::Output(e.to_string()))?;
+        let (_, source) = params::load_or_create_with(&dir, k, progress).map_err(|e| CliError::Output(e.to_string()))?;
         let path = dir.join(params::file_name(k));
         let bytes = std::fs::read(&path).map_err(|e| CliError::Output(format!("{}: {e}", path.display())))?;
         let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
@@ -307,7 +316,7 @@ pub fn challenge() -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn demo() -> Result<(), CliError> {
+pub fn demo(progress: Arc<Reporter>) -> Result<(), CliError> {
     let seed = 42;
     println!("zkmargin demo: a small sample institution proves its collateral covers its margin.\n");
     let generated = sample::generate(Profile::Small, seed);
@@ -331,8 +340,10 @@ pub fn demo() -> Result<(), CliError> {
     // Prove the exact total excess, rounded down to 6 decimals: the strongest claim.
     let threshold = parse_units(&total_text, DecimalKind::Money).map_err(|e| CliError::Internal(e.to_string()))?.max(0);
     let started = Instant::now();
-    let proven = prove::prove(&market, &portfolio, level, threshold, &random_hex32(), &params::default_dir())
-        .map_err(prove_error)?;
+    let proven =
+        prove::prove(&market, &portfolio, level, threshold, &random_hex32(), &params::default_dir(), progress.as_ref())
+            .map_err(prove_error)?;
+    progress.finish();
     let t = &proven.timings;
     println!(
         "3. proved \"every group meets {level} margin and total excess >= {}\" in {:.2?} \
@@ -345,9 +356,10 @@ pub fn demo() -> Result<(), CliError> {
         proven.bundle.circuit.k,
         proven.bundle.proof.len() / 2
     );
-    let verifier = Verifier::new(params::default_dir());
+    let verifier = Verifier::new(params::default_dir()).with_progress(progress.clone());
     let started = Instant::now();
     check(&verifier, &market, &proven.bundle, &Expectations::default())?;
+    progress.finish();
     println!("4. verified against the public market in {:.2?} (includes rebuilding the verifying key)", started.elapsed());
     let started = Instant::now();
     check(&verifier, &market, &proven.bundle, &Expectations::default())?;

@@ -6,6 +6,7 @@
 //! - [`verify`]: verifying-key rebuilding (cached in memory), cheap checks, single and
 //!   batch verification;
 //! - [`api`]: the typed entry points (load a market, verify bundles, a verdict each);
+//! - [`progress`]: stages of long work, reported to whoever asks;
 //! - [`trust`]: market signatures, venue attestations and verifier policies (SPEC 8).
 //!
 //! Light by design: no CLI, async, network or database dependencies (a test checks the
@@ -31,6 +32,7 @@ pub mod api;
 pub mod bundle;
 pub mod expect;
 pub mod params;
+pub mod progress;
 pub mod trust;
 pub mod verify;
 #[cfg(target_arch = "wasm32")]

@@ -38,6 +38,7 @@ use crate::bundle::{Bundle, FORMAT};
 pub use crate::expect::{Expectations, Netting};
 use crate::expect::{level_satisfies, vacuous};
 use crate::params;
+use crate::progress::{Progress, Silent};
 
 /// How far above [`estimated_k`] of its shape a bundle's k may be. The prover starts at
 /// the estimate and goes up one k at a time until the layout fits; the estimate is from
@@ -173,6 +174,7 @@ enum Store {
 /// A verifier: caches parameters and verifying keys in memory across bundles.
 pub struct Verifier {
     store: Store,
+    progress: Arc<dyn Progress>,
     params: Mutex<HashMap<u32, Arc<Params<vesta::Affine>>>>,
     keys: Mutex<HashMap<KeyId, Arc<VerifyingKey<vesta::Affine>>>>,
 }
@@ -413,14 +415,25 @@ impl Verifier {
     /// A verifier reading parameters from `params_dir` (generating and caching there
     /// the ones that are missing).
     pub fn new(params_dir: PathBuf) -> Self {
-        Verifier { store: Store::Dir(params_dir), params: Mutex::default(), keys: Mutex::default() }
+        Verifier { store: Store::Dir(params_dir), progress: Arc::new(Silent), params: Mutex::default(), keys: Mutex::default() }
+    }
+
+    /// The same verifier, announcing its stages (parameters, key rebuilding, verification)
+    /// to `progress`.
+    pub fn with_progress(self, progress: Arc<dyn Progress>) -> Self {
+        Verifier { progress, ..self }
     }
 
     /// A verifier that touches no file: parameters come from [`Verifier::add_params`];
     /// one that was not supplied is generated in memory if k ≤ `generate_up_to`
     /// (deterministic, but slow: seconds from k = 12), else the bundle cannot be checked.
     pub fn in_memory(generate_up_to: u32) -> Self {
-        Verifier { store: Store::Memory { generate_up_to }, params: Mutex::default(), keys: Mutex::default() }
+        Verifier {
+            store: Store::Memory { generate_up_to },
+            progress: Arc::new(Silent),
+            params: Mutex::default(),
+            keys: Mutex::default(),
+        }
     }
 
     /// Supplies the bytes of a parameter file (as `Params::write` and the `params/`
@@ -439,7 +452,7 @@ impl Verifier {
             return Ok(p.clone());
         }
         let p = match &self.store {
-            Store::Dir(dir) => params::load_or_create(dir, k)?.0,
+            Store::Dir(dir) => params::load_or_create_with(dir, k, self.progress.as_ref())?.0,
             Store::Memory { generate_up_to } if k <= *generate_up_to => Params::<vesta::Affine>::new(k),
             Store::Memory { .. } => return Err(VerifierError::MissingParams(k)),
         };
@@ -461,6 +474,7 @@ impl Verifier {
             return Ok(vk.clone());
         }
         let params = self.params(shape.k)?;
+        self.progress.stage(&format!("verifying key (rebuilt from market {:?} at k={})", market.id, shape.k));
         let vk = Arc::new(build_verifying_key(&params, market, level, shape).map_err(VerifierError::Keygen)?);
         self.keys.lock().expect("lock").insert(id, vk.clone());
         Ok(vk)
@@ -518,6 +532,9 @@ impl Verifier {
         // Keys once per group (in parallel across groups).
         let keys: Vec<Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError>> =
             par_map(&groups, |(m, key, _)| self.verifying_key_for(&markets[*m], key.digest, key.level, &key.shape));
+        if !units.is_empty() {
+            self.progress.stage(&format!("verifying {} proof(s) in {} batch(es)", units.iter().map(|u| u.1.len()).sum::<usize>(), units.len()));
+        }
         let results: Vec<Result<Vec<(usize, Outcome)>, VerifierError>> = par_map(&units, |(g, chunk)| {
             let vk = match &keys[*g] {
                 Ok(vk) => vk.clone(),
