@@ -249,12 +249,10 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
     let read: Vec<Result<Bundle, String>> = a.proofs.iter().map(|p| read_bundle(p)).collect::<Result<_, _>>()?;
     let good: Vec<Bundle> = read.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     let digests: Vec<String> = markets.iter().map(Market::digest_hex).collect();
-    let started = Instant::now();
     let verifier = Verifier::new(params::default_dir()).with_progress(a.progress.clone());
     let outcomes = verifier.verify_many(&markets, &good, &expect);
     a.progress.finish();
     let mut outcomes = outcomes.map_err(|e| CliError::Internal(e.to_string()))?.into_iter();
-    let elapsed = started.elapsed();
     let mut invalid = Vec::new();
     for (path, read) in a.proofs.iter().zip(&read) {
         let file = path.display().to_string();
@@ -282,7 +280,6 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
             invalid.push(format!("{file}: {}", verdict.reason.unwrap_or_default()));
         }
     }
-    eprintln!("zkmargin: checked {} bundle(s) in {:.2?}", a.proofs.len(), elapsed);
     match invalid.len() {
         0 => Ok(()),
         1 if a.proofs.len() == 1 => Err(CliError::Rejected(format!("invalid proof: {}", invalid[0]))),

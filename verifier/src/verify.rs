@@ -533,7 +533,11 @@ impl Verifier {
         let keys: Vec<Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError>> =
             par_map(&groups, |(m, key, _)| self.verifying_key_for(&markets[*m], key.digest, key.level, &key.shape));
         if !units.is_empty() {
-            self.progress.stage(&format!("verifying {} proof(s) in {} batch(es)", units.iter().map(|u| u.1.len()).sum::<usize>(), units.len()));
+            let proofs: usize = units.iter().map(|u| u.1.len()).sum();
+            self.progress.stage(&match proofs {
+                1 => "verifying the proof".to_string(),
+                n => format!("verifying the proofs ({n} in {} batch(es))", units.len()),
+            });
         }
         let results: Vec<Result<Vec<(usize, Outcome)>, VerifierError>> = par_map(&units, |(g, chunk)| {
             let vk = match &keys[*g] {
