@@ -38,13 +38,13 @@ impl SviSlice {
     /// Checks b ≥ 0, |ρ| < 1, s > 0 and a + b·s·√(1 − ρ²) ≥ 0 (the smallest total
     /// variance is not negative).
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.b >= 0.0) {
+        if self.b < 0.0 || self.b.is_nan() {
             return Err("b must be >= 0".into());
         }
-        if !(self.rho.abs() < 1.0) {
+        if self.rho.abs() >= 1.0 || self.rho.is_nan() {
             return Err("rho must be in (-1, 1)".into());
         }
-        if !(self.sigma > 0.0) {
+        if self.sigma <= 0.0 || self.sigma.is_nan() {
             return Err("sigma must be > 0".into());
         }
         if self.a + self.b * self.sigma * libm::sqrt(1.0 - self.rho * self.rho) < 0.0 {
