@@ -12,6 +12,7 @@ use zkmargin_prover::engine;
 use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::prove::prove;
 use zkmargin_prover::sample::{generate, Profile};
+use zkmargin_verifier::progress::Silent;
 use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
 
 fn params_dir() -> PathBuf {
@@ -35,9 +36,9 @@ fn bench_profile(c: &mut Criterion, profile: Profile) {
     // End to end as `zkmargin prove` runs it: parameters read from the cache, keys
     // generated, witness planned, proof created.
     group.bench_function("prove (keygen + proof)", |b| {
-        b.iter(|| prove(&market, &portfolio, Level::Initial, threshold, "", &dir).unwrap())
+        b.iter(|| prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap())
     });
-    let bundle = prove(&market, &portfolio, Level::Initial, threshold, "", &dir).unwrap().bundle;
+    let bundle = prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap().bundle;
     let verifier = Verifier::new(dir.clone());
     group.bench_function("verify (cached key)", |b| {
         b.iter(|| assert!(matches!(verifier.verify(&market, &bundle, &Expectations::default()).unwrap(), Outcome::Valid)))

@@ -4,6 +4,7 @@
 mod commands;
 mod error;
 mod io;
+mod progress;
 mod publish;
 mod trust;
 
@@ -23,6 +24,9 @@ use crate::error::CliError;
 #[derive(Parser)]
 #[command(name = "zkmargin", version, about, long_about = None)]
 struct Cli {
+    /// Show no progress on stderr (stages of parameter generation, keys, witness, proof).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -199,13 +203,14 @@ enum MarketAction {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
+    let progress = progress::Reporter::new(cli.quiet);
     match cli.command {
         Command::Margin { market, portfolio, json } => margin(&market, &portfolio, json),
         Command::Sample { profile, seed, out } => write_sample(profile, seed, &out),
         Command::Init { portfolio } => commands::init(&portfolio),
         Command::Commit { portfolio, json } => commands::commit(&portfolio, json),
         Command::Prove { market, portfolio, level, threshold, nonce, attestations, out } => {
-            commands::prove(&market, &portfolio, level, &threshold, nonce.as_deref(), &attestations, &out)
+            commands::prove(&market, &portfolio, level, &threshold, nonce.as_deref(), &attestations, &out, progress)
         }
         Command::Verify { market, proof, threshold, nonce, policy, market_sigs } => commands::verify(
             &market,
@@ -214,6 +219,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             nonce.as_deref(),
             policy.as_deref(),
             &market_sigs,
+            progress,
         ),
         Command::Keygen { out } => trust::keygen(&out),
         Command::SignMarket { key, market, out } => trust::sign_market(&key, &market, &out),
@@ -221,8 +227,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             trust::attest(&key, &venue, &account, &commitment, &as_of, &out)
         }
         Command::Challenge => commands::challenge(),
-        Command::Params { ks } => commands::params(&ks),
-        Command::Demo => commands::demo(),
+        Command::Params { ks } => commands::params(&ks, progress.as_ref()),
+        Command::Demo => commands::demo(progress),
         Command::Market { action: MarketAction::Build { instruments, grid, rates, as_of, id, method, out } } => {
             publish::market_build(&instruments, &grid, &rates, &as_of, &id, method, &out)
         }

@@ -2,6 +2,8 @@
 //! strict inputs, and a market built, signed by two publishers, proved against and
 //! verified under a publisher quorum of 2.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -11,13 +13,13 @@ use serde_json::{json, Value};
 const AS_OF: &str = "2026-11-25T08:00:00Z";
 
 fn example(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/publisher").join(file)
+    common::example_path("publisher").join(file)
 }
 
 fn run(args: &[&str]) -> Output {
     Command::cargo_bin("zkmargin")
         .unwrap()
-        .env("ZKMARGIN_PARAMS", Path::new(env!("CARGO_TARGET_TMPDIR")).join("params"))
+        .env("ZKMARGIN_PARAMS", common::params_dir())
         .args(args)
         .output()
         .unwrap()

@@ -15,6 +15,7 @@ use zkmargin_circuits::witness::Plan;
 use zkmargin_circuits::with_lanes;
 use zkmargin_verifier::bundle::{Bundle, MarketRef, FORMAT};
 use zkmargin_verifier::params;
+use zkmargin_verifier::progress::Progress;
 
 use crate::engine::{self, money_to_common, ClaimFailure};
 use crate::portfolio::Portfolio;
@@ -61,10 +62,11 @@ type Keys = (u32, Params<vesta::Affine>, VerifyingKey<vesta::Affine>);
 
 /// Finds the smallest k at which the circuit lays out, starting from its estimate, and
 /// returns it with its parameters and verifying key.
-fn find_k<const S: usize>(circuit: &MarginCircuit<S>, dir: &Path) -> Result<Keys, ProveError> {
+fn find_k<const S: usize>(circuit: &MarginCircuit<S>, dir: &Path, progress: &dyn Progress) -> Result<Keys, ProveError> {
     let mut k = circuit.estimated_k();
     loop {
-        let (p, _) = params::load_or_create(dir, k)?;
+        let (p, _) = params::load_or_create_with(dir, k, progress)?;
+        progress.stage(&format!("sizing the circuit at k={k} (verifying key)"));
         let mut sized = circuit.clone();
         sized.shape.k = k;
         match keygen_vk(&p, &sized) {
@@ -81,7 +83,8 @@ fn find_k<const S: usize>(circuit: &MarginCircuit<S>, dir: &Path) -> Result<Keys
 /// Proves that `portfolio` meets `level` with at least `threshold_units` (money units)
 /// of total excess against `market`, with the statement carrying `nonce` (hex).
 ///
-/// The portfolio must have been checked against the market and carry salts.
+/// The portfolio must have been checked against the market and carry salts. Stages
+/// (parameters, keys, witness, proof) are announced to `progress` as they start.
 pub fn prove(
     market: &Market,
     portfolio: &Portfolio,
@@ -89,7 +92,9 @@ pub fn prove(
     threshold_units: i128,
     nonce: &str,
     params_dir: &Path,
+    progress: &dyn Progress,
 ) -> Result<Proven, ProveError> {
+    progress.stage("checking the claim with the exact engine");
     let report = engine::compute(market, portfolio);
     report.check_claim(level, money_to_common(threshold_units)).map_err(ProveError::ClaimDoesNotHold)?;
     let inputs = build(market, portfolio, level, threshold_units, nonce);
@@ -101,16 +106,19 @@ pub fn prove(
         let mut timings = Timings::default();
         let started = std::time::Instant::now();
         let mut circuit = MarginCircuit::<S> { shape, tables, plan: None };
-        let (k, params, vk) = find_k(&circuit, params_dir)?;
+        let (k, params, vk) = find_k(&circuit, params_dir, progress)?;
         circuit.shape.k = k;
         timings.params = started.elapsed(); // includes sizing keygen_vk
         let started = std::time::Instant::now();
+        progress.stage("proving key");
         let pk = keygen_pk(&params, vk, &circuit).map_err(|e| ProveError::Proving(format!("{e:?}")))?;
         timings.keygen = started.elapsed();
         let started = std::time::Instant::now();
+        progress.stage("witness");
         let plan = Plan::new(&circuit.shape, &circuit.tables, &inputs.witness, threshold_units, public[BINDING])
             .map_err(|e| ProveError::Proving(e.to_string()))?;
         circuit.plan = Some(plan);
+        progress.stage("proof (create_proof)");
         let mut transcript = Blake2bWrite::<_, vesta::Affine, Challenge255<_>>::init(vec![]);
         create_proof(&params, &pk, std::slice::from_ref(&circuit), &[&[&public[..]]], rand::rng(), &mut transcript)
             .map_err(|e| ProveError::Proving(format!("{e:?}")))?;
