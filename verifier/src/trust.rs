@@ -290,14 +290,14 @@ mod tests {
         Market::from_json("market.json", text).unwrap()
     }
 
+    /// A policy as its file would give it (other fields at their defaults).
     fn policy(publishers: &[&SigningKey], quorum: Option<u32>) -> Policy {
-        Policy {
-            publishers: publishers.iter().map(|k| hex::encode(k.verifying_key().to_bytes())).collect(),
-            venues: BTreeMap::new(),
-            max_age_seconds: None,
-            require_nonce: false,
-            publisher_quorum: quorum,
+        let keys: Vec<String> = publishers.iter().map(|k| hex::encode(k.verifying_key().to_bytes())).collect();
+        let mut text = serde_json::json!({"publishers": keys});
+        if let Some(k) = quorum {
+            text["publisher_quorum"] = k.into();
         }
+        serde_json::from_value(text).unwrap()
     }
 
     #[test]
