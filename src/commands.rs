@@ -175,7 +175,7 @@ pub struct VerifyArgs<'a> {
     pub nonce: Option<&'a str>,
     pub max_k: u32,
     pub policy: Option<&'a Path>,
-    pub market_sig: Option<&'a Path>,
+    pub market_sigs: &'a [PathBuf],
     pub progress: Arc<Reporter>,
 }
 
@@ -207,7 +207,7 @@ fn verify_expectations(a: &VerifyArgs, netting: Netting) -> Result<Expectations,
 }
 
 /// One line naming the file and its verdict.
-fn verdict_line(file: &str, verdict: &Verdict, quote: Option<&str>, policy: bool) -> String {
+fn verdict_line(file: &str, verdict: &Verdict, quote: Option<&str>, policy: Option<&str>) -> String {
     if !verdict.valid {
         return format!("{file}: invalid: {}", verdict.reason.as_deref().unwrap_or("unknown"));
     }
@@ -235,8 +235,9 @@ fn verdict_line(file: &str, verdict: &Verdict, quote: Option<&str>, policy: bool
     if let Some(nonce) = verdict.nonce.as_deref().filter(|n| !n.is_empty()) {
         line.push_str(&format!("; nonce {nonce}"));
     }
-    if policy {
-        line.push_str("; policy: market signed by a trusted publisher, every account attested by its venue");
+    if let Some(note) = policy {
+        line.push_str("; ");
+        line.push_str(note);
     }
     line
 }
@@ -244,7 +245,19 @@ fn verdict_line(file: &str, verdict: &Verdict, quote: Option<&str>, policy: bool
 pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
     let policy = a.policy.map(crate::trust::read_policy).transpose()?;
     let expect = verify_expectations(a, policy.as_ref().map(|p| p.netting).unwrap_or_default())?;
-    let market_sig = a.market_sig.map(|p| crate::trust::read_market_sig(p).map(|s| (p.display().to_string(), s))).transpose()?;
+    let market_sigs = a
+        .market_sigs
+        .iter()
+        .map(|p| crate::trust::read_market_sig(p).map(|s| (p.display().to_string(), s)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sigs: Vec<_> = market_sigs.iter().map(|(f, s)| (f.as_str(), s)).collect();
+    let policy_note = policy.as_ref().map(|policy| {
+        format!(
+            "policy: market signed by {} of the trusted publishers (quorum {}), every account attested by its venue",
+            policy.distinct_signers(&market_sigs.iter().map(|(_, s)| s).collect::<Vec<_>>()),
+            policy.quorum()
+        )
+    });
     let markets: Vec<Market> = a.markets.iter().map(|p| io::read_market(p)).collect::<Result<_, _>>()?;
     let read: Vec<Result<Bundle, String>> = a.proofs.iter().map(|p| read_bundle(p)).collect::<Result<_, _>>()?;
     let good: Vec<Bundle> = read.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
@@ -263,7 +276,7 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
                 let mut verdict = Verdict::new(Some(bundle), &outcomes.next().expect("one outcome per bundle"));
                 if let (true, Some(policy), Some(market)) = (verdict.valid, &policy, market) {
                     if let Err(why) =
-                        policy.check(market, bundle, market_sig.as_ref().map(|(f, s)| (f.as_str(), s)), expect.nonce.as_deref())
+                        policy.check(market, bundle, &sigs, expect.nonce.as_deref())
                     {
                         verdict = Verdict::invalid(Some(bundle), format!("invalid under the policy: {why}"));
                     }
@@ -274,7 +287,7 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
         if a.json {
             println!("{}", verdict.to_json(&file));
         } else {
-            println!("{}", verdict_line(&file, &verdict, quote, policy.is_some()));
+            println!("{}", verdict_line(&file, &verdict, quote, policy_note.as_deref()));
         }
         if !verdict.valid {
             invalid.push(format!("{file}: {}", verdict.reason.unwrap_or_default()));
