@@ -21,7 +21,7 @@ use crate::params;
 #[derive(Debug, thiserror::Error)]
 pub enum Rejection {
     /// The bundle is for another format version.
-    #[error("unsupported bundle format {0:?} (expected {FORMAT:?})")]
+    #[error("unsupported bundle format {0:?} (this verifier implements {FORMAT:?}{hint})", hint = format_hint(.0))]
     Format(String),
     /// The bundle is about another market snapshot.
     #[error("the proof is about market {bundle_id:?} with digest {bundle_digest}, not market {market_id:?} with digest {market_digest}")]
@@ -57,6 +57,14 @@ pub enum Rejection {
     /// The proof does not verify.
     #[error("the proof does not verify for this statement and market")]
     Proof,
+}
+
+fn format_hint(format: &str) -> &'static str {
+    if format == "zkmargin-proof/1" {
+        "; format 1 used the first commitment encoding, which this version no longer proves or checks: prove again with this version"
+    } else {
+        ""
+    }
 }
 
 /// Errors that are not about the proof (exit 3).
@@ -186,7 +194,7 @@ impl Verifier {
         if shape.scenarios < market.scenarios.len() {
             return reject(Rejection::Statement("circuit shape has fewer scenario lanes than the market".into()));
         }
-        let min_k = estimated_k(shape, shape.scenarios, market.instruments.len(), market.assets.len());
+        let min_k = estimated_k(market.instruments.len(), market.assets.len());
         if shape.k < min_k {
             return reject(Rejection::Statement(format!("circuit shape: k = {} is too small for its slots (at least {min_k})", shape.k)));
         }

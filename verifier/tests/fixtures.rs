@@ -54,3 +54,17 @@ fn stored_proof_still_verifies_and_rejects_what_it_does_not_state() {
     let ask_more = Expectations { min_threshold_units: Some(73_112_062_501), nonce: None };
     assert!(matches!(verifier.verify(&market, &bundle, &ask_more).unwrap(), Outcome::Invalid(_)));
 }
+
+#[test]
+fn bundles_of_the_first_format_are_refused_with_the_reason() {
+    let market = example_market();
+    let mut old = stored_bundle();
+    old.format = "zkmargin-proof/1".into();
+    match verifier().verify(&market, &old, &Expectations::default()).unwrap() {
+        Outcome::Invalid(reason) => {
+            let text = reason.to_string();
+            assert!(text.contains("zkmargin-proof/1") && text.contains("prove again"), "{text}");
+        }
+        Outcome::Valid => panic!("a format-1 bundle must be refused"),
+    }
+}
