@@ -18,6 +18,7 @@ use zkmargin_prover::engine;
 use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::prove::prove;
 use zkmargin_prover::sample::{generate, Profile};
+use zkmargin_verifier::progress::Silent;
 use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
 
 fn params_dir() -> PathBuf {
@@ -36,7 +37,7 @@ fn workload(profile: Profile) -> (Market, Portfolio, i128) {
 fn bench_profile(c: &mut Criterion, profile: Profile) {
     let (market, portfolio, threshold) = workload(profile);
     let dir = params_dir();
-    let bundle = prove(&market, &portfolio, Level::Initial, threshold, "", &dir).unwrap().bundle;
+    let bundle = prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap().bundle;
     let shape = bundle.circuit;
     let rows = with_lanes!(shape.scenarios, S => {
         let tables = MarketTables::new(&market, Level::Initial, S);
@@ -56,7 +57,7 @@ fn bench_profile(c: &mut Criterion, profile: Profile) {
     // End to end as `zkmargin prove` runs it: parameters read from the cache, keys
     // generated, witness planned, proof created.
     group.bench_function("prove (keygen + proof)", |b| {
-        b.iter(|| prove(&market, &portfolio, Level::Initial, threshold, "", &dir).unwrap())
+        b.iter(|| prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap())
     });
     let verifier = Verifier::new(dir.clone());
     group.bench_function("verify (cached key)", |b| {

@@ -1,6 +1,7 @@
 //! The proof commands: init, commit, prove, verify, challenge, demo.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -14,10 +15,12 @@ use zkmargin_prover::sample::{self, Profile};
 use zkmargin_prover::statement::opening;
 use zkmargin_verifier::bundle::Bundle;
 use zkmargin_verifier::params;
+use zkmargin_verifier::progress::Progress;
 use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
 
 use crate::error::CliError;
 use crate::io;
+use crate::progress::Reporter;
 
 /// Parses a `--threshold` value: a decimal ≥ 0 with at most 6 decimals.
 fn threshold_units(text: &str) -> Result<i128, CliError> {
@@ -99,6 +102,7 @@ pub fn prove(
     nonce: Option<&str>,
     attestations: &[std::path::PathBuf],
     out: &Path,
+    progress: Arc<Reporter>,
 ) -> Result<(), CliError> {
     let threshold = threshold_units(threshold)?;
     let nonce = nonce.map(nonce_hex).transpose()?.unwrap_or_default();
@@ -107,7 +111,9 @@ pub fn prove(
     portfolio.require_salts(&portfolio_path.display().to_string())?;
     let attestations = crate::trust::read_attestations(attestations, &portfolio)?;
     let mut proven =
-        prove::prove(&market, &portfolio, level, threshold, &nonce, &params::default_dir()).map_err(prove_error)?;
+        prove::prove(&market, &portfolio, level, threshold, &nonce, &params::default_dir(), progress.as_ref())
+            .map_err(prove_error)?;
+    progress.finish();
     proven.bundle.attestations = attestations;
     io::write_atomic(out, proven.bundle.to_json().as_bytes())?;
     let s = &proven.bundle.circuit;
@@ -157,6 +163,7 @@ pub fn verify(
     nonce: Option<&str>,
     policy: Option<&Path>,
     market_sig: Option<&Path>,
+    progress: Arc<Reporter>,
 ) -> Result<(), CliError> {
     let expect = Expectations {
         min_threshold_units: threshold.map(threshold_units).transpose()?,
@@ -167,7 +174,9 @@ pub fn verify(
     let market = io::read_market(market)?;
     let bundle = read_bundle(proof)?;
     let started = Instant::now();
-    check(&Verifier::new(params::default_dir()), &market, &bundle, &expect)?;
+    let checked = check(&Verifier::new(params::default_dir()).with_progress(progress.clone()), &market, &bundle, &expect);
+    progress.finish();
+    checked?;
     if let Some(policy) = &policy {
         policy
             .check(&market, &bundle, market_sig.as_ref().map(|(f, s)| (f.as_str(), s)), expect.nonce.as_deref())
@@ -194,14 +203,14 @@ pub fn verify(
     Ok(())
 }
 
-pub fn params(ks: &[u32]) -> Result<(), CliError> {
+pub fn params(ks: &[u32], progress: &dyn Progress) -> Result<(), CliError> {
     let dir = params::default_dir();
     for &k in ks {
         if !(1..=zkmargin_circuits::shape::MAX_K).contains(&k) {
             return Err(CliError::Usage(format!("--k {k}: must be between 1 and {}", zkmargin_circuits::shape::MAX_K)));
         }
         let started = Instant::now();
-        let (_, source) = params::load_or_create(&dir, k).map_err(|e| CliError::Output(e.to_string()))?;
+        let (_, source) = params::load_or_create_with(&dir, k, progress).map_err(|e| CliError::Output(e.to_string()))?;
         let path = dir.join(params::file_name(k));
         let bytes = std::fs::read(&path).map_err(|e| CliError::Output(format!("{}: {e}", path.display())))?;
         let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
@@ -215,7 +224,7 @@ pub fn challenge() -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn demo() -> Result<(), CliError> {
+pub fn demo(progress: Arc<Reporter>) -> Result<(), CliError> {
     let seed = 42;
     println!("zkmargin demo: a small sample institution proves its collateral covers its margin.\n");
     let generated = sample::generate(Profile::Small, seed);
@@ -239,8 +248,10 @@ pub fn demo() -> Result<(), CliError> {
     // Prove the exact total excess, rounded down to 6 decimals: the strongest claim.
     let threshold = parse_units(&total_text, DecimalKind::Money).map_err(|e| CliError::Internal(e.to_string()))?.max(0);
     let started = Instant::now();
-    let proven = prove::prove(&market, &portfolio, level, threshold, &random_hex32(), &params::default_dir())
-        .map_err(prove_error)?;
+    let proven =
+        prove::prove(&market, &portfolio, level, threshold, &random_hex32(), &params::default_dir(), progress.as_ref())
+            .map_err(prove_error)?;
+    progress.finish();
     let t = &proven.timings;
     println!(
         "3. proved \"every group meets {level} margin and total excess >= {}\" in {:.2?} \
@@ -253,9 +264,10 @@ pub fn demo() -> Result<(), CliError> {
         proven.bundle.circuit.k,
         proven.bundle.proof.len() / 2
     );
-    let verifier = Verifier::new(params::default_dir());
+    let verifier = Verifier::new(params::default_dir()).with_progress(progress.clone());
     let started = Instant::now();
     check(&verifier, &market, &proven.bundle, &Expectations::default())?;
+    progress.finish();
     println!("4. verified against the public market in {:.2?} (includes rebuilding the verifying key)", started.elapsed());
     let started = Instant::now();
     check(&verifier, &market, &proven.bundle, &Expectations::default())?;

@@ -4,6 +4,7 @@
 mod commands;
 mod error;
 mod io;
+mod progress;
 mod trust;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,9 @@ use crate::error::CliError;
 #[derive(Parser)]
 #[command(name = "zkmargin", version, about, long_about = None)]
 struct Cli {
+    /// Show no progress on stderr (stages of parameter generation, keys, witness, proof).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -163,13 +167,14 @@ enum Command {
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
+    let progress = progress::Reporter::new(cli.quiet);
     match cli.command {
         Command::Margin { market, portfolio, json } => margin(&market, &portfolio, json),
         Command::Sample { profile, seed, out } => write_sample(profile, seed, &out),
         Command::Init { portfolio } => commands::init(&portfolio),
         Command::Commit { portfolio, json } => commands::commit(&portfolio, json),
         Command::Prove { market, portfolio, level, threshold, nonce, attestations, out } => {
-            commands::prove(&market, &portfolio, level, &threshold, nonce.as_deref(), &attestations, &out)
+            commands::prove(&market, &portfolio, level, &threshold, nonce.as_deref(), &attestations, &out, progress)
         }
         Command::Verify { market, proof, threshold, nonce, policy, market_sig } => commands::verify(
             &market,
@@ -178,6 +183,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             nonce.as_deref(),
             policy.as_deref(),
             market_sig.as_deref(),
+            progress,
         ),
         Command::Keygen { out } => trust::keygen(&out),
         Command::SignMarket { key, market, out } => trust::sign_market(&key, &market, &out),
@@ -185,8 +191,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
             trust::attest(&key, &venue, &account, &commitment, &as_of, &out)
         }
         Command::Challenge => commands::challenge(),
-        Command::Params { ks } => commands::params(&ks),
-        Command::Demo => commands::demo(),
+        Command::Params { ks } => commands::params(&ks, progress.as_ref()),
+        Command::Demo => commands::demo(progress),
     }
 }
 

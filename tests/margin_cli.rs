@@ -1,37 +1,37 @@
 //! End-to-end tests of `zkmargin margin` and `zkmargin sample`: the shared example, and
 //! one test per rejection class of SPEC sections 2–4 (exit 2, message naming the field).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::{json, Value};
 
-fn shared(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/examples").join(file)
-}
+mod common;
+use common::*;
+
 
 fn zkmargin() -> Command {
     Command::cargo_bin("zkmargin").unwrap()
 }
 
 fn example(file: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(shared(file)).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(example_path(file)).unwrap()).unwrap()
 }
 
 #[test]
 fn margin_json_reproduces_the_shared_example() {
     let out = zkmargin()
         .args(["margin", "--json", "--market"])
-        .arg(shared("market.json"))
+        .arg(example_path("market.json"))
         .arg("--portfolio")
-        .arg(shared("portfolio.json"))
+        .arg(example_path("portfolio.json"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed, example("expected-margin.json"));
     // Byte for byte, layout included.
-    assert_eq!(String::from_utf8_lossy(&out.stdout), std::fs::read_to_string(shared("expected-margin.json")).unwrap());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), std::fs::read_to_string(example_path("expected-margin.json")).unwrap());
     // Key order as in SPEC section 6.
     let text = String::from_utf8(out.stdout).unwrap();
     let order = ["\"market\"", "\"groups\"", "\"name\"", "\"mode\"", "\"equity\"", "\"initial\"", "\"maintenance\"", "\"total\""];
@@ -43,9 +43,9 @@ fn margin_json_reproduces_the_shared_example() {
 fn margin_text_is_a_table_per_group() {
     let out = zkmargin()
         .args(["margin", "--market"])
-        .arg(shared("market.json"))
+        .arg(example_path("market.json"))
         .arg("--portfolio")
-        .arg(shared("portfolio.json"))
+        .arg(example_path("portfolio.json"))
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -156,13 +156,13 @@ fn rejects_group_without_account_and_bad_salt() {
 
 #[test]
 fn rejects_unreadable_and_malformed_files() {
-    let out = zkmargin().args(["margin", "--market", "/nonexistent/market.json", "--portfolio"]).arg(shared("portfolio.json")).output().unwrap();
+    let out = zkmargin().args(["margin", "--market", "/nonexistent/market.json", "--portfolio"]).arg(example_path("portfolio.json")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/market.json"));
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("market.json");
     std::fs::write(&m, "{ not json").unwrap();
-    let out = zkmargin().args(["margin", "--market"]).arg(&m).arg("--portfolio").arg(shared("portfolio.json")).output().unwrap();
+    let out = zkmargin().args(["margin", "--market"]).arg(&m).arg("--portfolio").arg(example_path("portfolio.json")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("market.json"));
 }
@@ -188,5 +188,78 @@ fn sample_is_deterministic_for_every_profile() {
             .arg(a.path().join("portfolio.json"))
             .assert()
             .success();
+    }
+}
+
+/// `value` with the key `old` of the object at `pointer` renamed to `new` (a typo).
+fn renamed(mut value: Value, pointer: &str, old: &str, new: &str) -> Value {
+    let object = value.pointer_mut(pointer).and_then(Value::as_object_mut).unwrap_or_else(|| panic!("no object {pointer}"));
+    let moved = object.remove(old).unwrap_or_else(|| panic!("no key {old} in {pointer}"));
+    object.insert(new.to_string(), moved);
+    value
+}
+
+fn without(mut value: Value, pointer: &str, key: &str) -> Value {
+    value.pointer_mut(pointer).and_then(Value::as_object_mut).unwrap().remove(key).unwrap();
+    value
+}
+
+#[test]
+fn rejects_misspelled_portfolio_keys_instead_of_dropping_data() {
+    let m = example("market.json");
+    let p = renamed(example("portfolio.json"), "/accounts/0", "positions", "positons");
+    assert_rejected(&m, &p, "portfolio.json", &["accounts[0]", "unknown field", "positons"]);
+    let p = renamed(example("portfolio.json"), "/accounts/1", "collateral", "colateral");
+    assert_rejected(&m, &p, "portfolio.json", &["accounts[1]", "unknown field", "colateral"]);
+    let p = renamed(example("portfolio.json"), "/accounts/0/positions/1", "qty", "quantity");
+    assert_rejected(&m, &p, "portfolio.json", &["accounts[0].positions[1]", "quantity"]);
+    let p = renamed(example("portfolio.json"), "/groups/0", "mode", "modes");
+    assert_rejected(&m, &p, "portfolio.json", &["groups[0]", "modes"]);
+    let p = renamed(example("portfolio.json"), "", "owner", "owners");
+    assert_rejected(&m, &p, "portfolio.json", &["owners"]);
+}
+
+#[test]
+fn requires_positions_and_collateral_but_allows_them_empty() {
+    let m = example("market.json");
+    let p = without(example("portfolio.json"), "/accounts/0", "positions");
+    assert_rejected(&m, &p, "portfolio.json", &["accounts[0].positions", "missing"]);
+    let p = without(example("portfolio.json"), "/accounts/2", "collateral");
+    assert_rejected(&m, &p, "portfolio.json", &["accounts[2].collateral", "missing"]);
+    let p = with(example("portfolio.json"), "/accounts/0/positions", json!([]));
+    let p = with(p, "/accounts/0/collateral", json!([]));
+    let (code, err) = run_margin(&m, &p);
+    assert_eq!(code, 0, "empty lists are allowed: {err}");
+}
+
+#[test]
+fn rejects_unknown_market_keys() {
+    let p = example("portfolio.json");
+    let m = renamed(example("market.json"), "", "quote", "qoute");
+    assert_rejected(&m, &p, "market.json", &["qoute"]);
+    let m = renamed(example("market.json"), "/instruments/1", "short_charge", "short_charges");
+    assert_rejected(&m, &p, "market.json", &["instruments[1]", "short_charges"]);
+    let m = renamed(example("market.json"), "/instruments/0/linear", "maintenance", "maint");
+    assert_rejected(&m, &p, "market.json", &["instruments[0].linear", "maint"]);
+    let m = renamed(example("market.json"), "/assets/1", "haircut", "hair_cut");
+    assert_rejected(&m, &p, "market.json", &["assets[1]", "hair_cut"]);
+    let m = renamed(example("market.json"), "/loss_factor", "initial", "inital");
+    assert_rejected(&m, &p, "market.json", &["loss_factor", "inital"]);
+}
+
+/// The repository's examples are the contract's examples, byte for byte. The contract's
+/// copy sits beside this repository only in the developers' workspace: elsewhere (a
+/// plain clone) there is nothing to compare with and the test says so.
+#[test]
+fn examples_are_the_contracts_examples() {
+    let contract = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/examples");
+    if !contract.is_dir() {
+        eprintln!("skipped: {} is not here (a plain clone); nothing to compare with", contract.display());
+        return;
+    }
+    for file in ["market.json", "portfolio.json", "expected-margin.json"] {
+        let ours = std::fs::read(example_path(file)).unwrap();
+        let theirs = std::fs::read(contract.join(file)).unwrap();
+        assert!(ours == theirs, "examples/{file} differs from the contract's {}", contract.join(file).display());
     }
 }

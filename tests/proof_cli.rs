@@ -7,14 +7,10 @@ use std::process::Output;
 use assert_cmd::Command;
 use serde_json::{json, Value};
 
-fn shared(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/examples").join(file)
-}
+mod common;
+use common::*;
 
-/// One parameter cache for every test of the run (generated once per k).
-fn params_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("params")
-}
+
 
 fn zkmargin(args: &[&str]) -> Output {
     Command::cargo_bin("zkmargin").unwrap().env("ZKMARGIN_PARAMS", params_dir()).args(args).output().unwrap()
@@ -25,7 +21,7 @@ fn text(path: &Path) -> String {
 }
 
 fn total_excess(level: &str) -> String {
-    let out = zkmargin(&["margin", "--json", "--market", &text(&shared("market.json")), "--portfolio", &text(&shared("portfolio.json"))]);
+    let out = zkmargin(&["margin", "--json", "--market", &text(&example_path("market.json")), "--portfolio", &text(&example_path("portfolio.json"))]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     report["total"][format!("{level}_excess")].as_str().unwrap().to_string()
 }
@@ -33,7 +29,7 @@ fn total_excess(level: &str) -> String {
 fn prove(dir: &Path, portfolio: &Path, level: &str, threshold: &str, nonce: Option<&str>) -> (Output, PathBuf) {
     let out = dir.join(format!("proof-{level}.json"));
     let mut args = vec![
-        "prove".to_string(), "--market".into(), text(&shared("market.json")), "--portfolio".into(), text(portfolio),
+        "prove".to_string(), "--market".into(), text(&example_path("market.json")), "--portfolio".into(), text(portfolio),
         "--level".into(), level.into(), "--threshold".into(), threshold.into(), "--out".into(), text(&out),
     ];
     if let Some(n) = nonce {
@@ -70,18 +66,29 @@ fn example_proves_at_both_levels_exactly_at_its_total_excess() {
     let dir = tempfile::tempdir().unwrap();
     for level in ["initial", "maintenance"] {
         let exact = total_excess(level);
-        let (out, bundle) = prove(dir.path(), &shared("portfolio.json"), level, &exact, None);
+        let (out, bundle) = prove(dir.path(), &example_path("portfolio.json"), level, &exact, None);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
-        let v = verify(&shared("market.json"), &bundle, &["--threshold", &exact]);
+        // Long work shows its stages on stderr (plain lines: stderr is not a terminal here).
+        for stage in ["parameters k=", "proving key", "witness", "proof (create_proof)"] {
+            assert!(stderr(&out).contains(stage), "prove does not report {stage:?}: {}", stderr(&out));
+        }
+        let quiet = level == "maintenance";
+        let args = if quiet { vec!["--threshold", exact.as_str(), "--quiet"] } else { vec!["--threshold", exact.as_str()] };
+        let v = verify(&example_path("market.json"), &bundle, &args);
         assert_eq!(code(&v), 0, "{}", stderr(&v));
+        if quiet {
+            assert_eq!(stderr(&v), "", "--quiet shows no progress");
+        } else {
+            assert!(stderr(&v).contains("verifying the proof"), "{}", stderr(&v));
+        }
         let stdout = String::from_utf8_lossy(&v.stdout);
         assert!(stdout.contains("valid") && stdout.contains(&exact), "{stdout}");
         // The verifier asks for more than is stated: not valid for what was asked.
-        let v = verify(&shared("market.json"), &bundle, &["--threshold", &tick_above(&exact)]);
+        let v = verify(&example_path("market.json"), &bundle, &["--threshold", &tick_above(&exact)]);
         assert_eq!(code(&v), 1, "{}", stderr(&v));
         // One tick above the exact excess the claim does not hold: refused, nothing written.
         let refused = dir.path().join("refused.json");
-        let (out, _) = prove(dir.path(), &shared("portfolio.json"), level, &tick_above(&exact), None);
+        let (out, _) = prove(dir.path(), &example_path("portfolio.json"), level, &tick_above(&exact), None);
         assert_eq!(code(&out), 1, "{}", stderr(&out));
         assert!(stderr(&out).contains("below the threshold"), "{}", stderr(&out));
         assert!(!refused.exists());
@@ -91,7 +98,7 @@ fn example_proves_at_both_levels_exactly_at_its_total_excess() {
 #[test]
 fn failing_group_is_named_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let mut portfolio: Value = serde_json::from_str(&std::fs::read_to_string(shared("portfolio.json")).unwrap()).unwrap();
+    let mut portfolio: Value = serde_json::from_str(&std::fs::read_to_string(example_path("portfolio.json")).unwrap()).unwrap();
     portfolio["accounts"][2]["collateral"] = json!([{"asset": "USDC", "amount": "100"}]);
     let path = dir.path().join("portfolio.json");
     std::fs::write(&path, portfolio.to_string()).unwrap();
@@ -104,13 +111,13 @@ fn failing_group_is_named_and_nothing_is_written() {
 #[test]
 fn bad_prove_arguments_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let (out, _) = prove(dir.path(), &shared("portfolio.json"), "initial", "12.0000001", None);
+    let (out, _) = prove(dir.path(), &example_path("portfolio.json"), "initial", "12.0000001", None);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("--threshold"));
-    let (out, _) = prove(dir.path(), &shared("portfolio.json"), "initial", "1", Some("not-hex"));
+    let (out, _) = prove(dir.path(), &example_path("portfolio.json"), "initial", "1", Some("not-hex"));
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("--nonce"));
-    let mut portfolio: Value = serde_json::from_str(&std::fs::read_to_string(shared("portfolio.json")).unwrap()).unwrap();
+    let mut portfolio: Value = serde_json::from_str(&std::fs::read_to_string(example_path("portfolio.json")).unwrap()).unwrap();
     portfolio["accounts"][1].as_object_mut().unwrap().remove("salt");
     let path = dir.path().join("portfolio.json");
     std::fs::write(&path, portfolio.to_string()).unwrap();
@@ -128,9 +135,9 @@ fn read_json(path: &Path) -> Value {
 fn tampering_with_anything_invalidates_the_proof() {
     let dir = tempfile::tempdir().unwrap();
     let nonce = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
-    let (out, bundle_path) = prove(dir.path(), &shared("portfolio.json"), "initial", "50000", Some(nonce));
+    let (out, bundle_path) = prove(dir.path(), &example_path("portfolio.json"), "initial", "50000", Some(nonce));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let market = shared("market.json");
+    let market = example_path("market.json");
     assert_eq!(code(&verify(&market, &bundle_path, &["--nonce", nonce, "--threshold", "50000"])), 0);
     assert_eq!(code(&verify(&market, &bundle_path, &["--nonce", &"00".repeat(32)])), 1, "another nonce");
 
@@ -205,10 +212,10 @@ fn tampering_with_anything_invalidates_the_proof() {
 #[test]
 fn bundle_reveals_no_private_value_and_matches_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let (out, bundle_path) = prove(dir.path(), &shared("portfolio.json"), "maintenance", "1000", None);
+    let (out, bundle_path) = prove(dir.path(), &example_path("portfolio.json"), "maintenance", "1000", None);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let bundle = std::fs::read_to_string(&bundle_path).unwrap();
-    let portfolio = read_json(&shared("portfolio.json"));
+    let portfolio = read_json(&example_path("portfolio.json"));
     for account in portfolio["accounts"].as_array().unwrap() {
         assert!(!bundle.contains(account["salt"].as_str().unwrap()), "a salt leaked");
         for entry in account["positions"].as_array().unwrap().iter().chain(account["collateral"].as_array().unwrap()) {
@@ -227,7 +234,7 @@ fn bundle_reveals_no_private_value_and_matches_commit() {
         assert!(!without_shape.contains(key), "{key} appears in the bundle");
     }
     // The statement's commitments are those `commit` prints (what venues attest).
-    let out = zkmargin(&["commit", "--json", "--portfolio", &text(&shared("portfolio.json"))]);
+    let out = zkmargin(&["commit", "--json", "--portfolio", &text(&example_path("portfolio.json"))]);
     assert_eq!(code(&out), 0);
     let commits: Value = serde_json::from_slice(&out.stdout).unwrap();
     let stated = read_json(&bundle_path)["statement"]["accounts"].clone();
@@ -240,7 +247,7 @@ fn bundle_reveals_no_private_value_and_matches_commit() {
 #[test]
 fn a_venue_computes_the_same_commitment_from_its_own_books() {
     let dir = tempfile::tempdir().unwrap();
-    let portfolio = read_json(&shared("portfolio.json"));
+    let portfolio = read_json(&example_path("portfolio.json"));
     let mut account = portfolio["accounts"][0].clone();
     // The venue lists positions in another order and knows nothing of other accounts.
     account["positions"].as_array_mut().unwrap().reverse();
@@ -250,14 +257,14 @@ fn a_venue_computes_the_same_commitment_from_its_own_books() {
     std::fs::write(&path, own.to_string()).unwrap();
     let venue: Value = serde_json::from_slice(&zkmargin(&["commit", "--json", "--portfolio", &text(&path)]).stdout).unwrap();
     let institution: Value =
-        serde_json::from_slice(&zkmargin(&["commit", "--json", "--portfolio", &text(&shared("portfolio.json"))]).stdout).unwrap();
+        serde_json::from_slice(&zkmargin(&["commit", "--json", "--portfolio", &text(&example_path("portfolio.json"))]).stdout).unwrap();
     assert_eq!(venue[0]["commitment"], institution[0]["commitment"]);
 }
 
 #[test]
 fn init_adds_missing_salts_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut portfolio = read_json(&shared("portfolio.json"));
+    let mut portfolio = read_json(&example_path("portfolio.json"));
     for account in portfolio["accounts"].as_array_mut().unwrap() {
         account.as_object_mut().unwrap().remove("salt");
     }

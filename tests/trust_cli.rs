@@ -7,14 +7,14 @@ use std::process::Output;
 use assert_cmd::Command;
 use serde_json::{json, Value};
 
-fn shared(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/examples").join(file)
-}
+mod common;
+use common::*;
+
 
 fn run(args: &[&str]) -> Output {
     Command::cargo_bin("zkmargin")
         .unwrap()
-        .env("ZKMARGIN_PARAMS", Path::new(env!("CARGO_TARGET_TMPDIR")).join("params"))
+        .env("ZKMARGIN_PARAMS", params_dir())
         .args(args)
         .output()
         .unwrap()
@@ -48,7 +48,7 @@ impl World {
         for name in ["publisher", "deribit", "okx", "binance", "mallory"] {
             ok(run(&["keygen", "--out", &s(&dir.path().join(name))]));
         }
-        let out = ok(run(&["commit", "--json", "--portfolio", &s(&shared("portfolio.json"))]));
+        let out = ok(run(&["commit", "--json", "--portfolio", &s(&example_path("portfolio.json"))]));
         let commitments = serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone();
         World { dir, commitments }
     }
@@ -87,14 +87,14 @@ impl World {
 
     fn sign_market(&self, key: &str) -> PathBuf {
         let out = self.path(&format!("market-{key}.sig"));
-        ok(run(&["sign-market", "--key", &s(&self.path(&format!("{key}.key"))), "--market", &s(&shared("market.json")), "--out", &s(&out)]));
+        ok(run(&["sign-market", "--key", &s(&self.path(&format!("{key}.key"))), "--market", &s(&example_path("market.json")), "--out", &s(&out)]));
         out
     }
 
     fn prove(&self, name: &str, nonce: &str, attestations: &[PathBuf]) -> (Output, PathBuf) {
         let out = self.path(name);
         let mut args = vec![
-            "prove".to_string(), "--market".into(), s(&shared("market.json")), "--portfolio".into(), s(&shared("portfolio.json")),
+            "prove".to_string(), "--market".into(), s(&example_path("market.json")), "--portfolio".into(), s(&example_path("portfolio.json")),
             "--level".into(), "initial".into(), "--threshold".into(), "1000".into(), "--nonce".into(), nonce.into(), "--out".into(), s(&out),
         ];
         for a in attestations {
@@ -104,7 +104,7 @@ impl World {
     }
 
     fn verify(&self, proof: &Path, policy: &Path, sig: Option<&Path>, nonce: Option<&str>) -> (i32, String) {
-        let mut args = vec!["verify".to_string(), "--market".into(), s(&shared("market.json")), "--proof".into(), s(proof), "--policy".into(), s(policy)];
+        let mut args = vec!["verify".to_string(), "--market".into(), s(&example_path("market.json")), "--proof".into(), s(proof), "--policy".into(), s(policy)];
         if let Some(sig) = sig {
             args.extend(["--market-sig".to_string(), s(sig)]);
         }
@@ -217,11 +217,47 @@ fn bad_trust_inputs_exit_2() {
     let out = run(&["attest", "--key", &s(&world.path("deribit.key")), "--venue", "deribit", "--account", "a", "--commitment", commitment, "--as-of", "yesterday", "--out", &s(&world.path("x.json"))]);
     assert_eq!(out.status.code(), Some(2));
     std::fs::write(world.path("broken.key"), "not a key").unwrap();
-    let out = run(&["sign-market", "--key", &s(&world.path("broken.key")), "--market", &s(&shared("market.json")), "--out", &s(&world.path("x.sig"))]);
+    let out = run(&["sign-market", "--key", &s(&world.path("broken.key")), "--market", &s(&example_path("market.json")), "--out", &s(&world.path("x.sig"))]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken.key"));
     std::fs::write(world.path("policy.json"), r#"{"publishers": "nope"}"#).unwrap();
-    let out = run(&["verify", "--market", &s(&shared("market.json")), "--proof", &s(&world.path("none.json")), "--policy", &s(&world.path("policy.json"))]);
+    let out = run(&["verify", "--market", &s(&example_path("market.json")), "--proof", &s(&world.path("none.json")), "--policy", &s(&world.path("policy.json"))]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("publishers"));
+}
+
+/// Writes `value` with one more key `extra` at the top level to `name` in the world.
+fn with_extra_key(world: &World, source: &Path, name: &str, extra: &str) -> PathBuf {
+    let mut value = read(source);
+    value.as_object_mut().unwrap().insert(extra.to_string(), json!("1"));
+    let path = world.path(name);
+    std::fs::write(&path, value.to_string()).unwrap();
+    path
+}
+
+fn assert_exit_2_naming(out: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr does not mention {n:?}: {err}");
+    }
+}
+
+#[test]
+fn unknown_keys_in_policies_signatures_and_attestations_exit_2() {
+    let world = World::new();
+    let market = s(&example_path("market.json"));
+    let bundle = s(&world.path("none.json"));
+    let policy = with_extra_key(&world, &world.policy(3600), "typo-policy.json", "max_age_second");
+    let out = run(&["verify", "--market", &market, "--proof", &bundle, "--policy", &s(&policy)]);
+    assert_exit_2_naming(&out, &["typo-policy.json", "max_age_second"]);
+
+    let sig = with_extra_key(&world, &world.sign_market("publisher"), "typo.sig", "signatur");
+    let out = run(&["verify", "--market", &market, "--proof", &bundle, "--policy", &s(&world.policy(3600)), "--market-sig", &s(&sig)]);
+    assert_exit_2_naming(&out, &["typo.sig", "signatur"]);
+
+    let attestation = with_extra_key(&world, &world.attest(0, "deribit", None, AS_OF), "typo.att", "as_off");
+    let (out, proof) = world.prove("typo-proof.json", NONCE, std::slice::from_ref(&attestation));
+    assert_exit_2_naming(&out, &["typo.att", "as_off"]);
+    assert!(!proof.exists(), "nothing is written when an input is refused");
 }

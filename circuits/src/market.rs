@@ -125,12 +125,14 @@ pub struct Market {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLevels {
     initial: String,
     maintenance: String,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawInstrument {
     id: String,
     mark: String,
@@ -140,6 +142,7 @@ struct RawInstrument {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawAsset {
     id: String,
     price: String,
@@ -147,6 +150,7 @@ struct RawAsset {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawMarket {
     version: u32,
     id: String,

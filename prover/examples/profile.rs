@@ -32,7 +32,7 @@ fn main() {
     let threshold = (total / ethnum::I256::from(10i128.pow(14))).as_i128();
 
     println!("{}", baseline::run(14, &dir));
-    let proven = prove(&market, &portfolio, Level::Initial, threshold, "", &dir).unwrap();
+    let proven = prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &zkmargin_verifier::progress::Silent).unwrap();
     let t = &proven.timings;
     let bundle = proven.bundle;
     let shape = bundle.circuit;

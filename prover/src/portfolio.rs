@@ -10,6 +10,7 @@ pub use zkmargin_circuits::statement::Mode;
 
 /// A margin pool.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Group {
     /// Unique name.
     pub name: String,
@@ -64,31 +65,33 @@ pub struct Portfolio {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawPosition {
     instrument: String,
     qty: String,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawCollateral {
     asset: String,
     amount: String,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawAccount {
     venue: String,
     account: String,
     group: String,
     #[serde(default)]
     salt: Option<String>,
-    #[serde(default)]
     positions: Vec<RawPosition>,
-    #[serde(default)]
     collateral: Vec<RawCollateral>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawPortfolio {
     version: u32,
     owner: String,

@@ -14,6 +14,7 @@ use zkmargin_circuits::witness::Plan;
 use zkmargin_circuits::with_lanes;
 use zkmargin_verifier::bundle::{Bundle, MarketRef, FORMAT};
 use zkmargin_verifier::params;
+use zkmargin_verifier::progress::Progress;
 
 use crate::engine::{self, money_to_common, ClaimFailure};
 use crate::portfolio::Portfolio;
@@ -39,7 +40,7 @@ pub enum ProveError {
 /// Time spent in each step, for people who want to know.
 #[derive(Clone, Debug, Default)]
 pub struct Timings {
-    /// Sizing the circuit and loading or generating parameters.
+    /// Sizing the circuit (exact row count) and loading or generating parameters.
     pub params: std::time::Duration,
     /// Key generation (vk and pk).
     pub keygen: std::time::Duration,
@@ -59,7 +60,8 @@ pub struct Proven {
 /// Proves that `portfolio` meets `level` with at least `threshold_units` (money units)
 /// of total excess against `market`, with the statement carrying `nonce` (hex).
 ///
-/// The portfolio must have been checked against the market and carry salts.
+/// The portfolio must have been checked against the market and carry salts. Stages
+/// (parameters, keys, witness, proof) are announced to `progress` as they start.
 pub fn prove(
     market: &Market,
     portfolio: &Portfolio,
@@ -67,7 +69,9 @@ pub fn prove(
     threshold_units: i128,
     nonce: &str,
     params_dir: &Path,
+    progress: &dyn Progress,
 ) -> Result<Proven, ProveError> {
+    progress.stage("checking the claim with the exact engine");
     let report = engine::compute(market, portfolio);
     report.check_claim(level, money_to_common(threshold_units)).map_err(ProveError::ClaimDoesNotHold)?;
     let inputs = build(market, portfolio, level, threshold_units, nonce);
@@ -80,21 +84,26 @@ pub fn prove(
         let started = std::time::Instant::now();
         let mut circuit = MarginCircuit::<S> { shape, tables, plan: None };
         // The exact row count (a layout pass that commits nothing) fixes k.
+        progress.stage("sizing the circuit (row count)");
         let k = circuit.min_k();
         if k > MAX_K {
             return Err(ProveError::TooLarge(format!("the circuit needs 2^{k} rows, above 2^{MAX_K}")));
         }
         circuit.shape.k = k;
-        let (params, _) = params::load_or_create(params_dir, k)?;
+        let (params, _) = params::load_or_create_with(params_dir, k, progress)?;
         timings.params = started.elapsed();
         let started = std::time::Instant::now();
+        progress.stage(&format!("verifying key (k={k})"));
         let vk = keygen_vk(&params, &circuit).map_err(|e| ProveError::Proving(format!("{e:?}")))?;
+        progress.stage("proving key");
         let pk = keygen_pk(&params, vk, &circuit).map_err(|e| ProveError::Proving(format!("{e:?}")))?;
         timings.keygen = started.elapsed();
         let started = std::time::Instant::now();
+        progress.stage("witness");
         let plan = Plan::new(&circuit.shape, &circuit.tables, &inputs.witness, threshold_units, public[BINDING])
             .map_err(|e| ProveError::Proving(e.to_string()))?;
         circuit.plan = Some(plan);
+        progress.stage("proof (create_proof)");
         let mut transcript = Blake2bWrite::<_, vesta::Affine, Challenge255<_>>::init(vec![]);
         create_proof(&params, &pk, std::slice::from_ref(&circuit), &[&[&public[..]]], rand::rng(), &mut transcript)
             .map_err(|e| ProveError::Proving(format!("{e:?}")))?;

@@ -17,6 +17,7 @@ use zkmargin_prover::engine::{self, money_to_common, COMMON_DECIMALS};
 use zkmargin_prover::portfolio::{Mode, Portfolio};
 use zkmargin_prover::prove::{prove, ProveError};
 use zkmargin_prover::statement::{build, shape_for};
+use zkmargin_verifier::progress::Silent;
 use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
 
 use common::{account, build as build_portfolio, market};
@@ -96,7 +97,7 @@ proptest! {
         let threshold = (total_units(&market, &portfolio, level) + delta).max(0);
         let holds = engine::compute(&market, &portfolio).check_claim(level, money_to_common(threshold)).is_ok();
         let params = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("params");
-        match prove(&market, &portfolio, level, threshold, "", &params) {
+        match prove(&market, &portfolio, level, threshold, "", &params, &Silent) {
             Ok(proven) => {
                 prop_assert!(holds);
                 let outcome = Verifier::new(params).verify(&market, &proven.bundle, &Expectations::default()).unwrap();

@@ -18,7 +18,7 @@ use zkmargin_prover::statement::{build, shape_for};
 const LANES: usize = 8;
 
 fn example() -> (Market, Portfolio) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/examples");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
     let m = Market::from_json("market.json", &std::fs::read_to_string(format!("{dir}/market.json")).unwrap()).unwrap();
     let p = Portfolio::from_json("portfolio.json", &std::fs::read_to_string(format!("{dir}/portfolio.json")).unwrap()).unwrap();
     p.check_against("portfolio.json", &m).unwrap();

@@ -252,7 +252,7 @@ fn claim_checks_every_group_then_the_total() {
 
 #[test]
 fn shared_example_reproduces_expected_report() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/examples");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
     let m = Market::from_json("market.json", &std::fs::read_to_string(format!("{dir}/market.json")).unwrap()).unwrap();
     let p = Portfolio::from_json("portfolio.json", &std::fs::read_to_string(format!("{dir}/portfolio.json")).unwrap()).unwrap();
     p.check_against("portfolio.json", &m).unwrap();

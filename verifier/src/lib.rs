@@ -3,6 +3,7 @@
 //! - [`bundle`]: the proof bundle format (SPEC section 7);
 //! - [`params`]: IPA parameters cached per k, hash-checked;
 //! - [`verify`]: verifying-key rebuilding (cached in memory) and verification;
+//! - [`progress`]: stages of long work, reported to whoever asks;
 //! - [`trust`]: market signatures, venue attestations and verifier policies (SPEC 8).
 //!
 //! Light by design: no CLI, async or network dependencies.
@@ -11,5 +12,6 @@
 
 pub mod bundle;
 pub mod params;
+pub mod progress;
 pub mod trust;
 pub mod verify;

@@ -14,6 +14,8 @@ use halo2_proofs::poly::commitment::Params;
 use pasta_curves::vesta;
 use sha2::{Digest, Sha256};
 
+use crate::progress::{Progress, Silent};
+
 /// SHA-256 of the parameter file for each k, as `Params::write` produces it.
 pub const PINNED: &[(u32, &str)] = &[
     (10, "65235f086265cdf98b12514ab36fe9b849198870918d73cd160903ceb0a954dc"),
@@ -107,6 +109,17 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ParamsError> {
 /// Loads the parameters for k from `dir`, generating (and caching) them when absent
 /// or when the cached file fails its check.
 pub fn load_or_create(dir: &Path, k: u32) -> Result<(Params<vesta::Affine>, Source), ParamsError> {
+    load_or_create_with(dir, k, &Silent)
+}
+
+/// [`load_or_create`], announcing to `progress` whether the parameters are read or
+/// generated (generation takes seconds to minutes, once per k).
+pub fn load_or_create_with(
+    dir: &Path,
+    k: u32,
+    progress: &dyn Progress,
+) -> Result<(Params<vesta::Affine>, Source), ParamsError> {
+    progress.stage(&format!("parameters k={k}"));
     let replaced = match check_cached(dir, k) {
         Ok(Some(params)) => return Ok((params, Source::Cached)),
         Ok(None) => None,
@@ -116,6 +129,7 @@ pub fn load_or_create(dir: &Path, k: u32) -> Result<(Params<vesta::Affine>, Sour
         // Worth telling whoever runs this, whatever the caller does with the result.
         eprintln!("warning: {why}; regenerating the parameters for k = {k}");
     }
+    progress.stage(&format!("generating parameters k={k} (once per size, cached in {})", dir.display()));
     let params = Params::<vesta::Affine>::new(k);
     let mut bytes = Vec::new();
     params.write(&mut bytes).expect("writing to memory cannot fail");

@@ -16,6 +16,7 @@ use zkmargin_circuits::with_lanes;
 
 use crate::bundle::{Bundle, FORMAT};
 use crate::params;
+use crate::progress::{Progress, Silent};
 
 /// Why a bundle is not a valid proof of what was asked (exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +98,7 @@ struct KeyId {
 /// A verifier: caches parameters and verifying keys in memory across bundles.
 pub struct Verifier {
     params_dir: PathBuf,
+    progress: Arc<dyn Progress>,
     params: Mutex<HashMap<u32, Arc<Params<vesta::Affine>>>>,
     keys: Mutex<HashMap<KeyId, Arc<VerifyingKey<vesta::Affine>>>>,
 }
@@ -113,7 +115,13 @@ pub struct Expectations {
 impl Verifier {
     /// A verifier reading parameters from `params_dir`.
     pub fn new(params_dir: PathBuf) -> Self {
-        Verifier { params_dir, params: Mutex::default(), keys: Mutex::default() }
+        Verifier { params_dir, progress: Arc::new(Silent), params: Mutex::default(), keys: Mutex::default() }
+    }
+
+    /// The same verifier, announcing its stages (parameters, key rebuilding, verification)
+    /// to `progress`.
+    pub fn with_progress(self, progress: Arc<dyn Progress>) -> Self {
+        Verifier { progress, ..self }
     }
 
     /// Parameters for k (cached in memory and on disk).
@@ -121,7 +129,7 @@ impl Verifier {
         if let Some(p) = self.params.lock().expect("lock").get(&k) {
             return Ok(p.clone());
         }
-        let (p, _) = params::load_or_create(&self.params_dir, k)?;
+        let (p, _) = params::load_or_create_with(&self.params_dir, k, self.progress.as_ref())?;
         let p = Arc::new(p);
         self.params.lock().expect("lock").insert(k, p.clone());
         Ok(p)
@@ -135,6 +143,7 @@ impl Verifier {
             return Ok(vk.clone());
         }
         let params = self.params(shape.k)?;
+        self.progress.stage(&format!("verifying key (rebuilt from market {:?} at k={})", market.id, shape.k));
         let tables = MarketTables::new(market, level, shape.scenarios);
         let vk = with_lanes!(shape.scenarios, S => {
             let circuit = MarginCircuit::<S> { shape: *shape, tables, plan: None };
@@ -212,6 +221,7 @@ impl Verifier {
             Err(other) => return Err(other),
         };
         let params = self.params(shape.k)?;
+        self.progress.stage("verifying the proof");
         let mut reader = std::io::Cursor::new(&proof[..]);
         let mut transcript = Blake2bRead::<_, vesta::Affine, Challenge255<_>>::init(&mut reader);
         let strategy = SingleVerifier::new(&params);

@@ -15,7 +15,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn example_market() -> Market {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/examples/market.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/market.json");
     Market::from_json("market.json", &std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
