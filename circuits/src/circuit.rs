@@ -216,6 +216,10 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
 
     fn synthesize(&self, config: Self::Config, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         assert_eq!(self.tables.lanes, S, "market tables must have S lanes");
+        // Every slot must sit in an absorption (see Shape::check_limits).
+        if self.shape.check_limits().is_err() {
+            return Err(Error::Synthesis);
+        }
         let shape = &self.shape;
         let layout = PublicLayout::new(shape);
         let plan = self.plan.as_ref();
