@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 use zkmargin_circuits::shape::Shape;
 use zkmargin_circuits::statement::Statement;
 
-/// The bundle format tag.
-pub const FORMAT: &str = "zkmargin-proof/1";
+/// The bundle format tag. Version 2: commitment encoding 2 (packed entries, a sponge
+/// of two entries per permutation) and the circuit that proves against it.
+pub const FORMAT: &str = "zkmargin-proof/2";
 
 /// Which market snapshot a proof is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

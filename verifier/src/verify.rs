@@ -40,11 +40,6 @@ use crate::expect::{level_satisfies, vacuous};
 use crate::params;
 use crate::progress::{Progress, Silent};
 
-/// How far above [`estimated_k`] of its shape a bundle's k may be. The prover starts at
-/// the estimate and goes up one k at a time until the layout fits; the estimate is from
-/// above for all but the hash lanes, so an honest proof is within one of it.
-pub const K_SLACK: u32 = 1;
-
 /// Largest number of proofs checked in one multi-scalar multiplication (memory: each
 /// proof holds 2^k scalars until its batch is evaluated).
 pub const MAX_BATCH: usize = 32;
@@ -53,7 +48,7 @@ pub const MAX_BATCH: usize = 32;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// The bundle is for another format version.
-    #[error("unsupported bundle format {0:?} (expected {FORMAT:?})")]
+    #[error("unsupported bundle format {0:?} (this verifier implements {FORMAT:?}{hint})", hint = format_hint(.0))]
     Format(String),
     /// The bundle is about another market snapshot.
     #[error("the proof is about market {bundle_id:?} with digest {bundle_digest}, not market {market_id:?} with digest {market_digest}")]
@@ -124,6 +119,14 @@ pub enum Rejection {
     /// The proof does not verify.
     #[error("the proof does not verify for this statement and market")]
     Proof,
+}
+
+fn format_hint(format: &str) -> &'static str {
+    if format == "zkmargin-proof/1" {
+        "; format 1 used the first commitment encoding, which this version no longer proves or checks: prove again with this version"
+    } else {
+        ""
+    }
 }
 
 /// Errors that are not about the proof (exit 3).
@@ -308,16 +311,21 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
             need_groups
         )));
     }
-    let min_k = estimated_k(shape, shape.scenarios, market.instruments.len(), market.assets.len());
-    if shape.k < min_k {
-        return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for its slots (at least {min_k})", shape.k)));
+    // The cheap bound first (no layout), then the exact k the prover uses: a layout pass
+    // that counts rows and commits nothing.
+    let floor = estimated_k(market.instruments.len(), market.assets.len());
+    if shape.k < floor {
+        return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for this market (at least {floor})", shape.k)));
     }
-    if shape.k > min_k + K_SLACK {
-        return Err(Rejection::TooCostly(format!(
-            "circuit k = {} is above what its shape can need (at most {})",
-            shape.k,
-            min_k + K_SLACK
-        )));
+    let exact_k = with_lanes!(shape.scenarios, S => {
+        let tables = MarketTables::new(market, statement.level, S);
+        MarginCircuit::<S> { shape: *shape, tables, plan: None }.min_k()
+    });
+    if shape.k < exact_k {
+        return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for its slots (they need {exact_k})", shape.k)));
+    }
+    if shape.k > exact_k {
+        return Err(Rejection::TooCostly(format!("circuit k = {} is above what its shape needs ({exact_k})", shape.k)));
     }
     let public = statement.public_inputs(shape, &digest).map_err(Rejection::Statement)?;
     let proof = hex::decode(&bundle.proof).map_err(|e| Rejection::Statement(format!("proof is not hex: {e}")))?;
