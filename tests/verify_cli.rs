@@ -352,7 +352,7 @@ fn a_bundle_claiming_a_large_k_is_refused_at_once_without_parameters() {
     let mut big = original.clone();
     big["circuit"]["k"] = json!(18);
     cases.push(("k18.json", big.clone(), vec![], "above the verifier's limit of 16"));
-    cases.push(("k18-allowed.json", big, vec!["--max-k", "18"], "above what its shape can need"));
+    cases.push(("k18-allowed.json", big, vec!["--max-k", "18"], "above what its shape needs"));
     let mut wide = original.clone();
     wide["circuit"]["accounts"] = json!(64);
     cases.push(("wide.json", wide, vec!["--max-k", "18"], "needs 4 and 2"));
