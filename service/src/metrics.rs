@@ -92,3 +92,28 @@ impl Metrics {
 fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histogram_and_gauges() {
+        let m = Metrics::default();
+        m.request("POST", "/v1/proofs", 201);
+        m.request("POST", "/v1/proofs", 201);
+        m.verdict(true);
+        m.verdict(false);
+        m.refusal("nonce_used");
+        m.verification(Duration::from_millis(30));
+        let text = m.render(3, 2);
+        assert!(text.contains("zkmargin_http_requests_total{method=\"POST\",route=\"/v1/proofs\",status=\"201\"} 2"));
+        assert!(text.contains("zkmargin_verdicts_total{outcome=\"valid\"} 1"));
+        assert!(text.contains("zkmargin_refusals_total{code=\"nonce_used\"} 1"));
+        assert!(text.contains("zkmargin_verification_seconds_bucket{le=\"0.025\"} 0"));
+        assert!(text.contains("zkmargin_verification_seconds_bucket{le=\"0.05\"} 1"));
+        assert!(text.contains("zkmargin_verification_seconds_bucket{le=\"+Inf\"} 1"));
+        assert!(text.contains("zkmargin_verification_queue_depth 3"));
+        assert!(text.contains("zkmargin_verifications_running 2"));
+    }
+}

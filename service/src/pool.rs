@@ -87,3 +87,30 @@ impl WorkerPool {
         .map_err(|e| format!("verification worker failed: {e}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn admits_workers_plus_queue_and_frees_places() {
+        let pool = WorkerPool::new(1, 1);
+        let first = pool.admit().unwrap();
+        let second = pool.admit().unwrap();
+        assert!(pool.admit().is_none(), "full: one running and one waiting");
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let p = pool.clone();
+        let running = tokio::spawn(async move { p.run(first, move || rx.recv().unwrap()).await });
+        while pool.running() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(pool.queued(), 1);
+        drop(second);
+        assert_eq!(pool.queued(), 0);
+        assert!(pool.admit().is_some());
+        tx.send(()).unwrap();
+        running.await.unwrap().unwrap();
+        assert_eq!((pool.running(), pool.queued()), (0, 0));
+        assert!(pool.admit().is_some());
+    }
+}
