@@ -162,7 +162,7 @@ pub fn verify(
     threshold: Option<&str>,
     nonce: Option<&str>,
     policy: Option<&Path>,
-    market_sig: Option<&Path>,
+    market_sigs: &[std::path::PathBuf],
     progress: Arc<Reporter>,
 ) -> Result<(), CliError> {
     let expect = Expectations {
@@ -170,7 +170,10 @@ pub fn verify(
         nonce: nonce.map(nonce_hex).transpose()?,
     };
     let policy = policy.map(crate::trust::read_policy).transpose()?;
-    let market_sig = market_sig.map(|p| crate::trust::read_market_sig(p).map(|s| (p.display().to_string(), s))).transpose()?;
+    let market_sigs = market_sigs
+        .iter()
+        .map(|p| crate::trust::read_market_sig(p).map(|s| (p.display().to_string(), s)))
+        .collect::<Result<Vec<_>, _>>()?;
     let market = io::read_market(market)?;
     let bundle = read_bundle(proof)?;
     let started = Instant::now();
@@ -178,8 +181,9 @@ pub fn verify(
     progress.finish();
     checked?;
     if let Some(policy) = &policy {
+        let sigs: Vec<_> = market_sigs.iter().map(|(f, s)| (f.as_str(), s)).collect();
         policy
-            .check(&market, &bundle, market_sig.as_ref().map(|(f, s)| (f.as_str(), s)), expect.nonce.as_deref())
+            .check(&market, &bundle, &sigs, expect.nonce.as_deref())
             .map_err(|why| CliError::Rejected(format!("invalid under the policy: {why}")))?;
     }
     let st = &bundle.statement;
@@ -196,8 +200,12 @@ pub fn verify(
     if !st.nonce.is_empty() {
         println!("nonce: {}", st.nonce);
     }
-    if policy.is_some() {
-        println!("policy: market signed by a trusted publisher; every account attested by its venue");
+    if let Some(policy) = &policy {
+        println!(
+            "policy: market signed by {} of the trusted publishers (quorum {}); every account attested by its venue",
+            policy.distinct_signers(&market_sigs.iter().map(|(_, s)| s).collect::<Vec<_>>()),
+            policy.quorum()
+        );
     }
     println!("verified in {:.2?}", started.elapsed());
     Ok(())

@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod io;
 mod progress;
+mod publish;
 mod trust;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use zkmargin_circuits::market::Level;
 use zkmargin_prover::engine;
 use zkmargin_prover::report;
 use zkmargin_prover::sample::{self, Profile};
+use zkmargin_publisher::build::Method;
 
 use crate::error::CliError;
 
@@ -112,9 +114,10 @@ enum Command {
         /// Trust policy: trusted publishers and venue keys, attestation age, nonce rule.
         #[arg(long)]
         policy: Option<PathBuf>,
-        /// The publisher's signature of the market (required by a policy).
+        /// A publisher's signature of the market (required by a policy); repeat for a
+        /// policy's `publisher_quorum`.
         #[arg(long = "market-sig")]
-        market_sig: Option<PathBuf>,
+        market_sigs: Vec<PathBuf>,
     },
     /// Write a new Ed25519 key pair: NAME.key (secret, mode 0600) and NAME.pub.
     Keygen {
@@ -213,6 +216,39 @@ enum Command {
     },
     /// Generate the embedded sample, prove and verify it, and say what happened.
     Demo,
+    /// The risk publisher's commands.
+    Market {
+        #[command(subcommand)]
+        action: MarketAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MarketAction {
+    /// Build a market snapshot from instrument definitions, a scenario grid and rates.
+    Build {
+        /// Underlyings (spot, carry, vol surface) and instruments (instruments.json).
+        #[arg(long)]
+        instruments: PathBuf,
+        /// Scenario grid (grid.json).
+        #[arg(long)]
+        grid: PathBuf,
+        /// Loss factors, linear rates, short charges, assets (rates.json).
+        #[arg(long)]
+        rates: PathBuf,
+        /// Snapshot time (RFC 3339); times to expiry are measured from it.
+        #[arg(long = "as-of")]
+        as_of: String,
+        /// Snapshot id.
+        #[arg(long)]
+        id: String,
+        /// P&L method: full (revalue every option) or greeks (delta, gamma, vega).
+        #[arg(long, default_value = "full")]
+        method: Method,
+        /// Where to write the market snapshot.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -225,13 +261,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Prove { market, portfolio, level, threshold, nonce, attestations, out } => {
             commands::prove(&market, &portfolio, level, &threshold, nonce.as_deref(), &attestations, &out, progress)
         }
-        Command::Verify { market, proof, threshold, nonce, policy, market_sig } => commands::verify(
+        Command::Verify { market, proof, threshold, nonce, policy, market_sigs } => commands::verify(
             &market,
             &proof,
             threshold.as_deref(),
             nonce.as_deref(),
             policy.as_deref(),
-            market_sig.as_deref(),
+            &market_sigs,
             progress,
         ),
         Command::Keygen { out } => trust::keygen(&out),
@@ -248,6 +284,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Submit { server, proof } => client::submit(&server, &proof),
         Command::Params { ks } => commands::params(&ks, progress.as_ref()),
         Command::Demo => commands::demo(progress),
+        Command::Market { action: MarketAction::Build { instruments, grid, rates, as_of, id, method, out } } => {
+            publish::market_build(&instruments, &grid, &rates, &as_of, &id, method, &out)
+        }
     }
 }
 

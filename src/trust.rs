@@ -88,7 +88,11 @@ pub fn read_attestations(paths: &[PathBuf], portfolio: &Portfolio) -> Result<Vec
 }
 
 pub fn read_policy(path: &Path) -> Result<Policy, CliError> {
-    read_json(path)
+    let policy: Policy = read_json(path)?;
+    if policy.publisher_quorum == Some(0) {
+        return Err(bad(path, "publisher_quorum", "must be at least 1 (got 0)"));
+    }
+    Ok(policy)
 }
 
 pub fn read_market_sig(path: &Path) -> Result<MarketSignature, CliError> {

@@ -12,8 +12,10 @@
 //!   over strikes centred on the forward, spaced by expiry and vol.
 //! - **Scenarios**: a spot × vol grid (every spot move with vol up ×1.25 and vol down
 //!   ×0.8) plus dampened tail moves whose P&L is multiplied by a cover fraction
-//!   (`spot-50%/vol-up (x0.2)`). Every instrument is revalued in every scenario: options
-//!   with Black-76 on the forward (sticky-strike smile), futures and perpetuals linearly.
+//!   (`spot-50%/vol-up (x0.2)`). Every instrument is revalued in every scenario with the
+//!   risk publisher's pricing (`zkmargin_publisher`): options with its Black-76 on the
+//!   forward (sticky-strike smile), futures and perpetuals linearly; the market text is
+//!   written by its snapshot writer.
 //!   Marks come from the same model. P&L is rounded down (toward −∞) to 6 decimals, so a
 //!   long position's losses are never understated; marks are rounded to nearest.
 //! - **Rates**: futures and perpetuals are charged a `linear` initial rate of 5–10 % of
@@ -39,8 +41,11 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use ethnum::I256;
-use zkmargin_circuits::fixed::{format_units, MONEY_DECIMALS, QTY_DECIMALS, QTY_SCALE, RATE_DECIMALS, RATE_SCALE};
+use zkmargin_circuits::fixed::{format_units, MONEY_DECIMALS, QTY_DECIMALS, QTY_SCALE, RATE_SCALE};
 use zkmargin_circuits::market::{Level, Market};
+use zkmargin_publisher::black76::{Black76, OptionKind};
+use zkmargin_publisher::build::{linear_pnl, option_pnl, InstrumentFigures, Snapshot};
+use zkmargin_publisher::scenario::{scenario_name, Scenario, Shock, VolShock};
 
 use crate::engine::{compute, MarginReport};
 use crate::portfolio::{Mode, Portfolio};
@@ -357,20 +362,6 @@ impl Rng {
     }
 }
 
-fn norm_cdf(x: f64) -> f64 {
-    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
-}
-
-/// Black-76 value of a call or put on forward `f`, strike `k`, vol `sigma`, time `t`
-/// (years), discount factor `df`.
-fn black76(call: bool, f: f64, k: f64, sigma: f64, t: f64, df: f64) -> f64 {
-    let sd = sigma * libm::sqrt(t);
-    let d1 = (libm::log(f / k) + 0.5 * sd * sd) / sd;
-    let d2 = d1 - sd;
-    let value = if call { f * norm_cdf(d1) - k * norm_cdf(d2) } else { k * norm_cdf(-d2) - f * norm_cdf(-d1) };
-    df * value.max(0.0)
-}
-
 /// Implied vol of strike `k`: ATM vol with a short-dated premium and a mild put skew
 /// and smile in normalised moneyness.
 fn smile_vol(atm: f64, f: f64, k: f64, t: f64) -> f64 {
@@ -465,42 +456,26 @@ fn price_units(price: f64) -> i128 {
 // Market synthesis.
 // ---------------------------------------------------------------------------------------
 
-/// One scenario: spot multiplier, vol multiplier and cover fraction.
-struct Scenario {
-    name: String,
-    spot_move: f64,
-    vol_mult: f64,
-    cover: f64,
-}
-
-fn percent_label(bp: i32) -> String {
-    let sign = if bp < 0 { "-" } else { "+" };
-    let abs = bp.unsigned_abs();
-    if abs.is_multiple_of(100) {
-        format!("{sign}{}%", abs / 100)
-    } else {
-        format!("{sign}{}%", plain(i128::from(abs), 2))
-    }
-}
-
+/// The scenarios: the spot × vol grid, then the dampened tails (a move in basis points
+/// is 10⁴ units of 10⁻⁸ in the publisher's scenario names).
 fn scenarios(shape: &Shape) -> Vec<Scenario> {
     let mut out = Vec::new();
     for &bp in shape.moves {
         for (label, mult) in [("up", VOL_UP), ("down", VOL_DOWN)] {
             out.push(Scenario {
-                name: format!("spot{}/vol-{label}", percent_label(bp)),
-                spot_move: f64::from(bp) / 10_000.0,
-                vol_mult: mult,
-                cover: 1.0,
+                name: scenario_name(i128::from(bp) * 10_000, label, None),
+                shock: Shock { spot_move: f64::from(bp) / 10_000.0, vol: VolShock::Multiply(mult), cover: 1.0 },
             });
         }
     }
     for &(bp, cover) in shape.tails {
         out.push(Scenario {
-            name: format!("spot{}/vol-up (x{})", percent_label(bp), plain(i128::from(cover), 2)),
-            spot_move: f64::from(bp) / 10_000.0,
-            vol_mult: VOL_UP,
-            cover: f64::from(cover) / 100.0,
+            name: scenario_name(i128::from(bp) * 10_000, "up", Some(&plain(i128::from(cover), 2))),
+            shock: Shock {
+                spot_move: f64::from(bp) / 10_000.0,
+                vol: VolShock::Multiply(VOL_UP),
+                cover: f64::from(cover) / 100.0,
+            },
         });
     }
     out
@@ -553,7 +528,7 @@ fn linear_instrument(id: String, u: usize, notional: f64, rate: f64, scen: &[Sce
         underlying: u,
         kind: Kind::Linear,
         mark: 0,
-        pnl: scen.iter().map(|s| money_floor(notional * s.spot_move * s.cover)).collect(),
+        pnl: scen.iter().map(|s| money_floor(linear_pnl(notional, &s.shock))).collect(),
         linear: (money_ceil(notional * rate), money_ceil(notional * rate / 2.0)),
         short_charge: (0, 0),
     }
@@ -617,17 +592,11 @@ fn build_market(shape: &Shape, seed: u64) -> MarketData {
                 let code =
                     format!("{}-{}-{}", spec.id, expiry_code(e), plain(strike_units, MONEY_DECIMALS).replace('.', "d"));
                 let mut pair = [0usize; 2];
-                for (slot, (kind, suffix)) in [(Kind::Call, "C"), (Kind::Put, "P")].into_iter().enumerate() {
-                    let call = kind == Kind::Call;
-                    let value = black76(call, forward, strike, sigma, t, df);
-                    let pnl = scenarios
-                        .iter()
-                        .map(|s| {
-                            let shocked =
-                                black76(call, forward * (1.0 + s.spot_move), strike, sigma * s.vol_mult, t, df);
-                            money_floor((shocked - value) * s.cover)
-                        })
-                        .collect();
+                let kinds = [(Kind::Call, OptionKind::Call, "C"), (Kind::Put, OptionKind::Put, "P")];
+                for (slot, (kind, option_kind, suffix)) in kinds.into_iter().enumerate() {
+                    let option = Black76 { kind: option_kind, forward, strike, vol: sigma, t, df };
+                    let value = option.price();
+                    let pnl = scenarios.iter().map(|s| money_floor(option_pnl(&option, &s.shock))).collect();
                     let mark = money_round(value);
                     let linear = value + 1.5 * spec.initial_rate * spot;
                     pair[slot] = instruments.len();
@@ -655,51 +624,28 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
 }
 
-fn levels_json(initial: &str, maintenance: &str) -> String {
-    format!("{{\"initial\": {}, \"maintenance\": {}}}", quote(initial), quote(maintenance))
-}
-
+/// The market text, written by the publisher's snapshot writer.
 fn market_json(id: &str, data: &MarketData) -> String {
-    let money = |u: i128| plain(u, MONEY_DECIMALS);
-    let per_instrument = 160 + 14 * data.scenarios.len();
-    let mut out = String::with_capacity(1024 + data.instruments.len() * per_instrument);
-    out.push_str("{\n  \"version\": 1,\n");
-    let _ = writeln!(out, "  \"id\": {},", quote(id));
-    let _ = writeln!(out, "  \"as_of\": {},", quote(AS_OF));
-    out.push_str("  \"quote\": \"USD\",\n  \"scenarios\": [\n");
-    for (s, scenario) in data.scenarios.iter().enumerate() {
-        let comma = if s + 1 < data.scenarios.len() { "," } else { "" };
-        let _ = writeln!(out, "    {}{comma}", quote(&scenario.name));
+    Snapshot {
+        id: id.to_string(),
+        as_of: AS_OF.to_string(),
+        quote: "USD".to_string(),
+        scenarios: data.scenarios.iter().map(|s| s.name.clone()).collect(),
+        loss_factor: ["1.0".to_string(), "0.8".to_string()],
+        instruments: data
+            .instruments
+            .iter()
+            .map(|ins| InstrumentFigures {
+                id: ins.id.clone(),
+                mark: ins.mark,
+                pnl: ins.pnl.clone(),
+                linear: [ins.linear.0, ins.linear.1],
+                short_charge: [ins.short_charge.0, ins.short_charge.1],
+            })
+            .collect(),
+        assets: data.assets.iter().map(|&(id, price, haircut, _)| (id.to_string(), price, haircut)).collect(),
     }
-    out.push_str("  ],\n");
-    let _ = writeln!(out, "  \"loss_factor\": {},", levels_json("1.0", "0.8"));
-    out.push_str("  \"instruments\": [\n");
-    for (i, ins) in data.instruments.iter().enumerate() {
-        let pnl: Vec<String> = ins.pnl.iter().map(|&p| quote(&money(p))).collect();
-        let comma = if i + 1 < data.instruments.len() { "," } else { "" };
-        let _ = writeln!(
-            out,
-            "    {{\"id\": {}, \"mark\": {}, \"pnl\": [{}], \"linear\": {}, \"short_charge\": {}}}{comma}",
-            quote(&ins.id),
-            quote(&money(ins.mark)),
-            pnl.join(", "),
-            levels_json(&money(ins.linear.0), &money(ins.linear.1)),
-            levels_json(&money(ins.short_charge.0), &money(ins.short_charge.1)),
-        );
-    }
-    out.push_str("  ],\n  \"assets\": [\n");
-    for (a, &(id, price, haircut, _)) in data.assets.iter().enumerate() {
-        let comma = if a + 1 < data.assets.len() { "," } else { "" };
-        let _ = writeln!(
-            out,
-            "    {{\"id\": {}, \"price\": {}, \"haircut\": {}}}{comma}",
-            quote(id),
-            quote(&money(price)),
-            quote(&plain(haircut, RATE_DECIMALS)),
-        );
-    }
-    out.push_str("  ]\n}\n");
-    out
+    .to_json()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -60,16 +60,13 @@ impl Checker {
             Outcome::Valid => {}
             Outcome::Invalid(reason) => return Ok(Some(reason.to_string())),
         }
-        // The policy takes one signature; any listed publisher's will do (stored
-        // signatures were all checked on POST /v1/markets).
-        let mut last = String::from("the market has no publisher signature");
-        for sig in signatures {
-            match self.policy.check(market, bundle, Some(("market signature", sig)), Some(nonce)) {
-                Ok(()) => return Ok(None),
-                Err(why) => last = why,
-            }
+        // Every stored signature was checked on POST /v1/markets; the policy checks them
+        // again together, with its publisher quorum.
+        let sigs: Vec<(&str, &MarketSignature)> = signatures.iter().map(|s| ("market signature", s)).collect();
+        match self.policy.check(market, bundle, &sigs, Some(nonce)) {
+            Ok(()) => Ok(None),
+            Err(why) => Ok(Some(format!("invalid under the policy: {why}"))),
         }
-        Ok(Some(format!("invalid under the policy: {last}")))
     }
 }
 
@@ -84,4 +81,26 @@ pub fn check_market_signature(policy: &Policy, market: &Market, sig: &MarketSign
         return Err(format!("the signature is over market digest {}, not this market's {digest}", sig.digest));
     }
     sig.check()
+}
+
+/// Checks the signatures posted with a market together: each by a listed publisher, over
+/// this market, valid (`errors` gets each one that is not), and together from at least the
+/// policy's publisher quorum of distinct publishers. Returns the good ones, deduplicated
+/// by signer.
+pub fn accepted_signatures(policy: &Policy, market: &Market, posted: Vec<MarketSignature>) -> Result<Vec<MarketSignature>, String> {
+    let mut accepted: Vec<MarketSignature> = Vec::new();
+    let mut errors = Vec::new();
+    for sig in posted {
+        match check_market_signature(policy, market, &sig) {
+            Ok(()) if !accepted.iter().any(|a| a.signer.eq_ignore_ascii_case(&sig.signer)) => accepted.push(sig),
+            Ok(()) => {}
+            Err(why) => errors.push(why),
+        }
+    }
+    if accepted.is_empty() {
+        return Err(format!("not signed by a publisher the policy lists: {}", errors.join("; ")));
+    }
+    let sigs: Vec<(&str, &MarketSignature)> = accepted.iter().map(|s| ("market signature", s)).collect();
+    policy.check_market_signatures(market, &sigs)?;
+    Ok(accepted)
 }

@@ -21,7 +21,7 @@ use zkmargin_circuits::market::{Level, Market};
 use zkmargin_verifier::bundle::Bundle;
 use zkmargin_verifier::trust::MarketSignature;
 
-use crate::check::{check_market_signature, Checker, Requirements};
+use crate::check::{accepted_signatures, Checker, Requirements};
 use crate::metrics::Metrics;
 use crate::pool::WorkerPool;
 use crate::store::{NewVerdict, Recorded, Store, StoredMarket, Verdict};
@@ -183,23 +183,8 @@ async fn post_market(State(state): Shared, headers: HeaderMap, body: Body) -> Re
     if signatures.is_empty() {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "unsigned_market", "the market carries no publisher signature"));
     }
-    let policy = state.checker.policy();
-    let mut accepted: Vec<MarketSignature> = Vec::new();
-    let mut errors = Vec::new();
-    for sig in signatures {
-        match check_market_signature(policy, &market, &sig) {
-            Ok(()) if !accepted.iter().any(|a| a.signer.eq_ignore_ascii_case(&sig.signer)) => accepted.push(sig),
-            Ok(()) => {}
-            Err(why) => errors.push(why),
-        }
-    }
-    if accepted.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "untrusted_market",
-            format!("not signed by a publisher the policy lists: {}", errors.join("; ")),
-        ));
-    }
+    let accepted = accepted_signatures(state.checker.policy(), &market, signatures)
+        .map_err(|why| ApiError::new(StatusCode::FORBIDDEN, "untrusted_market", why))?;
     let digest = market.digest_hex();
     let stored = StoredMarket {
         digest: digest.clone(),

@@ -8,7 +8,7 @@
 //! - attestation: `zkmargin/attestation/1` ‖ 0x00 ‖ compact JSON
 //!   `{"venue", "account", "commitment", "as_of"}` in that key order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -148,6 +148,9 @@ pub struct Policy {
     /// Whether the verifier must be given, and match, the statement's nonce.
     #[serde(default)]
     pub require_nonce: bool,
+    /// How many distinct listed publishers must sign the market (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher_quorum: Option<u32>,
     /// Service (`serve`): how long a nonce from `POST /v1/challenges` stays usable
     /// (default [`DEFAULT_NONCE_TTL_SECONDS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,29 +171,58 @@ pub const DEFAULT_NONCE_TTL_SECONDS: u64 = 600;
 pub const DEFAULT_MAX_K: u32 = 16;
 
 impl Policy {
-    /// Checks a (proof-valid) bundle against the policy. `market_sig` names its file for
-    /// messages; `nonce` is the verifier's expected nonce, if any. The error names the
-    /// account, venue or file at fault.
+    /// The publisher quorum K: how many distinct listed publishers must sign the market.
+    pub fn quorum(&self) -> u32 {
+        self.publisher_quorum.unwrap_or(1)
+    }
+
+    /// How many distinct keys signed among `sigs` (the same key twice counts once;
+    /// keys compare case-insensitively).
+    pub fn distinct_signers(&self, sigs: &[&MarketSignature]) -> usize {
+        sigs.iter().map(|s| s.signer.to_ascii_lowercase()).collect::<BTreeSet<_>>().len()
+    }
+
+    /// Checks the market's signatures: each given signature (its file named in
+    /// messages) must be by a listed publisher, over this market's digest, and valid;
+    /// together they must come from at least [`Policy::quorum`] distinct publishers.
+    pub fn check_market_signatures(&self, market: &Market, sigs: &[(&str, &MarketSignature)]) -> Result<(), String> {
+        let quorum = self.quorum();
+        if quorum == 0 {
+            return Err("the policy's publisher_quorum must be at least 1".into());
+        }
+        if sigs.is_empty() {
+            return Err("the policy requires a market signature (--market-sig)".into());
+        }
+        let digest = market.digest_hex();
+        for &(file, sig) in sigs {
+            if !self.publishers.iter().any(|p| p.eq_ignore_ascii_case(&sig.signer)) {
+                return Err(format!("{file}: signer {} is not a listed publisher", sig.signer));
+            }
+            if !sig.digest.eq_ignore_ascii_case(&digest) {
+                return Err(format!("{file}: signs market digest {}, not this market's {digest}", sig.digest));
+            }
+            sig.check().map_err(|e| format!("{file}: {e}"))?;
+        }
+        let distinct = self.distinct_signers(&sigs.iter().map(|s| s.1).collect::<Vec<_>>());
+        if distinct < quorum as usize {
+            return Err(format!(
+                "the market is signed by {distinct} distinct listed publisher(s); the policy's publisher_quorum requires {quorum} (repeat --market-sig)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks a (proof-valid) bundle against the policy. `market_sigs` are the market's
+    /// signatures, each with its file name for messages; `nonce` is the verifier's
+    /// expected nonce, if any. The error names the account, venue or file at fault.
     pub fn check(
         &self,
         market: &Market,
         bundle: &Bundle,
-        market_sig: Option<(&str, &MarketSignature)>,
+        market_sigs: &[(&str, &MarketSignature)],
         nonce: Option<&str>,
     ) -> Result<(), String> {
-        let digest = market.digest_hex();
-        match market_sig {
-            None => return Err("the policy requires a market signature (--market-sig)".into()),
-            Some((file, sig)) => {
-                if !self.publishers.iter().any(|p| p.eq_ignore_ascii_case(&sig.signer)) {
-                    return Err(format!("{file}: signer {} is not a listed publisher", sig.signer));
-                }
-                if !sig.digest.eq_ignore_ascii_case(&digest) {
-                    return Err(format!("{file}: signs market digest {}, not this market's {digest}", sig.digest));
-                }
-                sig.check().map_err(|e| format!("{file}: {e}"))?;
-            }
-        }
+        self.check_market_signatures(market, market_sigs)?;
         let market_time = parse_rfc3339(&market.as_of).map_err(|e| format!("market as_of: {e}"))?;
         for acc in &bundle.statement.accounts {
             let who = format!("account {}/{}", acc.venue, acc.account);
@@ -264,6 +296,69 @@ mod tests {
         }
         assert!(Attestation::sign(&key, "v", "a", "xyz", "2026-11-25T07:30:00Z").is_err());
         assert!(Attestation::sign(&key, "v", "a", &"ab".repeat(32), "soon").is_err());
+    }
+
+    fn market() -> Market {
+        let text = r#"{"version": 1, "id": "q", "as_of": "2026-11-25T08:00:00Z", "quote": "USD",
+            "scenarios": ["down", "up"], "loss_factor": {"initial": "1", "maintenance": "0.8"},
+            "instruments": [{"id": "BTC-PERP", "mark": "0", "pnl": ["-9100", "9100"],
+              "linear": {"initial": "4550", "maintenance": "2275"}, "short_charge": {"initial": "0", "maintenance": "0"}}],
+            "assets": [{"id": "USDC", "price": "1", "haircut": "0"}]}"#;
+        Market::from_json("market.json", text).unwrap()
+    }
+
+    /// A policy as its file would give it (other fields at their defaults).
+    fn policy(publishers: &[&SigningKey], quorum: Option<u32>) -> Policy {
+        let keys: Vec<String> = publishers.iter().map(|k| hex::encode(k.verifying_key().to_bytes())).collect();
+        let mut text = serde_json::json!({"publishers": keys});
+        if let Some(k) = quorum {
+            text["publisher_quorum"] = k.into();
+        }
+        serde_json::from_value(text).unwrap()
+    }
+
+    #[test]
+    fn publisher_quorum() {
+        let market = market();
+        let keys: Vec<SigningKey> = (1..=4u8).map(|i| SigningKey::from_bytes(&[i; 32])).collect();
+        let sigs: Vec<MarketSignature> = keys.iter().map(|k| MarketSignature::sign(k, &market)).collect();
+        let named = |which: &[usize]| -> Vec<(&str, &MarketSignature)> { which.iter().map(|&i| ("sig", &sigs[i])).collect() };
+        let listed = policy(&[&keys[0], &keys[1], &keys[2]], Some(2));
+        // K − 1 distinct signatures are refused, K accepted, more too.
+        let err = listed.check_market_signatures(&market, &named(&[0])).unwrap_err();
+        assert!(err.contains("1 distinct") && err.contains("requires 2"), "{err}");
+        assert_eq!(listed.check_market_signatures(&market, &named(&[0, 1])), Ok(()));
+        assert_eq!(listed.check_market_signatures(&market, &named(&[2, 0, 1])), Ok(()));
+        // The same key twice counts once, even with its hex in another case.
+        assert!(listed.check_market_signatures(&market, &named(&[1, 1])).is_err());
+        let mut upper = sigs[1].clone();
+        upper.signer = upper.signer.to_ascii_uppercase();
+        assert!(listed.check_market_signatures(&market, &[("a", &sigs[1]), ("b", &upper)]).is_err());
+        // A key listed twice in the policy is still one publisher.
+        let doubled = policy(&[&keys[0], &keys[0]], Some(2));
+        assert!(doubled.check_market_signatures(&market, &named(&[0, 0])).is_err());
+        // An unlisted signer is named, even when the others make the quorum.
+        let err = listed.check_market_signatures(&market, &[("a.sig", &sigs[0]), ("b.sig", &sigs[1]), ("mallory.sig", &sigs[3])]).unwrap_err();
+        assert!(err.contains("mallory.sig") && err.contains("not a listed publisher"), "{err}");
+        // The default quorum is 1; a quorum of 0 is refused; no signature at all is refused.
+        let default = policy(&[&keys[0]], None);
+        assert_eq!(default.quorum(), 1);
+        assert_eq!(default.check_market_signatures(&market, &named(&[0])), Ok(()));
+        assert!(default.check_market_signatures(&market, &[]).unwrap_err().contains("--market-sig"));
+        assert!(policy(&[&keys[0]], Some(0)).check_market_signatures(&market, &named(&[0])).is_err());
+        // A quorum cannot be met with signatures of another market.
+        let other = Market { id: "other".into(), ..market.clone() };
+        let foreign = MarketSignature::sign(&keys[1], &other);
+        assert!(listed.check_market_signatures(&market, &[("a", &sigs[0]), ("b", &foreign)]).unwrap_err().contains("digest"));
+    }
+
+    #[test]
+    fn policy_quorum_field_is_optional_and_strict() {
+        let p: Policy = serde_json::from_str(r#"{"publishers": [], "publisher_quorum": 3}"#).unwrap();
+        assert_eq!(p.quorum(), 3);
+        let p: Policy = serde_json::from_str(r#"{"publishers": []}"#).unwrap();
+        assert_eq!(p.quorum(), 1);
+        assert!(serde_json::from_str::<Policy>(r#"{"publisher_qorum": 2}"#).is_err());
     }
 
     #[test]
