@@ -1,5 +1,7 @@
 //! Criterion benches of the sample workloads: proving and verifying the small and medium
-//! samples (keys built once per workload; parameters cached under `target/bench-params`).
+//! samples (and the large one with `ZKMARGIN_BENCH_LARGE=1`), beside the bare k=14 halo2
+//! proof that BENCHMARKS.md divides by (this machine is shared: compare ratios measured
+//! in the same run). Parameters are cached under `target/bench-params`.
 //!
 //! `cargo bench --bench proving` runs all; `cargo bench --bench proving -- small` one.
 
@@ -8,6 +10,10 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use zkmargin_circuits::market::{Level, Market};
+use zkmargin_circuits::circuit::MarginCircuit;
+use zkmargin_circuits::tables::MarketTables;
+use zkmargin_circuits::with_lanes;
+use zkmargin_prover::baseline;
 use zkmargin_prover::engine;
 use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::prove::prove;
@@ -31,6 +37,21 @@ fn workload(profile: Profile) -> (Market, Portfolio, i128) {
 fn bench_profile(c: &mut Criterion, profile: Profile) {
     let (market, portfolio, threshold) = workload(profile);
     let dir = params_dir();
+    let bundle = prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap().bundle;
+    let shape = bundle.circuit;
+    let rows = with_lanes!(shape.scenarios, S => {
+        let tables = MarketTables::new(&market, Level::Initial, S);
+        MarginCircuit::<S> { shape, tables, plan: None }.rows()
+    });
+    eprintln!(
+        "{}: k = {}, rows used {} of {} (reserved {}), proof {} bytes",
+        profile.as_str(),
+        shape.k,
+        rows.used,
+        1usize << shape.k,
+        rows.reserved,
+        bundle.proof.len() / 2
+    );
     let mut group = c.benchmark_group(profile.as_str());
     group.sample_size(10).measurement_time(Duration::from_secs(20));
     // End to end as `zkmargin prove` runs it: parameters read from the cache, keys
@@ -38,7 +59,6 @@ fn bench_profile(c: &mut Criterion, profile: Profile) {
     group.bench_function("prove (keygen + proof)", |b| {
         b.iter(|| prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap())
     });
-    let bundle = prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap().bundle;
     let verifier = Verifier::new(dir.clone());
     group.bench_function("verify (cached key)", |b| {
         b.iter(|| assert!(matches!(verifier.verify(&market, &bundle, &Expectations::default()).unwrap(), Outcome::Valid)))
@@ -52,6 +72,20 @@ fn bench_profile(c: &mut Criterion, profile: Profile) {
     group.finish();
 }
 
+fn bare(c: &mut Criterion) {
+    let dir = params_dir();
+    let mut group = c.benchmark_group("baseline");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group.bench_function("bare k=14 (keygen + create_proof + verify)", |b| b.iter(|| baseline::run(14, &dir)));
+    group.finish();
+}
+
+fn large(c: &mut Criterion) {
+    if std::env::var_os("ZKMARGIN_BENCH_LARGE").is_some() {
+        bench_profile(c, Profile::Large);
+    }
+}
+
 fn small(c: &mut Criterion) {
     bench_profile(c, Profile::Small);
 }
@@ -60,5 +94,27 @@ fn medium(c: &mut Criterion) {
     bench_profile(c, Profile::Medium);
 }
 
-criterion_group!(benches, small, medium);
+/// The lender's batch: one `verify_many` call over n copies of the medium bundle with the
+/// key already built (each copy is a full transcript pass; the proofs share one final
+/// multi-scalar multiplication). The cost of each further bundle is the slope.
+fn batch(c: &mut Criterion) {
+    let (market, portfolio, threshold) = workload(Profile::Medium);
+    let dir = params_dir();
+    let bundle = prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap().bundle;
+    let verifier = Verifier::new(dir);
+    let expect = Expectations::default();
+    assert!(matches!(verifier.verify(&market, &bundle, &expect).unwrap(), Outcome::Valid));
+    let mut group = c.benchmark_group("medium batch");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    for n in [1usize, 2, 4, 8] {
+        let bundles = vec![bundle.clone(); n];
+        let markets = std::slice::from_ref(&market);
+        group.bench_function(format!("verify_many x{n} (cached key)"), |b| {
+            b.iter(|| assert!(verifier.verify_many(markets, &bundles, &expect).unwrap().iter().all(Outcome::is_valid)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bare, small, medium, large, batch);
 criterion_main!(benches);

@@ -13,7 +13,11 @@ use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::prove::{self, ProveError};
 use zkmargin_prover::sample::{self, Profile};
 use zkmargin_prover::statement::opening;
-use zkmargin_verifier::bundle::Bundle;
+use std::path::PathBuf;
+
+use zkmargin_verifier::api::Verdict;
+use zkmargin_verifier::bundle::{Bundle, BundleError};
+use zkmargin_verifier::expect::{parse_account, Netting};
 use zkmargin_verifier::params;
 use zkmargin_verifier::progress::Progress;
 use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
@@ -139,14 +143,17 @@ pub fn prove(
 
 /// Reads a bundle. A file that cannot be read or is not JSON is bad input (exit 2); JSON
 /// that is not a well-formed bundle (a field changed to something the format does not
-/// allow) is a proof that is not valid (exit 1).
-fn read_bundle(path: &Path) -> Result<Bundle, CliError> {
+/// allow, an oversized field) is a proof that is not valid (exit 1): `Ok(Err(reason))`.
+fn read_bundle(path: &Path) -> Result<Result<Bundle, String>, CliError> {
     let text = io::read_text(path)?;
     let source = path.display().to_string();
-    if let Err(e) = serde_json::from_str::<Value>(&text) {
-        return Err(CliError::Input(zkmargin_circuits::input::InputError::new(&source, "", format!("not JSON: {e}"))));
+    match Bundle::parse(&source, &text) {
+        Ok(bundle) => Ok(Ok(bundle)),
+        Err(BundleError::NotJson { message, .. }) => {
+            Err(CliError::Input(zkmargin_circuits::input::InputError::new(&source, "", format!("not JSON: {message}"))))
+        }
+        Err(BundleError::Invalid(why)) => Ok(Err(format!("not a valid proof bundle: {why}"))),
     }
-    Bundle::from_json(&source, &text).map_err(|e| CliError::Rejected(format!("invalid proof: not a valid proof bundle: {e}")))
 }
 
 fn check(verifier: &Verifier, market: &Market, bundle: &Bundle, expect: &Expectations) -> Result<(), CliError> {
@@ -156,59 +163,146 @@ fn check(verifier: &Verifier, market: &Market, bundle: &Bundle, expect: &Expecta
     }
 }
 
-pub fn verify(
-    market: &Path,
-    proof: &Path,
-    threshold: Option<&str>,
-    nonce: Option<&str>,
-    policy: Option<&Path>,
-    market_sigs: &[std::path::PathBuf],
-    progress: Arc<Reporter>,
-) -> Result<(), CliError> {
-    let expect = Expectations {
-        min_threshold_units: threshold.map(threshold_units).transpose()?,
-        nonce: nonce.map(nonce_hex).transpose()?,
+/// The arguments of `verify`.
+pub struct VerifyArgs<'a> {
+    pub markets: &'a [PathBuf],
+    pub proofs: &'a [PathBuf],
+    pub json: bool,
+    pub level: Option<Level>,
+    pub level_at_least: Option<Option<Level>>,
+    pub accounts: &'a [String],
+    pub threshold: Option<&'a str>,
+    pub nonce: Option<&'a str>,
+    pub max_k: u32,
+    pub policy: Option<&'a Path>,
+    pub market_sigs: &'a [PathBuf],
+    pub progress: Arc<Reporter>,
+}
+
+fn verify_expectations(a: &VerifyArgs, netting: Netting) -> Result<Expectations, CliError> {
+    let (level, level_at_least) = match (a.level, a.level_at_least) {
+        (level, None) => (level, false),
+        (Some(level), Some(None)) => (Some(level), true),
+        (None, Some(Some(level))) => (Some(level), true),
+        (Some(l), Some(Some(m))) if l == m => (Some(l), true),
+        (None, Some(None)) => return Err(CliError::Usage("--level-at-least without a level needs --level".into())),
+        (Some(_), Some(Some(_))) => return Err(CliError::Usage("--level and --level-at-least name different levels".into())),
     };
-    let policy = policy.map(crate::trust::read_policy).transpose()?;
-    let market_sigs = market_sigs
+    if !(1..=zkmargin_circuits::shape::MAX_K).contains(&a.max_k) {
+        return Err(CliError::Usage(format!("--max-k {}: must be between 1 and {}", a.max_k, zkmargin_circuits::shape::MAX_K)));
+    }
+    Ok(Expectations {
+        min_threshold_units: a.threshold.map(threshold_units).transpose()?,
+        nonce: a.nonce.map(nonce_hex).transpose()?,
+        level,
+        level_at_least,
+        accounts: a
+            .accounts
+            .iter()
+            .map(|t| parse_account(t).map_err(|e| CliError::Usage(format!("--account: {e}"))))
+            .collect::<Result<_, _>>()?,
+        netting,
+        max_k: a.max_k,
+    })
+}
+
+/// One line naming the file and its verdict.
+fn verdict_line(file: &str, verdict: &Verdict, quote: Option<&str>, policy: Option<&str>) -> String {
+    if !verdict.valid {
+        return format!("{file}: invalid: {}", verdict.reason.as_deref().unwrap_or("unknown"));
+    }
+    let groups: Vec<String> = verdict
+        .groups
+        .iter()
+        .map(|g| {
+            let accounts: Vec<String> = verdict
+                .accounts
+                .iter()
+                .filter(|a| a.group == g.name)
+                .map(|a| format!("{}/{}", a.venue, a.account))
+                .collect();
+            format!("{} ({}): {}", g.name, g.mode, accounts.join(", "))
+        })
+        .collect();
+    let mut line = format!(
+        "{file}: valid: market {:?}: every group meets its {} margin and the total excess is at least {} {}; groups: {}",
+        verdict.market.as_deref().unwrap_or(""),
+        verdict.level.map_or("?", |l| l.as_str()),
+        verdict.threshold.as_deref().unwrap_or("?"),
+        quote.unwrap_or(""),
+        groups.join("; ")
+    );
+    if let Some(nonce) = verdict.nonce.as_deref().filter(|n| !n.is_empty()) {
+        line.push_str(&format!("; nonce {nonce}"));
+    }
+    if let Some(note) = policy {
+        line.push_str("; ");
+        line.push_str(note);
+    }
+    line
+}
+
+pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
+    let policy = a.policy.map(crate::trust::read_policy).transpose()?;
+    let expect = verify_expectations(a, policy.as_ref().map(|p| p.netting).unwrap_or_default())?;
+    let market_sigs = a
+        .market_sigs
         .iter()
         .map(|p| crate::trust::read_market_sig(p).map(|s| (p.display().to_string(), s)))
         .collect::<Result<Vec<_>, _>>()?;
-    let market = io::read_market(market)?;
-    let bundle = read_bundle(proof)?;
-    let started = Instant::now();
-    let checked = check(&Verifier::new(params::default_dir()).with_progress(progress.clone()), &market, &bundle, &expect);
-    progress.finish();
-    checked?;
-    if let Some(policy) = &policy {
-        let sigs: Vec<_> = market_sigs.iter().map(|(f, s)| (f.as_str(), s)).collect();
-        policy
-            .check(&market, &bundle, &sigs, expect.nonce.as_deref())
-            .map_err(|why| CliError::Rejected(format!("invalid under the policy: {why}")))?;
-    }
-    let st = &bundle.statement;
-    println!("valid: the proof is for market {:?} (digest {})", market.id, bundle.market.digest);
-    println!(
-        "it states: every group below meets its {} margin, and the total excess is at least {} {}",
-        st.level, st.threshold, market.quote
-    );
-    for g in &st.groups {
-        let accounts: Vec<String> =
-            st.accounts.iter().filter(|a| a.group == g.name).map(|a| format!("{}/{}", a.venue, a.account)).collect();
-        println!("  group {} ({}): {}", g.name, g.mode, accounts.join(", "));
-    }
-    if !st.nonce.is_empty() {
-        println!("nonce: {}", st.nonce);
-    }
-    if let Some(policy) = &policy {
-        println!(
-            "policy: market signed by {} of the trusted publishers (quorum {}); every account attested by its venue",
+    let sigs: Vec<_> = market_sigs.iter().map(|(f, s)| (f.as_str(), s)).collect();
+    let policy_note = policy.as_ref().map(|policy| {
+        format!(
+            "policy: market signed by {} of the trusted publishers (quorum {}), every account attested by its venue",
             policy.distinct_signers(&market_sigs.iter().map(|(_, s)| s).collect::<Vec<_>>()),
             policy.quorum()
-        );
+        )
+    });
+    let markets: Vec<Market> = a.markets.iter().map(|p| io::read_market(p)).collect::<Result<_, _>>()?;
+    let read: Vec<Result<Bundle, String>> = a.proofs.iter().map(|p| read_bundle(p)).collect::<Result<_, _>>()?;
+    let good: Vec<Bundle> = read.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let digests: Vec<String> = markets.iter().map(Market::digest_hex).collect();
+    let verifier = Verifier::new(params::default_dir()).with_progress(a.progress.clone());
+    let outcomes = verifier.verify_many(&markets, &good, &expect);
+    a.progress.finish();
+    let mut outcomes = outcomes.map_err(|e| CliError::Internal(e.to_string()))?.into_iter();
+    let mut invalid = Vec::new();
+    for (path, read) in a.proofs.iter().zip(&read) {
+        let file = path.display().to_string();
+        let (verdict, quote) = match read {
+            Err(why) => (Verdict::invalid(None, why.clone()), None),
+            Ok(bundle) => {
+                let market = digests.iter().position(|d| d.eq_ignore_ascii_case(&bundle.market.digest)).map(|m| &markets[m]);
+                let mut verdict = Verdict::new(Some(bundle), &outcomes.next().expect("one outcome per bundle"));
+                if let (true, Some(policy), Some(market)) = (verdict.valid, &policy, market) {
+                    if let Err(why) =
+                        policy.check(market, bundle, &sigs, expect.nonce.as_deref())
+                    {
+                        verdict = Verdict::invalid(Some(bundle), format!("invalid under the policy: {why}"));
+                    }
+                }
+                (verdict, market.map(|m| m.quote.as_str()))
+            }
+        };
+        if a.json {
+            println!("{}", verdict.to_json(&file));
+        } else {
+            println!("{}", verdict_line(&file, &verdict, quote, policy_note.as_deref()));
+        }
+        if !verdict.valid {
+            invalid.push(format!("{file}: {}", verdict.reason.unwrap_or_default()));
+        }
     }
-    println!("verified in {:.2?}", started.elapsed());
-    Ok(())
+    match invalid.len() {
+        0 => Ok(()),
+        1 if a.proofs.len() == 1 => Err(CliError::Rejected(format!("invalid proof: {}", invalid[0]))),
+        n => {
+            for line in &invalid {
+                eprintln!("zkmargin: invalid proof: {line}");
+            }
+            Err(CliError::Rejected(format!("{n} of {} bundles are not valid", a.proofs.len())))
+        }
+    }
 }
 
 pub fn params(ks: &[u32], progress: &dyn Progress) -> Result<(), CliError> {

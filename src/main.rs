@@ -97,21 +97,42 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Verify a proof bundle against a market snapshot.
+    /// Verify proof bundles against market snapshots: one verdict line per bundle.
+    ///
+    /// Exit 0 only if every bundle is valid for what was asked, 1 otherwise, 2 for an
+    /// unreadable market or bundle file.
     Verify {
-        /// Public market snapshot the proof must be about.
+        /// Public market snapshot; repeat for several (each bundle is checked against
+        /// the one whose digest it names).
+        #[arg(long = "market", required = true)]
+        markets: Vec<PathBuf>,
+        /// Proof bundle; repeat for several (checked together, batched per market,
+        /// level and shape).
+        #[arg(long = "proof", required = true)]
+        proofs: Vec<PathBuf>,
+        /// Print one JSON object per bundle (file, valid, reason, level, threshold, accounts, ...).
         #[arg(long)]
-        market: PathBuf,
-        /// Proof bundle.
+        json: bool,
+        /// Require the statement to be at this margin level: initial or maintenance.
         #[arg(long)]
-        proof: PathBuf,
+        level: Option<Level>,
+        /// Accept a stricter level than asked (an initial-level proof for a maintenance
+        /// request); with a value, require at least that level.
+        #[arg(long = "level-at-least", num_args = 0..=1, value_name = "LEVEL")]
+        level_at_least: Option<Option<Level>>,
+        /// Require this account (VENUE/ACCOUNT) to be in the statement; repeat.
+        #[arg(long = "account")]
+        accounts: Vec<String>,
         /// Require the proof to state at least this excess.
         #[arg(long)]
         threshold: Option<String>,
         /// Require the statement to carry this nonce.
         #[arg(long)]
         nonce: Option<String>,
-        /// Trust policy: trusted publishers and venue keys, attestation age, nonce rule.
+        /// Refuse, before any work, circuits larger than 2^K rows.
+        #[arg(long = "max-k", default_value_t = zkmargin_verifier::expect::DEFAULT_MAX_K)]
+        max_k: u32,
+        /// Trust policy: trusted publishers and venue keys, attestation age, nonce rule, netting.
         #[arg(long)]
         policy: Option<PathBuf>,
         /// A publisher's signature of the market (required by a policy); repeat for a
@@ -261,15 +282,32 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Prove { market, portfolio, level, threshold, nonce, attestations, out } => {
             commands::prove(&market, &portfolio, level, &threshold, nonce.as_deref(), &attestations, &out, progress)
         }
-        Command::Verify { market, proof, threshold, nonce, policy, market_sigs } => commands::verify(
-            &market,
-            &proof,
-            threshold.as_deref(),
-            nonce.as_deref(),
-            policy.as_deref(),
-            &market_sigs,
+        Command::Verify {
+            markets,
+            proofs,
+            json,
+            level,
+            level_at_least,
+            accounts,
+            threshold,
+            nonce,
+            max_k,
+            policy,
+            market_sigs,
+        } => commands::verify(&commands::VerifyArgs {
+            markets: &markets,
+            proofs: &proofs,
+            json,
+            level,
+            level_at_least,
+            accounts: &accounts,
+            threshold: threshold.as_deref(),
+            nonce: nonce.as_deref(),
+            max_k,
+            policy: policy.as_deref(),
+            market_sigs: &market_sigs,
             progress,
-        ),
+        }),
         Command::Keygen { out } => trust::keygen(&out),
         Command::SignMarket { key, market, out } => trust::sign_market(&key, &market, &out),
         Command::Attest { key, venue, account, commitment, as_of, out } => {

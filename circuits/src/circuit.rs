@@ -3,11 +3,12 @@
 //! Public inputs are laid out by [`crate::statement::PublicLayout`]. The circuit proves:
 //!
 //! 1. each account slot's commitment opens to the positions and collateral laid out in
-//!    its rows (Poseidon chain, [`crate::commitment`]), each quantity within ±2^69;
+//!    its rows (a Poseidon sponge over packed entries, two per permutation,
+//!    [`crate::commitment`]), each quantity within ±2^69;
 //! 2. each group slot's net rows hold, per instrument, the sum of the quantities its
 //!    accounts hold (a logUp argument keyed by instrument id and group tag, with the
-//!    challenge hashed from every commitment and every net row, so neither side can be
-//!    chosen after it);
+//!    challenge hashed from every commitment and every packed net row, so neither side
+//!    can be chosen after it);
 //! 3. each net row's mark, rates and scenario P&L are the market's (lookup into fixed
 //!    tables built from the snapshot, so the verifying key pins the market);
 //! 4. each group's equity, requirement and excess follow SPEC section 5 exactly, and
@@ -17,11 +18,14 @@
 //! [`crate::shape::SCENARIO_LANES`]), since halo2 fixes columns at configuration time.
 
 use halo2_proofs::circuit::{AssignedCell, Cell, Layouter, SimpleFloorPlanner, Value};
-use halo2_proofs::plonk::{Circuit, ConstraintSystem, Error};
+use halo2_proofs::plonk::{
+    Advice, Any, Assigned, Assignment, Circuit, Column, ConstraintSystem, Error, Fixed, FloorPlanner, Instance, Selector,
+};
 
 use crate::chips::hash::{HashChip, HashConfig, HashInstructions};
 use crate::chips::margin::{MarginChip, MarginConfig, MarginInstructions, Weight};
 use crate::chips::range::{RangeCheckChip, RangeCheckConfig, RangeInstructions, WORD_BITS};
+use crate::chips::sponge::PairCells;
 use crate::encoding::Fp;
 use crate::shape::Shape;
 use crate::statement::{PublicLayout, BINDING, THRESHOLD};
@@ -29,7 +33,7 @@ use crate::tables::MarketTables;
 use crate::witness::Plan;
 
 /// Poseidon lanes laid side by side.
-pub const HASH_LANES: usize = 8;
+pub const HASH_LANES: usize = 3;
 /// Range-check lanes laid side by side.
 pub const RANGE_LANES: usize = 3;
 
@@ -37,9 +41,9 @@ pub const RANGE_LANES: usize = 3;
 pub mod words {
     /// qty + 2^69 < 2^70.
     pub const QUANTITY: usize = 7;
-    /// Collateral parts < 2^70.
+    /// Collateral |x| < 2^70 (so both sign parts are).
     pub const AMOUNT: usize = 7;
-    /// Net parts < 2^80.
+    /// Net |n| < 2^80 (so both sign parts are).
     pub const NET: usize = 8;
     /// worst and worst − loss < 2^160.
     pub const LOSS: usize = 16;
@@ -52,6 +56,7 @@ pub mod words {
 /// Columns of the whole circuit.
 #[derive(Clone, Debug)]
 pub struct MarginCircuitConfig {
+    constants: Column<Fixed>,
     margin: MarginConfig,
     range: RangeCheckConfig,
     hash: HashConfig,
@@ -69,39 +74,119 @@ pub struct MarginCircuit<const S: usize> {
     pub plan: Option<Plan>,
 }
 
-/// Rows the layout of `shape` needs with `lanes` scenario lanes and tables of
-/// `instruments` and `assets` rows, estimated from above for the margin and range
-/// columns and closely for the hash lanes. The prover searches for k from here up, so a
-/// proof's k is never below [`estimated_k`] of its shape.
-pub fn estimated_rows(s: &Shape, lanes: usize, instruments: usize, assets: usize) -> usize {
-    {
-        let hashes = s.accounts * (2 + 2 * (s.positions + s.collateral)) + 2 * s.groups * s.nets + s.accounts;
-        let hash_rows = hashes * 40 / HASH_LANES + 40;
-        let range_rows = {
-            let per_account = s.positions * (words::QUANTITY + 1) + 2 * s.collateral * (words::AMOUNT + 1);
-            let per_group = 2 * s.nets * (words::NET + 1) + (lanes + 1) * (words::LOSS + 1) + words::EXCESS + 1;
-            (s.accounts * per_account + s.groups * per_group + words::TOTAL + 1) / RANGE_LANES + words::TOTAL
-        };
-        let margin_rows = s.accounts * (s.positions + s.collateral + 5)
-            + s.groups * (s.nets + 1 + s.accounts + 2)
-            + 3 * (s.accounts.max(s.groups) + 2)
-            + 4;
-        let table_rows = (instruments.max(assets) + 1).max(1 << WORD_BITS);
-        hash_rows.max(range_rows).max(margin_rows).max(table_rows)
+/// A layout pass that commits nothing: it records the highest row any region, table
+/// or constant touches.
+#[derive(Default)]
+struct RowCounter {
+    rows: usize,
+}
+
+impl RowCounter {
+    fn touch(&mut self, row: usize) {
+        self.rows = self.rows.max(row + 1);
     }
 }
 
-/// The smallest k whose usable rows hold [`estimated_rows`].
-pub fn estimated_k(s: &Shape, lanes: usize, instruments: usize, assets: usize) -> u32 {
-    let needed = estimated_rows(s, lanes, instruments, assets) + 10; // blinding rows and the last-row margin
-    needed.next_power_of_two().trailing_zeros()
+impl Assignment<Fp> for RowCounter {
+    fn enter_region<NR: Into<String>, N: FnOnce() -> NR>(&mut self, _: N) {}
+    fn exit_region(&mut self) {}
+    fn enable_selector<A: FnOnce() -> AR, AR: Into<String>>(&mut self, _: A, _: &Selector, row: usize) -> Result<(), Error> {
+        self.touch(row);
+        Ok(())
+    }
+    fn query_instance(&self, _: Column<Instance>, _: usize) -> Result<Value<Fp>, Error> {
+        Ok(Value::unknown())
+    }
+    fn assign_advice<V, VR, A, AR>(&mut self, _: A, _: Column<Advice>, row: usize, _: V) -> Result<(), Error>
+    where
+        V: FnOnce() -> Value<VR>,
+        VR: Into<Assigned<Fp>>,
+        A: FnOnce() -> AR,
+        AR: Into<String>,
+    {
+        self.touch(row);
+        Ok(())
+    }
+    fn assign_fixed<V, VR, A, AR>(&mut self, _: A, _: Column<Fixed>, row: usize, _: V) -> Result<(), Error>
+    where
+        V: FnOnce() -> Value<VR>,
+        VR: Into<Assigned<Fp>>,
+        A: FnOnce() -> AR,
+        AR: Into<String>,
+    {
+        self.touch(row);
+        Ok(())
+    }
+    fn copy(&mut self, _: Column<Any>, left: usize, _: Column<Any>, right: usize) -> Result<(), Error> {
+        self.touch(left.max(right));
+        Ok(())
+    }
+    fn fill_from_row(&mut self, _: Column<Fixed>, row: usize, _: Value<Assigned<Fp>>) -> Result<(), Error> {
+        self.touch(row);
+        Ok(())
+    }
+    fn push_namespace<NR: Into<String>, N: FnOnce() -> NR>(&mut self, _: N) {}
+    fn pop_namespace(&mut self, _: Option<String>) {}
+}
+
+/// The exact size of a circuit's layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rows {
+    /// Rows the layout uses (regions, tables and constants).
+    pub used: usize,
+    /// Rows halo2 reserves at the end (blinding factors and the last row).
+    pub reserved: usize,
+    /// Smallest total the constraint system accepts.
+    pub minimum: usize,
+}
+
+impl Rows {
+    /// The smallest k whose 2^k rows hold the layout.
+    pub fn k(&self) -> u32 {
+        let needed = (self.used + self.reserved).max(self.minimum);
+        needed.next_power_of_two().trailing_zeros()
+    }
+}
+
+/// A lower bound on k from the market alone: the instrument table (one row per
+/// instrument and the zero row) and the 10-bit range table must fit. Cheap, so a
+/// verifier refuses an impossible shape before any work; [`MarginCircuit::rows`] gives
+/// the exact figure.
+pub fn estimated_k(instruments: usize, assets: usize) -> u32 {
+    let table_rows = (instruments.max(assets) + 1).max(1 << WORD_BITS);
+    (table_rows + 8).next_power_of_two().trailing_zeros()
 }
 
 impl<const S: usize> MarginCircuit<S> {
-    /// [`estimated_k`] of this circuit's shape and tables.
-    pub fn estimated_k(&self) -> u32 {
-        estimated_k(&self.shape, S, self.tables.instruments.len(), self.tables.assets.len())
+    /// The exact rows of this circuit's layout (a synthesis pass that commits nothing).
+    pub fn rows(&self) -> Rows {
+        let mut cs = ConstraintSystem::default();
+        let config = Self::configure(&mut cs);
+        let constants = vec![config.constants];
+        let mut counter = RowCounter::default();
+        let circuit = self.without_witnesses();
+        SimpleFloorPlanner::synthesize(&mut counter, &circuit, config, constants).expect("a layout pass cannot fail");
+        Rows { used: counter.rows, reserved: cs.blinding_factors() + 1, minimum: cs.minimum_rows() }
     }
+
+    /// The smallest k that holds this circuit ([`Rows::k`]).
+    pub fn min_k(&self) -> u32 {
+        self.rows().k()
+    }
+}
+
+/// Runs one sponge absorption's permutation and links its output to the sponge row.
+fn permute(
+    hash: &HashChip,
+    layouter: &mut impl Layouter<Fp>,
+    pair: &PairCells,
+    links: &mut Vec<(Cell, Cell)>,
+) -> Result<(), Error> {
+    let output = hash.permute(layouter, &pair.input)?;
+    for (x, y) in output.iter().zip(&pair.output) {
+        links.push((x.cell(), y.cell()));
+    }
+    Ok(())
 }
 
 /// Terms of a plain sum: every cell with weight 1.
@@ -109,9 +194,6 @@ fn ones(cells: &[AssignedCell<Fp, Fp>]) -> Vec<(Weight, &AssignedCell<Fp, Fp>)> 
     cells.iter().map(|x| (Weight::One, x)).collect()
 }
 
-fn known(plan: Option<&Plan>, f: impl FnOnce(&Plan) -> Fp) -> Value<Fp> {
-    plan.map_or(Value::unknown(), |p| Value::known(f(p)))
-}
 
 impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
     type Config = MarginCircuitConfig;
@@ -129,11 +211,15 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         let range_lanes: Vec<_> = (0..RANGE_LANES).map(|_| meta.advice_column()).collect();
         let range = RangeCheckChip::configure(meta, &range_lanes);
         let hash = HashChip::configure(meta, HASH_LANES);
-        MarginCircuitConfig { margin, range, hash }
+        MarginCircuitConfig { constants, margin, range, hash }
     }
 
     fn synthesize(&self, config: Self::Config, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         assert_eq!(self.tables.lanes, S, "market tables must have S lanes");
+        // Every slot must sit in an absorption (see Shape::check_limits).
+        if self.shape.check_limits().is_err() {
+            return Err(Error::Synthesis);
+        }
         let shape = &self.shape;
         let layout = PublicLayout::new(shape);
         let plan = self.plan.as_ref();
@@ -153,39 +239,24 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         let mut account_values = Vec::with_capacity(shape.accounts);
         let mut account_logups = Vec::with_capacity(shape.accounts);
 
+        // 1. Account commitments: header, positions and collateral through the sponge.
         for a in 0..shape.accounts {
             let account = plan.map(|p| &p.accounts[a]);
-            let names = margin.witness_values(
-                layouter,
-                &[
-                    known(plan, |p| p.accounts[a].venue),
-                    known(plan, |p| p.accounts[a].account),
-                    known(plan, |p| p.accounts[a].salt),
-                ],
-            )?;
-            let positions =
-                margin.assign_positions(layouter, shape.positions, account.map(|x| &x.positions[..]), layout.group_tag(a))?;
-            let collateral = margin.assign_collateral(layouter, shape.collateral, account.map(|x| &x.collateral[..]))?;
-
-            // The commitment chain: names and salt, then every position and collateral slot.
-            let start = hash.hash3(layouter, [&names[0], &names[1], &names[2]])?;
-            links.push((start.cell(), positions.chains[0].cell()));
-            for r in 0..shape.positions {
-                let leaf = hash.hash2(layouter, &positions.ids[r], &positions.qtys[r])?;
-                let next = hash.hash2(layouter, &positions.chains[r], &leaf)?;
-                links.push((next.cell(), positions.hashed[r].cell()));
-                range.check_words(layouter, &positions.offsets[r], words::QUANTITY)?;
+            let positions = margin.assign_positions(layouter, shape.positions, account, layout.group_tag(a))?;
+            for offset in &positions.offsets {
+                range.check_words(layouter, offset, words::QUANTITY)?;
             }
-            links.push((positions.chains[shape.positions].cell(), collateral.chains[0].cell()));
-            for r in 0..shape.collateral {
-                let leaf = hash.hash2(layouter, &collateral.ids[r], &collateral.amounts[r])?;
-                let next = hash.hash2(layouter, &collateral.chains[r], &leaf)?;
-                links.push((next.cell(), collateral.hashed[r].cell()));
+            let collateral = margin.assign_collateral(layouter, shape.collateral, account)?;
+            for (x, y) in positions.final_state.iter().zip(&collateral.first_state) {
+                links.push((x.cell(), y.cell()));
             }
-            for part in &collateral.parts {
-                range.check_words(layouter, part, words::AMOUNT)?;
+            for mag in &collateral.mags {
+                range.check_words(layouter, mag, words::AMOUNT)?;
             }
-            let commitment = collateral.chains[shape.collateral].clone();
+            for pair in positions.pairs.iter().chain(&collateral.pairs) {
+                permute(&hash, layouter, pair, &mut links)?;
+            }
+            let commitment = collateral.final_state[0].clone();
             layouter.constrain_instance(commitment.cell(), instance, layout.commitment(a))?;
             commitments.push(commitment);
             account_values.push(collateral.value);
@@ -193,7 +264,9 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
             challenge_cells.push(positions.challenge);
         }
 
-        let mut net_chain = margin.zero(layouter)?;
+        // 2. Net rows per group: netting (logUp), market lookups, scenario losses, the
+        //    worst loss, requirement and excess ≥ 0; every net row goes into the net sponge.
+        let mut net_state: Option<[AssignedCell<Fp, Fp>; 3]> = None;
         let mut excesses = Vec::with_capacity(shape.groups);
         let mut group_logups = Vec::with_capacity(shape.groups);
         for g in 0..shape.groups {
@@ -201,22 +274,18 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
                 account_values.iter().enumerate().map(|(a, v)| (Weight::Instance(layout.membership(a, g)), v)).collect();
             let group = plan.map(|p| &p.groups[g]);
             let collateral = margin.weighted_sum(layouter, &terms, group.map(|x| &x.collateral_sums[..]))?;
-            let cells = margin.assign_group(
-                layouter,
-                g,
-                shape.nets,
-                group.map(|x| &x.rows[..]),
-                group.map(|x| &x.totals),
-                self.tables.loss_factor,
-                &collateral,
-                layout.mode(g),
-            )?;
-            for r in 0..shape.nets {
-                let leaf = hash.hash2(layouter, &cells.ids[r], &cells.nets[r])?;
-                net_chain = hash.hash2(layouter, &net_chain, &leaf)?;
+            let cells = margin.assign_group(layouter, g, shape.nets, group, self.tables.loss_factor, &collateral, layout.mode(g))?;
+            if let Some(previous) = &net_state {
+                for (x, y) in previous.iter().zip(&cells.first_state) {
+                    links.push((x.cell(), y.cell()));
+                }
             }
-            for part in &cells.parts {
-                range.check_words(layouter, part, words::NET)?;
+            for pair in &cells.pairs {
+                permute(&hash, layouter, pair, &mut links)?;
+            }
+            net_state = Some(cells.final_state.clone());
+            for mag in &cells.mags {
+                range.check_words(layouter, mag, words::NET)?;
             }
             range.check_words(layouter, &cells.worst, words::LOSS)?;
             for slack in &cells.slack {
@@ -227,26 +296,27 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
             group_logups.push(cells.logup);
             challenge_cells.push(cells.challenge);
         }
+        let net_digest = net_state.expect("at least one group")[0].clone();
 
-        // Σ excess ≥ T.
+        // 3. Σ excess ≥ T.
         let terms = ones(&excesses);
         let total = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.excess_sums[..]))?;
         let slack = margin.threshold_slack(layouter, &total, THRESHOLD, plan.map(|p| p.threshold_slack))?;
         range.check_words(layouter, &slack, words::TOTAL)?;
 
-        // logUp balance: Σ over position rows = Σ over net rows.
+        // 4. logUp balance: Σ over position rows = Σ over net rows.
         let terms = ones(&account_logups);
         let from_positions = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.position_logup_sums[..]))?;
         let terms = ones(&group_logups);
         let from_nets = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.net_logup_sums[..]))?;
         links.push((from_positions.cell(), from_nets.cell()));
 
-        // The challenge: H(H(commitment chain, net chain), binding), used by every region.
+        // 5. The challenge: H(H(commitment chain, net digest), binding), used by every region.
         let mut com_chain = commitments[0].clone();
         for c in &commitments[1..] {
             com_chain = hash.hash2(layouter, &com_chain, c)?;
         }
-        let derived = hash.hash2(layouter, &com_chain, &net_chain)?;
+        let derived = hash.hash2(layouter, &com_chain, &net_digest)?;
         let derived = hash.hash2(layouter, &derived, &binding)?;
         for cell in &challenge_cells {
             links.push((derived.cell(), cell.cell()));

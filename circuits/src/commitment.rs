@@ -1,36 +1,137 @@
 //! Account commitments (native side; the circuit recomputes them in
-//! [`crate::chips::account`]).
+//! [`crate::chips::sponge`] over the account rows of [`crate::chips::margin`]).
 //!
 //! An account's commitment depends only on what its venue knows: venue and account
 //! names, the salt, and its own positions and collateral. It never depends on the
 //! market snapshot or on other accounts, so a venue computes it from its own books.
 //!
-//! With H(a, b) and H3(a, b, c) = Poseidon-P128Pow5T3 over the constant-length messages
-//! (a, b) and (a, b, c) (different lengths are different hash domains):
+//! Encoding 2 (bundle format `zkmargin-proof/2`): a Poseidon (P128Pow5T3, width 3,
+//! rate 2) sponge that absorbs two field elements per permutation.
 //! ```text
-//! c ← H3(venue, account, salt)
-//! for each position   (instrument, qty)   sorted by instrument id (bytes):  c ← H(c, H(instrument, qty))
-//! for each collateral (asset, amount)     sorted by asset id (bytes):       c ← H(c, H(asset, amount))
-//! commitment = c
+//! entry(kind, id, v) = kind·2^232 + id·2^72 + (v + 2^70)
+//!     kind 1 = position (id: instrument, v: quantity), kind 2 = collateral (id: asset,
+//!     v: amount); id < 2^160 (crate::encoding), |v| < 2^69 (8-decimal integer)
+//! message  = venue, account, salt, 0,
+//!            entry(1, ·) of each position   sorted by instrument id (bytes), then one 0 if their number is odd,
+//!            entry(2, ·) of each collateral sorted by asset id (bytes),      then one 0 if their number is odd
+//! state    = [0, 0, COMMIT_CAPACITY]
+//! for each pair (m0, m1) of the message: state = Poseidon-permutation([state0 + m0, state1 + m1, state2])
+//! commitment = state0
 //! ```
-//! Identifiers, salt and signed numbers are encoded as in [`crate::encoding`];
-//! quantities and amounts are integers at 8 decimals. Instrument and asset ids use
-//! different hash domains, so a position can never be read as a collateral entry; the
-//! header uses its own hash domain (length 3), so no chain step can stand in for it and
-//! no prefix of the entries can be cut off an opening.
+//! Each part of an entry has a stated bound (kind < 4, id < 2^160, v + 2^70 < 2^72), so
+//! the packing is injective; an entry is never 0 (its kind bits), so the padding 0 is
+//! never read as an entry, and the kind tells a position from a collateral entry.
+//! Different lengths absorb different numbers of pairs, and the capacity constant keeps
+//! this sponge apart from every other use of the permutation.
 
-use halo2_poseidon::{ConstantLength, Hash, P128Pow5T3};
+use ff::{Field, PrimeField};
+use halo2_poseidon::{ConstantLength, Hash, Mds, P128Pow5T3, Spec};
 
-use crate::encoding::{id_to_field, salt_to_field, signed_to_field, Fp, IdKind};
+use crate::encoding::{id_to_field, pow2, salt_to_field, signed_to_field, Fp, IdKind};
 
-/// Poseidon over two field elements: the only hash the commitment uses.
+/// Poseidon over two field elements (the logUp challenge's hashes).
 pub fn hash2(a: Fp, b: Fp) -> Fp {
     Hash::<Fp, P128Pow5T3, ConstantLength<2>, 3, 2>::init().hash([a, b])
 }
 
-/// Poseidon over three field elements: the commitment header.
+/// Poseidon over three field elements.
 pub fn hash3(a: Fp, b: Fp, c: Fp) -> Fp {
     Hash::<Fp, P128Pow5T3, ConstantLength<3>, 3, 2>::init().hash([a, b, c])
+}
+
+/// The sponge state: two rate words and the capacity word.
+pub type SpongeState = [Fp; 3];
+
+/// The little-endian integer of 16 ASCII bytes, as a field element.
+fn ascii16(tag: &[u8; 16]) -> Fp {
+    Fp::from_u128(u128::from_le_bytes(*tag))
+}
+
+/// Initial capacity word of the account-commitment sponge: the 16 ASCII bytes
+/// `zkmargin:commit2` read as a little-endian integer.
+pub fn commit_capacity() -> Fp {
+    ascii16(b"zkmargin:commit2")
+}
+
+/// Initial capacity word of the net-row sponge that feeds the logUp challenge: the 16
+/// ASCII bytes `zkmargin:netrow2` read as a little-endian integer.
+pub fn nets_capacity() -> Fp {
+    ascii16(b"zkmargin:netrow2")
+}
+
+/// The Poseidon permutation (P128Pow5T3) on a width-3 state.
+pub fn permute(state: SpongeState) -> SpongeState {
+    let (round_constants, mds, _) = <P128Pow5T3 as Spec<Fp, 3, 2>>::constants();
+    let mds: Mds<Fp, 3> = mds;
+    let half_full = <P128Pow5T3 as Spec<Fp, 3, 2>>::full_rounds() / 2;
+    let partial = <P128Pow5T3 as Spec<Fp, 3, 2>>::partial_rounds();
+    let sbox = |x: Fp| x.square().square() * x;
+    let apply_mds = |s: [Fp; 3]| {
+        let mut out = [Fp::ZERO; 3];
+        for (i, o) in out.iter_mut().enumerate() {
+            for (j, x) in s.iter().enumerate() {
+                *o += mds[i][j] * x;
+            }
+        }
+        out
+    };
+    let mut s = state;
+    let mut rounds = round_constants.iter();
+    for r in 0..2 * half_full + partial {
+        let rc = rounds.next().expect("one constant row per round");
+        let full = r < half_full || r >= half_full + partial;
+        for (w, c) in s.iter_mut().zip(rc) {
+            *w += c;
+        }
+        if full {
+            for w in s.iter_mut() {
+                *w = sbox(*w);
+            }
+        } else {
+            s[0] = sbox(s[0]);
+        }
+        s = apply_mds(s);
+    }
+    s
+}
+
+/// One absorption: the permutation of `state` with `pair` added to its rate words.
+pub fn absorb(state: SpongeState, pair: [Fp; 2]) -> SpongeState {
+    permute([state[0] + pair[0], state[1] + pair[1], state[2]])
+}
+
+/// Kind of a committed entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A position (instrument, quantity).
+    Position = 1,
+    /// A collateral holding (asset, amount).
+    Collateral = 2,
+}
+
+/// Bit position of an entry's kind.
+pub const KIND_SHIFT: u32 = 232;
+/// Bit position of an entry's id.
+pub const ID_SHIFT: u32 = 72;
+/// Offset added to an entry's signed value: v + 2^70 ∈ [0, 2^72) for |v| < 2^69.
+pub const VALUE_OFFSET_BITS: u32 = 70;
+/// Values must satisfy |v| < 2^69 (SPEC bounds give |v| ≤ 10^20 < 2^67).
+pub const VALUE_BITS: u32 = 69;
+
+/// The packed entry `kind·2^232 + id·2^72 + (v + 2^70)`. Injective only within the
+/// bounds (id < 2^160, |v| < 2^69), which every parsed input meets; the circuit
+/// range-checks them, so an out-of-bound opening packs but never proves.
+pub fn pack_entry(kind: EntryKind, id: Fp, value: i128) -> Fp {
+    Fp::from(kind as u64) * pow2(KIND_SHIFT) + id * pow2(ID_SHIFT) + signed_to_field(value) + pow2(VALUE_OFFSET_BITS)
+}
+
+/// The entries of a list, packed and padded with one 0 to an even length.
+fn packed_pairs(kind: EntryKind, entries: &[(Fp, i128)]) -> Vec<Fp> {
+    let mut packed: Vec<Fp> = entries.iter().map(|&(id, v)| pack_entry(kind, id, v)).collect();
+    if packed.len() % 2 == 1 {
+        packed.push(Fp::ZERO);
+    }
+    packed
 }
 
 /// What opens one account's commitment, already encoded as field elements.
@@ -82,13 +183,21 @@ impl AccountOpening {
         }
     }
 
+    /// The message the sponge absorbs: header, positions, collateral (see the module).
+    pub fn message(&self) -> Vec<Fp> {
+        let mut message = vec![self.venue, self.account, self.salt, Fp::ZERO];
+        message.extend(packed_pairs(EntryKind::Position, &self.positions));
+        message.extend(packed_pairs(EntryKind::Collateral, &self.collateral));
+        message
+    }
+
     /// The commitment.
     pub fn commitment(&self) -> Fp {
-        let mut c = hash3(self.venue, self.account, self.salt);
-        for &(id, x) in self.positions.iter().chain(&self.collateral) {
-            c = hash2(c, hash2(id, signed_to_field(x)));
+        let mut state = [Fp::ZERO, Fp::ZERO, commit_capacity()];
+        for pair in self.message().chunks(2) {
+            state = absorb(state, [pair[0], pair[1]]);
         }
-        c
+        state[0]
     }
 }
 
@@ -99,6 +208,45 @@ mod tests {
     fn opening(salt: u8, positions: &[(&str, i128)]) -> AccountOpening {
         let positions: Vec<_> = positions.iter().map(|(i, q)| (i.to_string(), *q)).collect();
         AccountOpening::new("deribit", "sub-1", &[salt; 32], &positions, &[("USDC".into(), 5)])
+    }
+
+    #[test]
+    fn native_permutation_is_poseidon() {
+        // hash2 is one permutation of [a, b, 2·2^64], read at word 0.
+        let (a, b) = (Fp::from(3), Fp::from(5));
+        assert_eq!(permute([a, b, Fp::from_u128(2 << 64)])[0], hash2(a, b));
+    }
+
+    #[test]
+    fn packing_keeps_every_part() {
+        let id = Fp::from(7);
+        let e = pack_entry(EntryKind::Position, id, -3);
+        let expected = Fp::from(1) * pow2(232) + Fp::from(7) * pow2(72) + pow2(70) - Fp::from(3);
+        assert_eq!(e, expected);
+        assert_ne!(e, pack_entry(EntryKind::Collateral, id, -3));
+        assert_ne!(e, pack_entry(EntryKind::Position, id + Fp::ONE, -3));
+    }
+
+    #[test]
+    fn readme_test_vector() {
+        use crate::encoding::field_to_hex;
+        let o = AccountOpening::new(
+            "deribit",
+            "sub-1",
+            &[1; 32],
+            &[("BTC-PERP".into(), -250_000_000)],
+            &[("USDC".into(), -500_000_000_000), ("BTC".into(), 120_000_000)],
+        );
+        let m: Vec<String> = o.message().iter().map(field_to_hex).collect();
+        assert_eq!(m[0], "9fcc5d40862232153e5d1f59f42137d510a322f7e00a0421ca8f675550aae800");
+        assert_eq!(m[1], "b9c4b7c91a00becf41ad6e1a31f82ffa8848db037074770aa44a40b84ff50000");
+        assert_eq!(m[2], "b2f6c0c5002516514a73a79e3ab8f24de131387e0bdfd53123ad0ad0775dd500");
+        assert_eq!(m[4], "804d19f1ffffffff3ff164e3faab1b0e9e66c2a0ce5585a230f26c27b7010000");
+        assert_eq!(m[6], "000e270700000000405fb09ee59209ee5a06d06120da966af74fcd76ee020000");
+        assert_eq!(m[7], "0078ad958bffffff3f8998e05920dc50b91a5f86c9db26a7697a17a6cf020000");
+        assert_eq!((m.len(), &m[3][..], &m[5][..]), (8, &"00".repeat(32)[..], &"00".repeat(32)[..]));
+        assert_eq!(field_to_hex(&commit_capacity()), "7a6b6d617267696e3a636f6d6d69743200000000000000000000000000000000");
+        assert_eq!(field_to_hex(&o.commitment()), "ebde2bd9809750e23f6b5fb94b72ccae723d2a2468f26593bd8a95b5fb10362a");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! How identifiers, salts and signed integers become field elements (pallas base field).
 //!
 //! - A string identifier `s` of kind `k` (venue, account, instrument, asset) is
-//!   `SHA-256("zkmargin/" ‖ k ‖ 0x00 ‖ s)`, first 31 bytes read little-endian: a 248-bit
-//!   element. The value 0 is reserved for padding (it is never a real digest, except
-//!   with negligible probability).
+//!   `SHA-256("zkmargin/" ‖ k ‖ 0x00 ‖ s)` read little-endian and truncated: venue and
+//!   account names keep the first 31 bytes (a 248-bit element), instrument and asset ids
+//!   the first 20 bytes (a 160-bit element, so that an id and a signed quantity pack
+//!   into one field element, see [`crate::commitment`]). The value 0 is reserved for
+//!   padding (it is never a real digest, except with negligible probability).
 //! - A salt (32 bytes) is `SHA-256("zkmargin/salt" ‖ 0x00 ‖ salt)` read the same way.
 //! - A signed integer x is x mod p (negative values are p − |x|).
 
@@ -28,6 +30,14 @@ pub enum IdKind {
 }
 
 impl IdKind {
+    /// Bytes of the SHA-256 digest the element keeps (31 for names, 20 for ids).
+    pub fn kept_bytes(self) -> usize {
+        match self {
+            IdKind::Venue | IdKind::Account => 31,
+            IdKind::Instrument | IdKind::Asset => ID_BYTES,
+        }
+    }
+
     fn domain(self) -> &'static str {
         match self {
             IdKind::Venue => "venue",
@@ -38,13 +48,18 @@ impl IdKind {
     }
 }
 
-fn digest_to_field(parts: &[&[u8]]) -> Fp {
+/// Bytes kept of an instrument or asset id's digest: ids are < 2^160.
+pub const ID_BYTES: usize = 20;
+
+fn digest_to_field(parts: &[&[u8]], kept: usize) -> Fp {
     let mut h = Sha256::new();
     for p in parts {
         h.update(p);
     }
     let digest: [u8; 32] = h.finalize().into();
-    bytes248_to_field(&digest)
+    let mut repr = [0u8; 32];
+    repr[..kept].copy_from_slice(&digest[..kept]);
+    Fp::from_repr(repr).expect("at most 248 bits is canonical")
 }
 
 /// The first 31 bytes of `bytes`, little-endian, as a field element (< 2^248).
@@ -56,12 +71,12 @@ pub fn bytes248_to_field(bytes: &[u8; 32]) -> Fp {
 
 /// Field element of an identifier of the given kind.
 pub fn id_to_field(kind: IdKind, id: &str) -> Fp {
-    digest_to_field(&[b"zkmargin/", kind.domain().as_bytes(), &[0], id.as_bytes()])
+    digest_to_field(&[b"zkmargin/", kind.domain().as_bytes(), &[0], id.as_bytes()], kind.kept_bytes())
 }
 
 /// Field element of a 32-byte salt.
 pub fn salt_to_field(salt: &[u8; 32]) -> Fp {
-    digest_to_field(&[b"zkmargin/salt", &[0], salt])
+    digest_to_field(&[b"zkmargin/salt", &[0], salt], 31)
 }
 
 /// x mod p for a signed 128-bit integer.
@@ -100,7 +115,8 @@ mod tests {
         assert_eq!(a, id_to_field(IdKind::Instrument, "BTC-PERP"));
         assert_ne!(a, id_to_field(IdKind::Asset, "BTC-PERP"));
         assert_ne!(a, id_to_field(IdKind::Instrument, "BTC-PERP "));
-        assert!(a.to_repr()[31] == 0, "fits in 248 bits");
+        assert!(a.to_repr()[20..].iter().all(|&b| b == 0), "an instrument id fits in 160 bits");
+        assert!(id_to_field(IdKind::Venue, "deribit").to_repr()[31] == 0, "a name fits in 248 bits");
     }
 
     #[test]

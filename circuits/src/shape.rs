@@ -101,6 +101,16 @@ impl Shape {
                 return Err(format!("{name} = {value} is outside the supported range {lo}..={hi}"));
             }
         }
+        // The sponge absorbs position and collateral slots in pairs and net slots in
+        // fours: a slot outside every absorption would escape the commitment or the
+        // challenge, so slot counts are powers of two from these floors (as the ladder
+        // makes them).
+        let slots = [("positions", self.positions, 2), ("collateral", self.collateral, 2), ("nets", self.nets, 4)];
+        for (name, value, floor) in slots {
+            if value < floor || !value.is_power_of_two() {
+                return Err(format!("{name} = {value} is not a power of two ≥ {floor}"));
+            }
+        }
         if !SCENARIO_LANES.contains(&self.scenarios) {
             return Err(format!("scenarios = {} is not one of {:?}", self.scenarios, SCENARIO_LANES));
         }
@@ -133,5 +143,9 @@ mod tests {
         assert_eq!(s, t, "same size class, same shape");
         assert!(Shape::fitting(Needs { accounts: 1, positions: 1, collateral: 1, groups: 1, nets: 1, scenarios: 33 }).is_err());
         assert!(Shape::fitting(Needs { accounts: 65, positions: 1, collateral: 1, groups: 1, nets: 1, scenarios: 1 }).is_err());
+        for (positions, collateral, nets) in [(3, 2, 4), (4, 1, 4), (4, 2, 2), (4, 2, 12)] {
+            let odd = Shape { positions, collateral, nets, ..s };
+            assert!(odd.check_limits().is_err(), "{odd:?} must be refused: a slot would escape the sponge");
+        }
     }
 }

@@ -7,6 +7,8 @@ use crate::market::{Level, Market};
 /// One instrument row: id element and its level-specific numbers (money units).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstrumentRow {
+    /// Row index in the lookup table: market order + 1 (row 0 is the all-zero row).
+    pub index: u64,
     /// Instrument id element.
     pub id: Fp,
     /// Mark.
@@ -53,10 +55,12 @@ impl MarketTables {
             instruments: market
                 .instruments
                 .iter()
-                .map(|i| {
+                .enumerate()
+                .map(|(n, i)| {
                     let mut pnl = i.pnl.clone();
                     pnl.resize(lanes, 0);
                     InstrumentRow {
+                        index: n as u64 + 1,
                         id: id_to_field(IdKind::Instrument, &i.id),
                         mark: i.mark,
                         linear: i.linear.at(level),

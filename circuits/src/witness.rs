@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use ethnum::{I256, U256};
 use ff::{Field, PrimeField};
 
-use crate::commitment::{hash2, hash3, AccountOpening};
+use crate::chips::sponge::{net_element_value, net_word};
+use crate::commitment::{absorb, commit_capacity, hash2, nets_capacity, pack_entry, AccountOpening, EntryKind, SpongeState};
 use crate::encoding::{pow2, signed_to_field, Fp};
 use crate::fixed::{MONEY_SCALE, RATE_SCALE};
 use crate::shape::Shape;
@@ -42,12 +43,10 @@ pub struct PositionRow {
     pub qty_offset: Fp,
     /// 1 for a real entry, 0 for padding.
     pub active: Fp,
+    /// The packed entry (0 in a padding slot).
+    pub entry: Fp,
     /// 1 / (challenge − id − group tag).
     pub inv: Fp,
-    /// Commitment chain before this row.
-    pub chain: Fp,
-    /// H(chain, H(id, qty)).
-    pub hashed: Fp,
     /// logUp running sum before this row.
     pub logup: Fp,
     /// The challenge (carried down every row).
@@ -67,18 +66,49 @@ pub struct CollateralRow {
     pub pos: Fp,
     /// max(−amount, 0).
     pub neg: Fp,
+    /// |amount|.
+    pub mag: Fp,
     /// 1 for a real entry, 0 for padding.
     pub active: Fp,
+    /// The packed entry (0 in a padding slot).
+    pub entry: Fp,
     /// Asset price (money units).
     pub price: Fp,
     /// 1 − haircut (rate units).
     pub haircut_complement: Fp,
     /// Collateral value running sum before this row.
     pub value_sum: Fp,
-    /// Commitment chain before this row.
-    pub chain: Fp,
-    /// H(chain, H(id, amount)).
-    pub hashed: Fp,
+}
+
+/// The values of a run of sponge absorptions.
+#[derive(Clone, Debug, Default)]
+pub struct SpongeTrace {
+    /// State before each absorption, then the final state.
+    pub states: Vec<SpongeState>,
+    /// Rate words of each permutation input (state + pair).
+    pub inputs: Vec<[Fp; 2]>,
+    /// Each permutation's output.
+    pub outputs: Vec<SpongeState>,
+}
+
+impl SpongeTrace {
+    /// Absorbs `pairs` from `initial`; an inactive pair leaves the state as it is.
+    pub fn run(initial: SpongeState, pairs: &[([Fp; 2], bool)]) -> SpongeTrace {
+        let mut trace = SpongeTrace { states: vec![initial], ..Default::default() };
+        for &(pair, active) in pairs {
+            let state = *trace.states.last().expect("at least the initial state");
+            let output = absorb(state, pair);
+            trace.inputs.push([state[0] + pair[0], state[1] + pair[1]]);
+            trace.outputs.push(output);
+            trace.states.push(if active { output } else { state });
+        }
+        trace
+    }
+
+    /// The final state.
+    pub fn last(&self) -> SpongeState {
+        *self.states.last().expect("at least the initial state")
+    }
 }
 
 /// Values of one account slot.
@@ -90,15 +120,21 @@ pub struct AccountPlan {
     pub account: Fp,
     /// Salt element.
     pub salt: Fp,
-    /// Position rows, then one final row (only `chain` and `logup` used).
+    /// Position rows, then one final row (only `logup`, `challenge`, `tag` used).
     pub positions: Vec<PositionRow>,
-    /// Collateral rows, then one final row (only `chain` and `value_sum` used).
+    /// Collateral rows, then one final row (only `value_sum` used).
     pub collateral: Vec<CollateralRow>,
+    /// The sponge over the header and the position pairs.
+    pub sponge: SpongeTrace,
+    /// The sponge over the collateral pairs (its final word 0 is the commitment).
+    pub collateral_sponge: SpongeTrace,
 }
 
 /// Values of one net-position row.
 #[derive(Clone, Debug, Default)]
 pub struct NetRow {
+    /// Instrument table index (0 in a padding slot).
+    pub idx: Fp,
     /// Instrument id element (0 in a padding slot).
     pub id: Fp,
     /// Net position n.
@@ -107,6 +143,8 @@ pub struct NetRow {
     pub pos: Fp,
     /// max(−n, 0).
     pub neg: Fp,
+    /// |n|.
+    pub mag: Fp,
     /// Mark.
     pub mark: Fp,
     /// Linear rate at the level.
@@ -155,6 +193,8 @@ pub struct GroupPlan {
     pub totals: GroupTotals,
     /// Running Σ membership(a)·collateral(a) after each account slot.
     pub collateral_sums: Vec<Fp>,
+    /// The net sponge over this group's rows (continuing the previous group's).
+    pub sponge: SpongeTrace,
 }
 
 /// Every value the circuit assigns.
@@ -234,19 +274,25 @@ pub fn group_nets(witness: &MarginWitness, groups: usize) -> Vec<Vec<(Fp, i128)>
     nets.into_iter().map(|m| m.into_values().filter(|&(_, n)| n != 0).collect()).collect()
 }
 
-/// The logUp challenge: H(H(commitment chain, net chain), statement binding).
+/// The logUp challenge: H(H(commitment chain, net digest), statement binding).
 ///
 /// ```text
 /// com ← commitment(0); for a ≥ 1: com ← H(com, commitment(a))
-/// net ← 0;             for every net row of every group slot, in order: net ← H(net, H(id, n))
-/// challenge = H(H(com, net), binding)
+/// net digest: the net sponge (capacity nets_capacity()) over every net row of every
+///             group slot in order, four rows per absorption (see chips::sponge)
+/// challenge = H(H(com, net digest), binding)
 /// ```
 /// Every position (through the commitments), every net row and every public input
 /// (through the binding, which covers the whole statement) is fixed before it.
-pub fn challenge(commitments: &[Fp], net_rows: &[(Fp, Fp)], binding: Fp) -> Fp {
+pub fn challenge(commitments: &[Fp], net_digest: Fp, binding: Fp) -> Fp {
     let com = commitments[1..].iter().fold(commitments[0], |c, &x| hash2(c, x));
-    let net = net_rows.iter().fold(Fp::ZERO, |h, &(id, n)| hash2(h, hash2(id, n)));
-    hash2(hash2(com, net), binding)
+    hash2(hash2(com, net_digest), binding)
+}
+
+/// The absorptions of a list of packed elements, two per pair, with one activity flag
+/// per pair.
+fn pairs_of(elements: &[Fp], active: impl Fn(usize) -> bool) -> Vec<([Fp; 2], bool)> {
+    elements.chunks(2).enumerate().map(|(j, p)| ([p[0], p[1]], active(j))).collect()
 }
 
 impl Plan {
@@ -305,48 +351,73 @@ impl Plan {
             .collect();
         let account_tag = |a: usize| witness.account_group.get(a).map_or(Fp::ZERO, |&g| group_tag(g));
         let commitments: Vec<Fp> = openings.iter().map(AccountOpening::commitment).collect();
-        let net_rows: Vec<(Fp, Fp)> = (0..shape.groups)
-            .flat_map(|g| {
-                (0..shape.nets)
-                    .map(|r| nets[g].get(r).map_or((Fp::ZERO, Fp::ZERO), |&(id, n)| (id, signed_to_field(n))))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let chal = challenge(&commitments, &net_rows, binding);
+        // Net rows as (table index, id, net) per group slot, padding (0, 0, 0).
+        let mut net_slots: Vec<Vec<(Fp, Fp, i128, Option<usize>)>> = Vec::with_capacity(shape.groups);
+        for (g, list) in nets.iter().enumerate() {
+            let mut slots = Vec::with_capacity(shape.nets);
+            for slot in 0..shape.nets {
+                let (id, n) = list.get(slot).copied().unwrap_or((Fp::ZERO, 0));
+                if n == 0 && id == Fp::ZERO {
+                    slots.push((Fp::ZERO, Fp::ZERO, 0, None));
+                } else {
+                    let i = *instruments
+                        .get(&key(&id))
+                        .ok_or_else(|| PlanError::UnknownId(format!("instrument in group slot {g}")))?;
+                    slots.push((Fp::from(tables.instruments[i].index), id, n, Some(i)));
+                }
+            }
+            net_slots.push(slots);
+        }
+        let mut net_state = [Fp::ZERO, Fp::ZERO, nets_capacity()];
+        let mut net_traces = Vec::with_capacity(shape.groups);
+        for slots in &net_slots {
+            let elements: Vec<Fp> = slots
+                .chunks(2)
+                .map(|p| net_word(net_element_value(p[0].0, signed_to_field(p[0].2)), net_element_value(p[1].0, signed_to_field(p[1].2))))
+                .collect();
+            let trace = SpongeTrace::run(net_state, &pairs_of(&elements, |_| true));
+            net_state = trace.last();
+            net_traces.push(trace);
+        }
+        let chal = challenge(&commitments, net_state[0], binding);
 
         // Accounts.
         let mut collateral_value = vec![I256::ZERO; shape.accounts];
         let mut accounts = Vec::with_capacity(shape.accounts);
         for (a, opening) in openings.iter().enumerate() {
             let tag = account_tag(a);
-            let mut chain = hash3(opening.venue, opening.account, opening.salt);
             let mut logup = Fp::ZERO;
             let mut positions = Vec::with_capacity(shape.positions + 1);
             for slot in 0..shape.positions {
-                let (id, qty, active) = match opening.positions.get(slot) {
-                    Some(&(id, q)) => (id, signed_to_field(q), Fp::ONE),
-                    None => (Fp::ZERO, Fp::ZERO, Fp::ZERO),
+                let (id, q, active) = match opening.positions.get(slot) {
+                    Some(&(id, q)) => (id, q, Fp::ONE),
+                    None => (Fp::ZERO, 0, Fp::ZERO),
                 };
+                let qty = signed_to_field(q);
                 let inv = logup_inverse(chal, id, tag);
-                let hashed = hash2(chain, hash2(id, qty));
+                let entry = if active == Fp::ONE { pack_entry(EntryKind::Position, id, q) } else { Fp::ZERO };
                 positions.push(PositionRow {
                     id,
                     qty,
                     qty_offset: qty + pow2(QTY_OFFSET_BITS),
                     active,
+                    entry,
                     inv,
-                    chain,
-                    hashed,
                     logup,
                     challenge: chal,
                     tag,
                 });
                 logup += qty * inv;
-                if active == Fp::ONE {
-                    chain = hashed;
-                }
             }
-            positions.push(PositionRow { chain, logup, challenge: chal, tag, ..Default::default() });
+            positions.push(PositionRow { logup, challenge: chal, tag, ..Default::default() });
+            // Header pairs (venue, account), (salt, 0), then the position pairs, each active
+            // when its first slot is.
+            let mut elements = vec![opening.venue, opening.account, opening.salt, Fp::ZERO];
+            elements.extend(positions[..shape.positions].iter().map(|p| p.entry));
+            let sponge = SpongeTrace::run(
+                [Fp::ZERO, Fp::ZERO, commit_capacity()],
+                &pairs_of(&elements, |j| j < 2 || positions[2 * j - 4].active == Fp::ONE),
+            );
             let mut value_sum = I256::ZERO;
             let mut collateral = Vec::with_capacity(shape.collateral + 1);
             for slot in 0..shape.collateral {
@@ -362,26 +433,27 @@ impl Plan {
                 } else {
                     (0, 0)
                 };
-                let hashed = hash2(chain, hash2(id, signed_to_field(amount)));
+                let entry = if active == Fp::ONE { pack_entry(EntryKind::Collateral, id, amount) } else { Fp::ZERO };
                 collateral.push(CollateralRow {
                     id,
                     amount: signed_to_field(amount),
                     pos: signed_to_field(amount.max(0)),
                     neg: signed_to_field((-amount).max(0)),
+                    mag: signed_to_field(amount.abs()),
                     active,
+                    entry,
                     price: signed_to_field(price),
                     haircut_complement: signed_to_field(complement),
                     value_sum: wide_to_field(value_sum),
-                    chain,
-                    hashed,
                 });
                 let factor = if amount >= 0 { complement } else { RATE_SCALE };
                 value_sum += wide(amount) * wide(price) * wide(factor);
-                if active == Fp::ONE {
-                    chain = hashed;
-                }
             }
-            collateral.push(CollateralRow { chain, value_sum: wide_to_field(value_sum), ..Default::default() });
+            collateral.push(CollateralRow { value_sum: wide_to_field(value_sum), ..Default::default() });
+            let elements: Vec<Fp> = collateral[..shape.collateral].iter().map(|x| x.entry).collect();
+            let collateral_sponge =
+                SpongeTrace::run(sponge.last(), &pairs_of(&elements, |j| collateral[2 * j].active == Fp::ONE));
+            debug_assert_eq!(collateral_sponge.last()[0], commitments[a], "in-circuit sponge = native commitment");
             collateral_value[a] = value_sum;
             accounts.push(AccountPlan {
                 venue: opening.venue,
@@ -389,6 +461,8 @@ impl Plan {
                 salt: opening.salt,
                 positions,
                 collateral,
+                sponge,
+                collateral_sponge,
             });
         }
 
@@ -397,30 +471,25 @@ impl Plan {
         let mut groups = Vec::with_capacity(shape.groups);
         let mut total = I256::ZERO;
         let mut excess_sums = Vec::with_capacity(shape.groups);
-        for (g, group_list) in nets.iter().enumerate() {
+        for (g, slots) in net_slots.iter().enumerate() {
             let tag = group_tag(g);
             let lanes = tables.lanes;
             let (mut logup, mut mark_sum, mut linear_sum, mut short_sum) = (Fp::ZERO, I256::ZERO, I256::ZERO, I256::ZERO);
             let mut loss = vec![I256::ZERO; lanes];
             let mut rows = Vec::with_capacity(shape.nets + 1);
-            for slot in 0..shape.nets {
-                let (id, n) = group_list.get(slot).copied().unwrap_or((Fp::ZERO, 0));
-                let row = if n == 0 && id == Fp::ZERO {
-                    None
-                } else {
-                    Some(&tables.instruments[*instruments
-                        .get(&key(&id))
-                        .ok_or_else(|| PlanError::UnknownId(format!("instrument in group slot {g}")))?])
-                };
+            for &(idx, id, n, row) in slots {
+                let row = row.map(|i| &tables.instruments[i]);
                 let (mark, linear, short, pnl) = row.map_or((0, 0, 0, vec![0; lanes]), |r| {
                     (r.mark, r.linear, r.short_charge, r.pnl.clone())
                 });
                 let inv = logup_inverse(chal, id, tag);
                 rows.push(NetRow {
+                    idx,
                     id,
                     net: signed_to_field(n),
                     pos: signed_to_field(n.max(0)),
                     neg: signed_to_field((-n).max(0)),
+                    mag: signed_to_field(n.abs()),
                     mark: signed_to_field(mark),
                     linear: signed_to_field(linear),
                     short_charge: signed_to_field(short),
@@ -486,6 +555,7 @@ impl Plan {
                     excess: wide_to_field(excess),
                 },
                 collateral_sums,
+                sponge: net_traces[g].clone(),
             });
         }
         let threshold = wide(threshold_units) * I256::from(10i128.pow(14));

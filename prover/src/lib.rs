@@ -3,10 +3,12 @@
 //! - [`portfolio`]: the private portfolio model (SPEC section 4);
 //! - [`engine`]: the exact margin engine (SPEC section 5), the reference for the circuit;
 //! - [`report`]: the `margin` report, as text and as JSON (SPEC section 6);
-//! - [`sample`]: realistic sample markets and portfolios.
+//! - [`sample`]: realistic sample markets and portfolios;
+//! - [`baseline`]: the bare halo2 proof that benchmarks are compared against.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod baseline;
 pub mod engine;
 pub mod portfolio;
 pub mod prove;

@@ -2,8 +2,7 @@
 
 use std::path::Path;
 
-use halo2_proofs::plonk::{create_proof, keygen_pk, keygen_vk, Error as PlonkError, VerifyingKey};
-use halo2_proofs::poly::commitment::Params;
+use halo2_proofs::plonk::{create_proof, keygen_pk, keygen_vk};
 use halo2_proofs::transcript::{Blake2bWrite, Challenge255};
 use pasta_curves::vesta;
 use zkmargin_circuits::circuit::MarginCircuit;
@@ -41,7 +40,7 @@ pub enum ProveError {
 /// Time spent in each step, for people who want to know.
 #[derive(Clone, Debug, Default)]
 pub struct Timings {
-    /// Loading or generating parameters.
+    /// Sizing the circuit (exact row count) and loading or generating parameters.
     pub params: std::time::Duration,
     /// Key generation (vk and pk).
     pub keygen: std::time::Duration,
@@ -56,28 +55,6 @@ pub struct Proven {
     pub bundle: Bundle,
     /// Where the time went.
     pub timings: Timings,
-}
-
-type Keys = (u32, Params<vesta::Affine>, VerifyingKey<vesta::Affine>);
-
-/// Finds the smallest k at which the circuit lays out, starting from its estimate, and
-/// returns it with its parameters and verifying key.
-fn find_k<const S: usize>(circuit: &MarginCircuit<S>, dir: &Path, progress: &dyn Progress) -> Result<Keys, ProveError> {
-    let mut k = circuit.estimated_k();
-    loop {
-        let (p, _) = params::load_or_create_with(dir, k, progress)?;
-        progress.stage(&format!("sizing the circuit at k={k} (verifying key)"));
-        let mut sized = circuit.clone();
-        sized.shape.k = k;
-        match keygen_vk(&p, &sized) {
-            Ok(vk) => return Ok((k, p, vk)),
-            Err(PlonkError::NotEnoughRowsAvailable { .. }) if k < MAX_K => k += 1,
-            Err(PlonkError::NotEnoughRowsAvailable { .. }) => {
-                return Err(ProveError::TooLarge(format!("the circuit does not fit 2^{MAX_K} rows")))
-            }
-            Err(e) => return Err(ProveError::Proving(format!("{e:?}"))),
-        }
-    }
 }
 
 /// Proves that `portfolio` meets `level` with at least `threshold_units` (money units)
@@ -106,10 +83,18 @@ pub fn prove(
         let mut timings = Timings::default();
         let started = std::time::Instant::now();
         let mut circuit = MarginCircuit::<S> { shape, tables, plan: None };
-        let (k, params, vk) = find_k(&circuit, params_dir, progress)?;
+        // The exact row count (a layout pass that commits nothing) fixes k.
+        progress.stage("sizing the circuit (row count)");
+        let k = circuit.min_k();
+        if k > MAX_K {
+            return Err(ProveError::TooLarge(format!("the circuit needs 2^{k} rows, above 2^{MAX_K}")));
+        }
         circuit.shape.k = k;
-        timings.params = started.elapsed(); // includes sizing keygen_vk
+        let (params, _) = params::load_or_create_with(params_dir, k, progress)?;
+        timings.params = started.elapsed();
         let started = std::time::Instant::now();
+        progress.stage(&format!("verifying key (k={k})"));
+        let vk = keygen_vk(&params, &circuit).map_err(|e| ProveError::Proving(format!("{e:?}")))?;
         progress.stage("proving key");
         let pk = keygen_pk(&params, vk, &circuit).map_err(|e| ProveError::Proving(format!("{e:?}")))?;
         timings.keygen = started.elapsed();

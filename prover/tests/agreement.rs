@@ -71,7 +71,7 @@ fn circuit_accepts(market: &Market, portfolio: &Portfolio, level: Level, thresho
     let public = inputs.statement.public_inputs(&shape, &market.digest()).unwrap();
     let plan = Plan::new(&shape, &tables, &inputs.witness, threshold, public[BINDING]).unwrap();
     let circuit = MarginCircuit::<8> { shape, tables, plan: Some(plan) };
-    MockProver::run(circuit.estimated_k(), &circuit, vec![public]).unwrap().verify().is_ok()
+    MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify().is_ok()
 }
 
 fn level() -> impl Strategy<Value = Level> {

@@ -58,7 +58,7 @@ impl Case {
 
     fn run(&self, plan: Plan) -> Result<(), Vec<VerifyFailure>> {
         let circuit = MarginCircuit::<LANES> { shape: self.shape, tables: self.tables.clone(), plan: Some(plan) };
-        MockProver::run(circuit.estimated_k(), &circuit, vec![self.public()]).unwrap().verify()
+        MockProver::run(circuit.min_k(), &circuit, vec![self.public()]).unwrap().verify()
     }
 }
 
@@ -335,22 +335,94 @@ fn position_cannot_be_keyed_into_another_group() {
 
 #[test]
 fn leading_entries_cannot_be_cut_off_an_opening() {
-    use zkmargin_circuits::commitment::hash2;
-    use zkmargin_circuits::encoding::signed_to_field;
-    // Were the header H(H(venue, account), salt), the opening (H(venue, account), salt,
-    // leaf_1) with the first position dropped would restart the chain at c_1 and still
-    // reach the public commitment. The header is H3 of its own domain: it cannot.
+    use zkmargin_circuits::commitment::{absorb, commit_capacity};
+    // An opening that drops the first two positions and restarts from the state they
+    // leave would need a header whose absorption reaches that whole 3-word state (the
+    // capacity word included) from the constant initial state: the best a prover can
+    // do is put that state's rate words in the header, which the sponge rejects.
     let case = Case::example(Level::Initial);
     let mut witness = case.witness.clone();
     let honest = witness.accounts[0].clone();
-    let (id, qty) = honest.positions[0];
+    let message = honest.message();
+    let mut state = [Fp::zero(), Fp::zero(), commit_capacity()];
+    for pair in message[..6].chunks(2) {
+        state = absorb(state, [pair[0], pair[1]]);
+    }
     let forged = &mut witness.accounts[0];
-    forged.venue = hash2(honest.venue, honest.account);
-    forged.account = honest.salt;
-    forged.salt = hash2(id, signed_to_field(qty));
-    forged.positions.remove(0);
+    forged.venue = state[0];
+    forged.account = state[1];
+    forged.positions.drain(..2);
     let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, case.public()[BINDING]).unwrap();
     assert_rejected(case.run(plan), "permutation");
+}
+
+#[test]
+fn packed_entry_cannot_be_opened_as_another_pair() {
+    use zkmargin_circuits::encoding::pow2;
+    // (id − 1, q + 2^72) packs to the same field element as (id, q): the commitment
+    // still opens, but the id is no market instrument (lookup) and the quantity is out
+    // of its bound (range check) — each part's bound keeps the packing injective.
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    let row = &mut plan.accounts[0].positions[0];
+    let entry = row.entry;
+    row.id -= Fp::one();
+    row.qty += pow2(72);
+    row.qty_offset += pow2(72);
+    assert_eq!(row.entry, entry);
+    let failures = assert_rejected(case.run(plan), "range check");
+    assert!(failures.iter().any(|f| matches!(f, VerifyFailure::Lookup { .. })), "the id must also fail its lookup");
+    // The same with a collateral entry: (asset − 1, x + 2^72).
+    let mut plan = case.plan();
+    let row = &mut plan.accounts[0].collateral[0];
+    row.id -= Fp::one();
+    row.amount += pow2(72);
+    row.pos += pow2(72);
+    row.mag += pow2(72);
+    let failures = assert_rejected(case.run(plan), "range check");
+    assert!(failures.iter().any(|f| matches!(f, VerifyFailure::Lookup { .. })), "the asset must also fail its lookup");
+}
+
+#[test]
+fn packed_entry_must_match_its_row() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.accounts[0].positions[1].entry += Fp::one();
+    assert_rejected(case.run(plan), "packed entry");
+    let mut plan = case.plan();
+    plan.accounts[0].collateral[0].entry += Fp::one();
+    assert_rejected(case.run(plan), "packed entry");
+}
+
+#[test]
+fn real_entries_come_first() {
+    // A padding slot before a real one would let the real entry skip the sponge (its
+    // pair inactive) while its quantity still counts in the netting.
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    let rows = &mut plan.accounts[1].positions;
+    rows.swap(0, 2);
+    assert_rejected(case.run(plan), "real entries first");
+}
+
+#[test]
+fn net_rows_must_be_absorbed_as_laid_out() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.groups[0].sponge.inputs[0][1] += Fp::one();
+    assert_rejected(case.run(plan), "net input 1");
+    let mut plan = case.plan();
+    plan.groups[0].sponge.states[1][2] += Fp::one();
+    assert_rejected(case.run(plan), "net state");
+}
+
+#[test]
+fn exact_row_count_is_the_smallest_k() {
+    let case = Case::example(Level::Initial);
+    let circuit = MarginCircuit::<LANES> { shape: case.shape, tables: case.tables.clone(), plan: Some(case.plan()) };
+    let k = circuit.min_k();
+    assert!(MockProver::run(k, &circuit, vec![case.public()]).is_ok());
+    assert!(MockProver::run(k - 1, &circuit, vec![case.public()]).is_err(), "k - 1 rows must not hold the layout");
 }
 
 #[test]
@@ -380,7 +452,7 @@ fn group_mode_must_be_a_bit() {
     let layout = zkmargin_circuits::statement::PublicLayout::new(&case.shape);
     public[layout.mode(0)] = Fp::from(2);
     let circuit = MarginCircuit::<LANES> { shape: case.shape, tables: case.tables.clone(), plan: Some(plan) };
-    let result = MockProver::run(circuit.estimated_k(), &circuit, vec![public]).unwrap().verify();
+    let result = MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify();
     assert_rejected(result, "mode is boolean");
 }
 
@@ -399,13 +471,17 @@ fn running_sums_must_start_at_zero() {
 }
 
 #[test]
-fn commitment_chain_must_follow_the_active_flag() {
+fn commitment_sponge_must_follow_the_active_flag() {
     let case = Case::example(Level::Initial);
+    // Skip a real pair while keeping it active: the state after it stays the one before.
     let mut plan = case.plan();
-    // Skip a real entry in the chain while keeping it active.
-    let rows = &mut plan.accounts[0].positions;
-    rows[1].chain = rows[0].chain;
-    assert_rejected(case.run(plan), "chain");
+    let trace = &mut plan.accounts[0].sponge;
+    trace.states[3] = trace.states[2];
+    assert_rejected(case.run(plan), "pair state");
+    // Absorb a pair other than the rows' entries.
+    let mut plan = case.plan();
+    plan.accounts[0].sponge.inputs[2][0] += Fp::one();
+    assert_rejected(case.run(plan), "pair input 0");
 }
 
 #[test]
@@ -459,4 +535,22 @@ fn weighted_sums_and_threshold_slack_are_checked() {
     let mut plan = case.plan();
     plan.threshold_slack += Fp::one();
     assert_rejected(case.run(plan), "slack");
+}
+
+#[test]
+fn readme_commitment_test_vector_holds_in_circuit() {
+    // The README's test vector, opened in-circuit against the example market: the
+    // public commitment is the documented hex, and the honest witness passes.
+    let (market, _) = example();
+    let text = r#"{"version": 1, "owner": "test-vector",
+      "groups": [{"name": "main", "mode": "portfolio"}],
+      "accounts": [{"venue": "deribit", "account": "sub-1", "group": "main",
+        "salt": "0101010101010101010101010101010101010101010101010101010101010101",
+        "positions": [{"instrument": "BTC-PERP", "qty": "-2.5"}],
+        "collateral": [{"asset": "BTC", "amount": "1.2"}, {"asset": "USDC", "amount": "-5000"}]}]}"#;
+    let portfolio = Portfolio::from_json("vector.json", text).unwrap();
+    portfolio.check_against("vector.json", &market).unwrap();
+    let case = Case::new(market, &portfolio, Level::Initial, 0);
+    assert_eq!(case.statement.accounts[0].commitment, "ebde2bd9809750e23f6b5fb94b72ccae723d2a2468f26593bd8a95b5fb10362a");
+    assert_eq!(case.run(case.plan()), Ok(()));
 }

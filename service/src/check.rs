@@ -55,7 +55,12 @@ impl Checker {
                 return Ok(Some(format!("the proof is at level {}, not the required {level}", bundle.statement.level)));
             }
         }
-        let expect = Expectations { min_threshold_units: req.min_threshold_units, nonce: Some(nonce.to_string()) };
+        let expect = Expectations {
+            min_threshold_units: req.min_threshold_units,
+            nonce: Some(nonce.to_string()),
+            max_k: self.policy.max_k.unwrap_or(zkmargin_verifier::trust::DEFAULT_MAX_K),
+            ..Expectations::default()
+        };
         match self.verifier.verify(market, bundle, &expect).map_err(|e| e.to_string())? {
             Outcome::Valid => {}
             Outcome::Invalid(reason) => return Ok(Some(reason.to_string())),

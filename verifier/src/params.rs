@@ -67,6 +67,17 @@ pub enum ParamsError {
     },
 }
 
+/// Checks parameter bytes handed in from elsewhere (a WebAssembly host) against the
+/// pinned hash for k; k without a pin is refused.
+pub fn check_pinned(k: u32, bytes: &[u8]) -> Result<(), String> {
+    let (_, pin) = PINNED.iter().find(|(pk, _)| *pk == k).ok_or_else(|| format!("no pinned hash for k = {k}"))?;
+    let actual = sha256_hex(bytes);
+    if actual != *pin {
+        return Err(format!("parameters for k = {k} are damaged or foreign (sha256 {actual}, expected {pin})"));
+    }
+    Ok(())
+}
+
 fn expected_hash(dir: &Path, k: u32) -> Option<String> {
     if let Some((_, pin)) = PINNED.iter().find(|(pk, _)| *pk == k) {
         return Some(pin.to_string());

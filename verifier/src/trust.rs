@@ -148,6 +148,9 @@ pub struct Policy {
     /// Whether the verifier must be given, and match, the statement's nonce.
     #[serde(default)]
     pub require_nonce: bool,
+    /// How the prover may pool accounts into groups (default cross-venue).
+    #[serde(default)]
+    pub netting: crate::expect::Netting,
     /// How many distinct listed publishers must sign the market (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publisher_quorum: Option<u32>,
@@ -222,6 +225,7 @@ impl Policy {
         market_sigs: &[(&str, &MarketSignature)],
         nonce: Option<&str>,
     ) -> Result<(), String> {
+        self.netting.check(&bundle.statement).map_err(|e| format!("netting: {e}"))?;
         self.check_market_signatures(market, market_sigs)?;
         let market_time = parse_rfc3339(&market.as_of).map_err(|e| format!("market as_of: {e}"))?;
         for acc in &bundle.statement.accounts {

@@ -1,28 +1,54 @@
-//! Rebuilding verifying keys and checking bundles against a market snapshot.
+//! Rebuilding verifying keys and checking bundles against market snapshots, one at a
+//! time or many at once.
+//!
+//! [`Verifier::verify_many`] works in three steps:
+//!
+//! 1. **cheap checks** for every bundle ([`precheck`]): format, the market it names, the
+//!    lender's expectations ([`Expectations`]), a statement that states something, a
+//!    shape no larger than `max_k` and than the statement can need. Nothing here loads
+//!    parameters or builds keys, so a hostile bundle costs microseconds;
+//! 2. the bundles that pass are grouped by (market, level, shape): one verifying key
+//!    per group, built once and cached;
+//! 3. each group is checked with one batched multi-scalar multiplication (halo2's
+//!    `VerificationStrategy` returning each proof's MSM, combined with weights derived
+//!    by hashing every proof and public input of the batch). A failed batch is bisected
+//!    so that exactly the bundles whose own proof fails are named.
+//!
+//! With the `parallel` feature (native default), independent groups and the proofs
+//! inside a group are processed with rayon.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use halo2_proofs::plonk::{keygen_vk, verify_proof, SingleVerifier, VerifyingKey};
-use halo2_proofs::poly::commitment::Params;
-use halo2_proofs::transcript::{Blake2bRead, Challenge255};
+use ff::{FromUniformBytes, PrimeField};
+use halo2_proofs::plonk::{keygen_vk, verify_proof, Error as PlonkError, VerificationStrategy, VerifyingKey};
+use halo2_proofs::poly::commitment::{Guard, Params, MSM};
+use halo2_proofs::transcript::{Blake2bRead, Challenge255, EncodedChallenge};
 use pasta_curves::vesta;
+use sha2::{Digest, Sha512};
 use zkmargin_circuits::circuit::{estimated_k, MarginCircuit};
+use zkmargin_circuits::encoding::Fp;
 use zkmargin_circuits::market::{Level, Market};
-use zkmargin_circuits::shape::Shape;
+use zkmargin_circuits::shape::{Shape, SCENARIO_LANES};
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_circuits::with_lanes;
 
 use crate::bundle::{Bundle, FORMAT};
+pub use crate::expect::{Expectations, Netting};
+use crate::expect::{level_satisfies, vacuous};
 use crate::params;
 use crate::progress::{Progress, Silent};
 
+/// Largest number of proofs checked in one multi-scalar multiplication (memory: each
+/// proof holds 2^k scalars until its batch is evaluated).
+pub const MAX_BATCH: usize = 32;
+
 /// Why a bundle is not a valid proof of what was asked (exit 1).
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// The bundle is for another format version.
-    #[error("unsupported bundle format {0:?} (expected {FORMAT:?})")]
+    #[error("unsupported bundle format {0:?} (this verifier implements {FORMAT:?}{hint})", hint = format_hint(.0))]
     Format(String),
     /// The bundle is about another market snapshot.
     #[error("the proof is about market {bundle_id:?} with digest {bundle_digest}, not market {market_id:?} with digest {market_digest}")]
@@ -35,6 +61,14 @@ pub enum Rejection {
         market_id: String,
         /// Digest of the market given.
         market_digest: String,
+    },
+    /// The bundle names a market that is not among those given.
+    #[error("the proof is about market {id:?} with digest {digest}, which is not one of the markets given")]
+    UnknownMarket {
+        /// Market id in the bundle.
+        id: String,
+        /// Digest in the bundle.
+        digest: String,
     },
     /// The statement's threshold is below what was asked.
     #[error("the proof states an excess of at least {stated}, below the required {required}")]
@@ -52,6 +86,33 @@ pub enum Rejection {
         /// Nonce asked for.
         expected: String,
     },
+    /// The statement is at another level than asked.
+    #[error("the proof is at the {stated} level, not the required {required} level{}", if *.at_least { " or stricter" } else { "" })]
+    Level {
+        /// Level of the statement.
+        stated: Level,
+        /// Level asked for.
+        required: Level,
+        /// Whether a stricter level was acceptable.
+        at_least: bool,
+    },
+    /// An account the lender asked for is not in the statement.
+    #[error("account {venue}/{account} is not in the statement")]
+    MissingAccount {
+        /// Venue.
+        venue: String,
+        /// Account.
+        account: String,
+    },
+    /// The statement states nothing: no account, or a group without one.
+    #[error("vacuous statement: {0}")]
+    Vacuous(String),
+    /// A group pools more accounts than the netting rule allows.
+    #[error("netting: {0}")]
+    Netting(String),
+    /// The shape is larger than the verifier will pay for, or than the statement needs.
+    #[error("refused before any work: {0}")]
+    TooCostly(String),
     /// The statement or shape is malformed.
     #[error("invalid statement: {0}")]
     Statement(String),
@@ -60,19 +121,30 @@ pub enum Rejection {
     Proof,
 }
 
+fn format_hint(format: &str) -> &'static str {
+    if format == "zkmargin-proof/1" {
+        "; format 1 used the first commitment encoding, which this version no longer proves or checks: prove again with this version"
+    } else {
+        ""
+    }
+}
+
 /// Errors that are not about the proof (exit 3).
 #[derive(Debug, thiserror::Error)]
 pub enum VerifierError {
     /// Parameters could not be loaded or written.
     #[error(transparent)]
     Params(#[from] params::ParamsError),
+    /// Parameters for this k were not supplied (in-memory verifier).
+    #[error("no parameters for k = {0}: supply them with `Verifier::add_params`")]
+    MissingParams(u32),
     /// Key generation failed.
     #[error("cannot rebuild the verifying key: {0}")]
     Keygen(String),
 }
 
 /// The outcome of a verification.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Valid.
     Valid,
@@ -80,34 +152,278 @@ pub enum Outcome {
     Invalid(Rejection),
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
+impl Outcome {
+    /// Whether the bundle is valid.
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Outcome::Valid)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct KeyId {
     digest: [u8; 32],
     level: Level,
     shape: Shape,
 }
 
+enum Store {
+    /// Parameter files under a directory, generated and cached when missing.
+    Dir(PathBuf),
+    /// Parameters handed in by the host ([`Verifier::add_params`]); missing ones are
+    /// generated in memory up to this k, never written anywhere.
+    Memory { generate_up_to: u32 },
+}
+
 /// A verifier: caches parameters and verifying keys in memory across bundles.
 pub struct Verifier {
-    params_dir: PathBuf,
+    store: Store,
     progress: Arc<dyn Progress>,
     params: Mutex<HashMap<u32, Arc<Params<vesta::Affine>>>>,
     keys: Mutex<HashMap<KeyId, Arc<VerifyingKey<vesta::Affine>>>>,
 }
 
-/// What a verifier is asked beyond the proof itself.
-#[derive(Clone, Debug, Default)]
-pub struct Expectations {
-    /// Minimum threshold the statement must carry, in money units.
-    pub min_threshold_units: Option<i128>,
-    /// Nonce the statement must carry (hex, compared case-insensitively).
-    pub nonce: Option<String>,
+type Msm<'p> = MSM<'p, vesta::Affine>;
+
+/// A [`VerificationStrategy`] that hands back the proof's final MSM instead of
+/// evaluating it, so that many can be checked with one multi-scalar multiplication.
+struct Accumulate<'p> {
+    msm: Msm<'p>,
+}
+
+impl<'p> VerificationStrategy<'p, vesta::Affine> for Accumulate<'p> {
+    type Output = Msm<'p>;
+
+    fn process<E: EncodedChallenge<vesta::Affine>>(
+        self,
+        f: impl FnOnce(Msm<'p>) -> Result<Guard<'p, vesta::Affine, E>, PlonkError>,
+    ) -> Result<Self::Output, PlonkError> {
+        Ok(f(self.msm)?.use_challenges())
+    }
+}
+
+/// The verifying key of the margin circuit for (market, level, shape): the one place
+/// that knows how a key is rebuilt from what a bundle carries.
+pub fn build_verifying_key(
+    params: &Params<vesta::Affine>,
+    market: &Market,
+    level: Level,
+    shape: &Shape,
+) -> Result<VerifyingKey<vesta::Affine>, String> {
+    let tables = MarketTables::new(market, level, shape.scenarios);
+    with_lanes!(shape.scenarios, S => {
+        let circuit = MarginCircuit::<S> { shape: *shape, tables, plan: None };
+        keygen_vk(params, &circuit)
+    })
+    .map_err(|e| format!("{e:?}"))
+}
+
+/// The scenario lanes a market's circuits use.
+fn lanes_for(market: &Market) -> Option<usize> {
+    SCENARIO_LANES.iter().copied().find(|&l| l >= market.scenarios.len())
+}
+
+/// The ladder size of n (as [`Shape::fitting`] rounds), for n ≥ 1.
+fn ladder(n: usize, floor: usize) -> usize {
+    n.max(floor).next_power_of_two()
+}
+
+/// A bundle that passed the cheap checks: its public inputs and proof bytes.
+#[derive(Clone, Debug)]
+pub struct Prechecked {
+    /// The circuit's public inputs.
+    pub public: Vec<Fp>,
+    /// The proof bytes.
+    pub proof: Vec<u8>,
+}
+
+/// Every check of `bundle` against `market` and `expect` that needs no parameters and
+/// no key: format, market, expectations, statement, shape and cost bounds.
+pub fn precheck(market: &Market, bundle: &Bundle, expect: &Expectations) -> Result<Prechecked, Rejection> {
+    precheck_with_digest(market, &market.digest(), bundle, expect)
+}
+
+/// [`precheck`] with the market's digest already computed (it hashes the whole snapshot).
+fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, expect: &Expectations) -> Result<Prechecked, Rejection> {
+    if bundle.format != FORMAT {
+        return Err(Rejection::Format(bundle.format.clone()));
+    }
+    let digest = *digest;
+    if !bundle.market.digest.eq_ignore_ascii_case(&hex::encode(digest)) || bundle.market.id != market.id {
+        return Err(Rejection::OtherMarket {
+            bundle_id: bundle.market.id.clone(),
+            bundle_digest: bundle.market.digest.clone(),
+            market_id: market.id.clone(),
+            market_digest: hex::encode(digest),
+        });
+    }
+    let statement = &bundle.statement;
+    let stated = statement.threshold_units().map_err(Rejection::Statement)?;
+    if let Some(why) = vacuous(statement) {
+        return Err(Rejection::Vacuous(why));
+    }
+    if let Some(required) = expect.level {
+        if !level_satisfies(statement.level, required, expect.level_at_least) {
+            return Err(Rejection::Level { stated: statement.level, required, at_least: expect.level_at_least });
+        }
+    }
+    if let Some(required) = expect.min_threshold_units {
+        if stated < required {
+            return Err(Rejection::ThresholdTooLow {
+                stated: statement.threshold.clone(),
+                required: zkmargin_circuits::fixed::format_units(required, 6),
+            });
+        }
+    }
+    if let Some(nonce) = &expect.nonce {
+        if !nonce.eq_ignore_ascii_case(&statement.nonce) {
+            return Err(Rejection::Nonce { stated: statement.nonce.clone(), expected: nonce.clone() });
+        }
+    }
+    for (venue, account) in &expect.accounts {
+        if !statement.accounts.iter().any(|a| &a.venue == venue && &a.account == account) {
+            return Err(Rejection::MissingAccount { venue: venue.clone(), account: account.clone() });
+        }
+    }
+    expect.netting.check(statement).map_err(Rejection::Netting)?;
+
+    // Cost bounds: decided from the bundle's numbers alone.
+    let shape = &bundle.circuit;
+    if shape.k > expect.max_k {
+        return Err(Rejection::TooCostly(format!("circuit k = {} is above the verifier's limit of {}", shape.k, expect.max_k)));
+    }
+    shape.check_limits().map_err(|e| Rejection::Statement(format!("circuit shape: {e}")))?;
+    let lanes = lanes_for(market).ok_or_else(|| Rejection::Statement("the market has more scenarios than any circuit".into()))?;
+    if shape.scenarios != lanes {
+        return Err(Rejection::Statement(format!(
+            "circuit shape has {} scenario lanes; this market's circuits have {lanes}",
+            shape.scenarios
+        )));
+    }
+    let (need_accounts, need_groups) = (ladder(statement.accounts.len(), 2), ladder(statement.groups.len(), 1));
+    if shape.accounts > need_accounts || shape.groups > need_groups {
+        return Err(Rejection::TooCostly(format!(
+            "circuit shape has {} account and {} group slots; a statement of {} accounts and {} groups needs {} and {}",
+            shape.accounts,
+            shape.groups,
+            statement.accounts.len(),
+            statement.groups.len(),
+            need_accounts,
+            need_groups
+        )));
+    }
+    // The cheap bound first (no layout), then the exact k the prover uses: a layout pass
+    // that counts rows and commits nothing.
+    let floor = estimated_k(market.instruments.len(), market.assets.len());
+    if shape.k < floor {
+        return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for this market (at least {floor})", shape.k)));
+    }
+    let exact_k = with_lanes!(shape.scenarios, S => {
+        let tables = MarketTables::new(market, statement.level, S);
+        MarginCircuit::<S> { shape: *shape, tables, plan: None }.min_k()
+    });
+    if shape.k < exact_k {
+        return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for its slots (they need {exact_k})", shape.k)));
+    }
+    if shape.k > exact_k {
+        return Err(Rejection::TooCostly(format!("circuit k = {} is above what its shape needs ({exact_k})", shape.k)));
+    }
+    let public = statement.public_inputs(shape, &digest).map_err(Rejection::Statement)?;
+    let proof = hex::decode(&bundle.proof).map_err(|e| Rejection::Statement(format!("proof is not hex: {e}")))?;
+    Ok(Prechecked { public, proof })
+}
+
+/// One proof of a batch.
+struct Item<'a> {
+    public: &'a [Fp],
+    proof: &'a [u8],
+}
+
+fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> Vec<U> {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        items.par_iter().map(f).collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        items.iter().map(f).collect()
+    }
+}
+
+/// Weights of the random linear combination of a batch, derived from everything the
+/// batch holds (Fiat–Shamir): a prover cannot choose proofs after seeing the weights,
+/// and no randomness source is needed (WebAssembly has none).
+fn batch_weights(items: &[Item<'_>]) -> Vec<Fp> {
+    let mut seed = Sha512::new();
+    seed.update(b"zkmargin/batch-weights/1\0");
+    for item in items {
+        seed.update((item.public.len() as u64).to_le_bytes());
+        for x in item.public {
+            seed.update(x.to_repr());
+        }
+        seed.update((item.proof.len() as u64).to_le_bytes());
+        seed.update(item.proof);
+    }
+    let seed = seed.finalize();
+    (0..items.len() as u64)
+        .map(|i| {
+            let wide: [u8; 64] = Sha512::new().chain_update(seed).chain_update(i.to_le_bytes()).finalize().into();
+            Fp::from_uniform_bytes(&wide)
+        })
+        .collect()
+}
+
+/// Checks the proofs of one (market, level, shape) group; `true` per valid proof.
+fn check_batch(params: &Params<vesta::Affine>, vk: &VerifyingKey<vesta::Affine>, items: &[Item<'_>]) -> Vec<bool> {
+    // Each proof's transcript is read to the end (nothing may follow it) and reduced to
+    // its final MSM; a proof that fails here is invalid on its own.
+    let msms: Vec<Option<Msm<'_>>> = par_map(items, |item| {
+        let mut reader = std::io::Cursor::new(item.proof);
+        let mut transcript = Blake2bRead::<_, vesta::Affine, Challenge255<_>>::init(&mut reader);
+        let msm = verify_proof(params, vk, Accumulate { msm: MSM::new(params) }, &[&[item.public]], &mut transcript).ok()?;
+        (reader.position() as usize == item.proof.len()).then_some(msm)
+    });
+    let weights = batch_weights(items);
+    let mut valid = vec![false; items.len()];
+    let candidates: Vec<usize> = (0..items.len()).filter(|&i| msms[i].is_some()).collect();
+    let combined_ok = |indices: &[usize]| {
+        let mut acc = params.empty_msm();
+        for &i in indices {
+            let mut m = msms[i].clone().expect("only candidates");
+            m.scale(weights[i]);
+            acc.add_msm(&m);
+        }
+        acc.eval()
+    };
+    // Returns whether every proof of `indices` is valid; `known_bad` when some is.
+    fn bisect(indices: &[usize], known_bad: bool, ok: &dyn Fn(&[usize]) -> bool, valid: &mut [bool]) -> bool {
+        if indices.is_empty() {
+            return true;
+        }
+        if !known_bad && ok(indices) {
+            for &i in indices {
+                valid[i] = true;
+            }
+            return true;
+        }
+        if indices.len() == 1 {
+            return false;
+        }
+        let (left, right) = indices.split_at(indices.len() / 2);
+        let left_ok = bisect(left, false, ok, valid);
+        // If the whole failed and the left half is fine, the bad proof is on the right.
+        bisect(right, known_bad && left_ok, ok, valid);
+        false
+    }
+    bisect(&candidates, false, &combined_ok, &mut valid);
+    valid
 }
 
 impl Verifier {
-    /// A verifier reading parameters from `params_dir`.
+    /// A verifier reading parameters from `params_dir` (generating and caching there
+    /// the ones that are missing).
     pub fn new(params_dir: PathBuf) -> Self {
-        Verifier { params_dir, progress: Arc::new(Silent), params: Mutex::default(), keys: Mutex::default() }
+        Verifier { store: Store::Dir(params_dir), progress: Arc::new(Silent), params: Mutex::default(), keys: Mutex::default() }
     }
 
     /// The same verifier, announcing its stages (parameters, key rebuilding, verification)
@@ -116,111 +432,144 @@ impl Verifier {
         Verifier { progress, ..self }
     }
 
-    /// Parameters for k (cached in memory and on disk).
+    /// A verifier that touches no file: parameters come from [`Verifier::add_params`];
+    /// one that was not supplied is generated in memory if k ≤ `generate_up_to`
+    /// (deterministic, but slow: seconds from k = 12), else the bundle cannot be checked.
+    pub fn in_memory(generate_up_to: u32) -> Self {
+        Verifier {
+            store: Store::Memory { generate_up_to },
+            progress: Arc::new(Silent),
+            params: Mutex::default(),
+            keys: Mutex::default(),
+        }
+    }
+
+    /// Supplies the bytes of a parameter file (as `Params::write` and the `params/`
+    /// cache hold them); they must match the pinned SHA-256 for their k. Returns k.
+    pub fn add_params(&self, bytes: &[u8]) -> Result<u32, String> {
+        let params = Params::<vesta::Affine>::read(&mut &bytes[..]).map_err(|e| format!("parameters do not parse: {e}"))?;
+        let k = params.k();
+        params::check_pinned(k, bytes)?;
+        self.params.lock().expect("lock").insert(k, Arc::new(params));
+        Ok(k)
+    }
+
+    /// Parameters for k (cached in memory, and on disk for a directory verifier).
     pub fn params(&self, k: u32) -> Result<Arc<Params<vesta::Affine>>, VerifierError> {
         if let Some(p) = self.params.lock().expect("lock").get(&k) {
             return Ok(p.clone());
         }
-        let (p, _) = params::load_or_create_with(&self.params_dir, k, self.progress.as_ref())?;
+        let p = match &self.store {
+            Store::Dir(dir) => params::load_or_create_with(dir, k, self.progress.as_ref())?.0,
+            Store::Memory { generate_up_to } if k <= *generate_up_to => Params::<vesta::Affine>::new(k),
+            Store::Memory { .. } => return Err(VerifierError::MissingParams(k)),
+        };
         let p = Arc::new(p);
         self.params.lock().expect("lock").insert(k, p.clone());
         Ok(p)
     }
 
-    /// The verifying key of the margin circuit for (market, level, shape).
+    /// The verifying key of the margin circuit for (market, level, shape), built once.
     pub fn verifying_key(&self, market: &Market, level: Level, shape: &Shape)
         -> Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError> {
-        let id = KeyId { digest: market.digest(), level, shape: *shape };
+        self.verifying_key_for(market, market.digest(), level, shape)
+    }
+
+    fn verifying_key_for(&self, market: &Market, digest: [u8; 32], level: Level, shape: &Shape)
+        -> Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError> {
+        let id = KeyId { digest, level, shape: *shape };
         if let Some(vk) = self.keys.lock().expect("lock").get(&id) {
             return Ok(vk.clone());
         }
         let params = self.params(shape.k)?;
         self.progress.stage(&format!("verifying key (rebuilt from market {:?} at k={})", market.id, shape.k));
-        let tables = MarketTables::new(market, level, shape.scenarios);
-        let vk = with_lanes!(shape.scenarios, S => {
-            let circuit = MarginCircuit::<S> { shape: *shape, tables, plan: None };
-            keygen_vk(&params, &circuit)
-        })
-        .map_err(|e| VerifierError::Keygen(format!("{e:?}")))?;
-        let vk = Arc::new(vk);
+        let vk = Arc::new(build_verifying_key(&params, market, level, shape).map_err(VerifierError::Keygen)?);
         self.keys.lock().expect("lock").insert(id, vk.clone());
         Ok(vk)
     }
 
     /// Checks `bundle` against `market` and the expectations.
     pub fn verify(&self, market: &Market, bundle: &Bundle, expect: &Expectations) -> Result<Outcome, VerifierError> {
-        match self.check(market, bundle, expect) {
-            Ok(Ok(())) => Ok(Outcome::Valid),
-            Ok(Err(rejection)) => Ok(Outcome::Invalid(rejection)),
-            Err(e) => Err(e),
-        }
+        let mut outcomes = self.verify_many(std::slice::from_ref(market), std::slice::from_ref(bundle), expect)?;
+        Ok(outcomes.pop().expect("one outcome per bundle"))
     }
 
-    fn check(&self, market: &Market, bundle: &Bundle, expect: &Expectations) -> Result<Result<(), Rejection>, VerifierError> {
-        let reject = |r| Ok(Err(r));
-        if bundle.format != FORMAT {
-            return reject(Rejection::Format(bundle.format.clone()));
+    /// Checks every bundle against the given market whose digest it names, with one
+    /// batch per (market, level, shape). One outcome per bundle, in order. A bundle
+    /// naming a market that was not given is invalid; with one market given, the
+    /// reason names both.
+    pub fn verify_many(&self, markets: &[Market], bundles: &[Bundle], expect: &Expectations) -> Result<Vec<Outcome>, VerifierError> {
+        let raw: Vec<[u8; 32]> = markets.iter().map(Market::digest).collect();
+        let digests: Vec<String> = raw.iter().map(hex::encode).collect();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; bundles.len()];
+        // (market index, key) -> bundle indices with their prechecked inputs.
+        let mut groups: Vec<(usize, KeyId, Vec<(usize, Prechecked)>)> = Vec::new();
+        for (i, bundle) in bundles.iter().enumerate() {
+            let m = match digests.iter().position(|d| d.eq_ignore_ascii_case(&bundle.market.digest)) {
+                Some(m) => m,
+                None if markets.len() == 1 => 0, // precheck names both markets
+                None => {
+                    outcomes[i] = Some(Outcome::Invalid(Rejection::UnknownMarket {
+                        id: bundle.market.id.clone(),
+                        digest: bundle.market.digest.clone(),
+                    }));
+                    continue;
+                }
+            };
+            match precheck_with_digest(&markets[m], &raw[m], bundle, expect) {
+                Err(r) => outcomes[i] = Some(Outcome::Invalid(r)),
+                Ok(ready) => {
+                    let key = KeyId { digest: raw[m], level: bundle.statement.level, shape: bundle.circuit };
+                    match groups.iter_mut().find(|g| g.1 == key) {
+                        Some(g) => g.2.push((i, ready)),
+                        None => groups.push((m, key, vec![(i, ready)])),
+                    }
+                }
+            }
         }
-        let digest = market.digest();
-        if bundle.market.digest != hex::encode(digest) || bundle.market.id != market.id {
-            return reject(Rejection::OtherMarket {
-                bundle_id: bundle.market.id.clone(),
-                bundle_digest: bundle.market.digest.clone(),
-                market_id: market.id.clone(),
-                market_digest: hex::encode(digest),
+        // Parameters once per k, before anything runs in parallel.
+        let mut ks: Vec<u32> = groups.iter().map(|g| g.1.shape.k).collect();
+        ks.sort_unstable();
+        ks.dedup();
+        for k in ks {
+            self.params(k)?;
+        }
+        // Work units: (group, chunk of at most MAX_BATCH proofs).
+        let units: Vec<(usize, &[(usize, Prechecked)])> =
+            groups.iter().enumerate().flat_map(|(g, group)| group.2.chunks(MAX_BATCH).map(move |c| (g, c))).collect();
+        // Keys once per group (in parallel across groups).
+        let keys: Vec<Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError>> =
+            par_map(&groups, |(m, key, _)| self.verifying_key_for(&markets[*m], key.digest, key.level, &key.shape));
+        if !units.is_empty() {
+            let proofs: usize = units.iter().map(|u| u.1.len()).sum();
+            self.progress.stage(&match proofs {
+                1 => "verifying the proof".to_string(),
+                n => format!("verifying the proofs ({n} in {} batch(es))", units.len()),
             });
         }
-        let statement = &bundle.statement;
-        let stated = match statement.threshold_units() {
-            Ok(t) => t,
-            Err(e) => return reject(Rejection::Statement(e)),
-        };
-        if let Some(required) = expect.min_threshold_units {
-            if stated < required {
-                return reject(Rejection::ThresholdTooLow {
-                    stated: statement.threshold.clone(),
-                    required: zkmargin_circuits::fixed::format_units(required, 6),
-                });
+        let results: Vec<Result<Vec<(usize, Outcome)>, VerifierError>> = par_map(&units, |(g, chunk)| {
+            let vk = match &keys[*g] {
+                Ok(vk) => vk.clone(),
+                Err(VerifierError::Keygen(why)) => {
+                    let r = Rejection::Statement(format!("circuit shape cannot be built: {why}"));
+                    return Ok(chunk.iter().map(|(i, _)| (*i, Outcome::Invalid(r.clone()))).collect());
+                }
+                Err(e) => return Err(VerifierError::Keygen(e.to_string())),
+            };
+            let params = self.params(groups[*g].1.shape.k)?;
+            let items: Vec<Item<'_>> = chunk.iter().map(|(_, p)| Item { public: &p.public, proof: &p.proof }).collect();
+            let valid = check_batch(&params, &vk, &items);
+            Ok(chunk
+                .iter()
+                .zip(valid)
+                .map(|((i, _), ok)| (*i, if ok { Outcome::Valid } else { Outcome::Invalid(Rejection::Proof) }))
+                .collect())
+        });
+        for result in results {
+            for (i, outcome) in result? {
+                outcomes[i] = Some(outcome);
             }
         }
-        if let Some(nonce) = &expect.nonce {
-            if !nonce.eq_ignore_ascii_case(&statement.nonce) {
-                return reject(Rejection::Nonce { stated: statement.nonce.clone(), expected: nonce.clone() });
-            }
-        }
-        let shape = &bundle.circuit;
-        if let Err(e) = shape.check_limits() {
-            return reject(Rejection::Statement(format!("circuit shape: {e}")));
-        }
-        if shape.scenarios < market.scenarios.len() {
-            return reject(Rejection::Statement("circuit shape has fewer scenario lanes than the market".into()));
-        }
-        let min_k = estimated_k(shape, shape.scenarios, market.instruments.len(), market.assets.len());
-        if shape.k < min_k {
-            return reject(Rejection::Statement(format!("circuit shape: k = {} is too small for its slots (at least {min_k})", shape.k)));
-        }
-        let public = match statement.public_inputs(shape, &digest) {
-            Ok(p) => p,
-            Err(e) => return reject(Rejection::Statement(e)),
-        };
-        let proof = match hex::decode(&bundle.proof) {
-            Ok(p) => p,
-            Err(_) => return reject(Rejection::Statement("proof is not hex".into())),
-        };
-        let vk = match self.verifying_key(market, statement.level, shape) {
-            Ok(vk) => vk,
-            Err(VerifierError::Keygen(why)) => return reject(Rejection::Statement(format!("circuit shape cannot be built: {why}"))),
-            Err(other) => return Err(other),
-        };
-        let params = self.params(shape.k)?;
-        self.progress.stage("verifying the proof");
-        let mut reader = std::io::Cursor::new(&proof[..]);
-        let mut transcript = Blake2bRead::<_, vesta::Affine, Challenge255<_>>::init(&mut reader);
-        let strategy = SingleVerifier::new(&params);
-        let ok = verify_proof(&params, &vk, strategy, &[&[&public[..]]], &mut transcript).is_ok();
-        if !ok || reader.position() as usize != proof.len() {
-            return reject(Rejection::Proof);
-        }
-        Ok(Ok(()))
+        Ok(outcomes.into_iter().map(|o| o.expect("every bundle has an outcome")).collect())
     }
 }

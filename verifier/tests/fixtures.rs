@@ -15,7 +15,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn example_market() -> Market {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/examples/market.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/market.json");
     Market::from_json("market.json", &std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -51,6 +51,20 @@ fn stored_proof_still_verifies_and_rejects_what_it_does_not_state() {
     let mut raised = bundle.clone();
     raised.statement.threshold = "73112.062501".into();
     assert!(matches!(verifier.verify(&market, &raised, &Expectations::default()).unwrap(), Outcome::Invalid(_)));
-    let ask_more = Expectations { min_threshold_units: Some(73_112_062_501), nonce: None };
+    let ask_more = Expectations { min_threshold_units: Some(73_112_062_501), ..Default::default() };
     assert!(matches!(verifier.verify(&market, &bundle, &ask_more).unwrap(), Outcome::Invalid(_)));
+}
+
+#[test]
+fn bundles_of_the_first_format_are_refused_with_the_reason() {
+    let market = example_market();
+    let mut old = stored_bundle();
+    old.format = "zkmargin-proof/1".into();
+    match verifier().verify(&market, &old, &Expectations::default()).unwrap() {
+        Outcome::Invalid(reason) => {
+            let text = reason.to_string();
+            assert!(text.contains("zkmargin-proof/1") && text.contains("prove again"), "{text}");
+        }
+        Outcome::Valid => panic!("a format-1 bundle must be refused"),
+    }
 }

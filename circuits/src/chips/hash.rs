@@ -1,6 +1,6 @@
-//! Poseidon hashing (P128Pow5T3, constant lengths 2 and 3), as in
-//! [`crate::commitment::hash2`] and [`crate::commitment::hash3`], over several lanes of
-//! `Pow5Chip`.
+//! Poseidon (P128Pow5T3): bare permutations (for the sponge rows of
+//! [`crate::chips::sponge`]) and two-to-one hashing as in [`crate::commitment::hash2`],
+//! over several lanes of `Pow5Chip`.
 //!
 //! Each lane owns 4 advice columns (3 state, 1 partial S-box) and 6 fixed columns; the
 //! floor planner lays permutations of different lanes side by side, so L lanes divide
@@ -8,7 +8,7 @@
 
 use std::cell::Cell;
 
-use halo2_gadgets::poseidon::{primitives::ConstantLength, Hash, Pow5Chip, Pow5Config};
+use halo2_gadgets::poseidon::{primitives::ConstantLength, Hash, PoseidonInstructions, Pow5Chip, Pow5Config, StateWord};
 use halo2_poseidon::P128Pow5T3;
 use halo2_proofs::circuit::{AssignedCell, Layouter};
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error};
@@ -26,9 +26,10 @@ pub trait HashInstructions {
     /// H(a, b), equal to [`crate::commitment::hash2`] of the cells' values.
     fn hash2(&self, layouter: &mut impl Layouter<Fp>, a: &AssignedCell<Fp, Fp>, b: &AssignedCell<Fp, Fp>)
         -> Result<AssignedCell<Fp, Fp>, Error>;
-    /// H3(a, b, c), equal to [`crate::commitment::hash3`] of the cells' values.
-    fn hash3(&self, layouter: &mut impl Layouter<Fp>, message: [&AssignedCell<Fp, Fp>; 3])
-        -> Result<AssignedCell<Fp, Fp>, Error>;
+    /// The permutation of a state given as three cells (copied in), as three new cells;
+    /// equal to [`crate::commitment::permute`].
+    fn permute(&self, layouter: &mut impl Layouter<Fp>, state: &[AssignedCell<Fp, Fp>; 3])
+        -> Result<[AssignedCell<Fp, Fp>; 3], Error>;
 }
 
 /// The hash chip (lanes used round-robin).
@@ -75,9 +76,11 @@ impl HashInstructions for HashChip {
         hasher.hash(layouter.namespace(|| "hash2"), [a.clone(), b.clone()])
     }
 
-    fn hash3(&self, layouter: &mut impl Layouter<Fp>, message: [&AssignedCell<Fp, Fp>; 3])
-        -> Result<AssignedCell<Fp, Fp>, Error> {
-        let hasher = Hash::<_, _, P128Pow5T3, ConstantLength<3>, 3, 2>::init(self.next_chip(), layouter.namespace(|| "init"))?;
-        hasher.hash(layouter.namespace(|| "hash3"), message.map(Clone::clone))
+    fn permute(&self, layouter: &mut impl Layouter<Fp>, state: &[AssignedCell<Fp, Fp>; 3])
+        -> Result<[AssignedCell<Fp, Fp>; 3], Error> {
+        let chip = self.next_chip();
+        let words: [StateWord<Fp>; 3] = state.clone().map(StateWord::from);
+        let out = <Pow5Chip<Fp, 3, 2> as PoseidonInstructions<Fp, P128Pow5T3, 3, 2>>::permute(&chip, layouter, &words)?;
+        Ok(out.map(AssignedCell::from))
     }
 }

@@ -2,40 +2,56 @@
 //!
 //! Regions, each a run of rows closed by one final row (`r = 0..n-1` then `n`):
 //!
-//! **Position rows** (`q_position`, one region per account slot):
+//! **Account rows** (one region per account slot: 4 header rows, `P` position rows, a
+//! closing row; then a collateral region of `C` rows and a closing row). The sponge
+//! columns `st`, `inp`, `out` ([`crate::chips::sponge`]) absorb the `entry` column two
+//! rows at a time (`q_pair` on every other row), so the last state of the collateral
+//! region is the account's commitment ([`crate::commitment`]).
 //! ```text
-//! | id | val | pos        | flag   | inv | chal | tag  | logup | chain | hashed |
-//! | i  | q   | q + 2^69   | active | 1/(chal−i−tag) | c | g·2^250 | Σ q·inv | c_r | H(c_r,H(i,q)) |
+//! row     | entry      | flag   | id | val | pos      | inv            | chal | tag     | logup   |
+//! 0       | venue      | 1      |    |     |          |                |      |         |         |
+//! 1       | account    |        |    |     |          |                |      |         |         |
+//! 2       | salt       | 1      |    |     |          |                |      |         |         |
+//! 3       | 0          |        |    |     |          |                |      |         |         |
+//! 4 + r   | e(i, q)    | active | i  | q   | q + 2^69 | 1/(chal−i−tag) | c    | g·2^250 | Σ q·inv |
+//! 4 + P   |            |        |    |     |          |                | c    | g·2^250 | final   |
 //! ```
-//! `active ∈ {0,1}`; `(1−active)·q = 0`; `pos = q + 2^69` (range-checked to 70 bits);
-//! `inv·(chal − id − tag) = 1`; `logup' = logup + q·inv`; `chal' = chal`; `tag' = tag`;
-//! `chain' = chain + active·(hashed − chain)`; lookup `id ∈ instrument ids`.
-//! `q_start_position` sets `logup = 0` on row 0.
+//! Position rows (`q_position`): `active ∈ {0,1}`; `active' ≤ active` (real entries
+//! first); `(1−active)·q = 0`; `pos = q + 2^69` (range-checked to 70 bits);
+//! `entry = active·(2^232 + i·2^72 + q + 2^70)`; `inv·(chal − i − tag) = 1`;
+//! `logup' = logup + q·inv`; `chal' = chal`; `tag' = tag`; lookup `i ∈ instrument ids`
+//! (so i < 2^160 and the packing is injective). `q_start_position` sets `logup = 0`.
 //!
-//! **Collateral rows** (`q_collateral`, one region per account slot):
+//! **Collateral rows** (`q_collateral`):
 //! ```text
-//! | id | val | pos | neg | flag   | price | linear     | sum_a        | chain | hashed |
-//! | a  | x   | x⁺  | x⁻  | active | P_a   | 1e6 − h_a  | Σ value      | c_r   | H(c_r,H(a,x)) |
+//! | entry      | id | val | pos | neg | mag     | flag   | price | linear     | sum_a   |
+//! | e(a, x)    | a  | x   | x⁺  | x⁻  | x⁺ + x⁻ | active | P_a   | 1e6 − h_a  | Σ value |
 //! ```
-//! `active ∈ {0,1}`; `(1−active)·x = 0`; `x = pos − neg`; `pos·neg = 0` (both 70-bit);
-//! `sum_a' = sum_a + price·(pos·linear − neg·10^6)`; the chain as above;
-//! lookup `(id, price, linear) ∈ assets`. `q_start_collateral` sets `sum_a = 0` on row 0.
+//! `active ∈ {0,1}`; `active' ≤ active`; `(1−active)·x = 0`; `x = pos − neg`;
+//! `pos·neg = 0`; `mag = pos + neg` (range-checked to 70 bits, so both parts are);
+//! `entry = active·(2·2^232 + a·2^72 + x + 2^70)`;
+//! `sum_a' = sum_a + price·(pos·linear − neg·10^6)`; lookup `(a, price, linear) ∈ assets`.
+//! `q_start_collateral` sets `sum_a = 0` on row 0.
 //!
 //! **Net rows** (`q_net`, one region per group slot; fixed `group_tag` = g·2^250):
 //! ```text
-//! | id | val | pos | neg | price | linear | short | pnl[s] | inv | chal | logup | sum_a | sum_b | sum_c | loss[s] |
-//! | i  | n   | n⁺  | n⁻  | mark  | lin_L  | sc_L  | pnl_s  | 1/(chal−i−tag) | c | Σ n·inv | Σ n·mark | Σ |n|·lin | Σ n⁻·sc | Σ −n·pnl_s |
+//! | idx | id | val | pos | neg | mag     | price | linear | short | pnl[s] | inv | chal | logup | sum_a | sum_b | sum_c | loss[s] |
+//! | k   | i  | n   | n⁺  | n⁻  | n⁺ + n⁻ | mark  | lin_L  | sc_L  | pnl_s  | 1/(chal−i−tag) | c | Σ n·inv | Σ n·mark | Σ |n|·lin | Σ n⁻·sc | Σ −n·pnl_s |
 //! ```
-//! `n = pos − neg`; `pos·neg = 0` (both 80-bit); `inv·(chal − id − group_tag) = 1`;
-//! each running sum advances by its term; lookup
-//! `(id, price, linear, short, pnl[..]) ∈ instruments`. `q_start_net` zeroes every sum.
+//! `n = pos − neg`; `pos·neg = 0`; `mag = pos + neg` (range-checked to 80 bits);
+//! `inv·(chal − id − group_tag) = 1`; each running sum advances by its term; lookup
+//! `(idx, id, price, linear, short, pnl[..]) ∈ instruments` (idx is the table row, < 2^20).
+//! `q_start_net` zeroes every sum. Every fourth row (`q_net_absorb`) absorbs four net
+//! rows into the net sponge, two per rate word, each packed as `k·2^81 + (n + 2^80)`
+//! (< 2^101; see [`crate::chips::sponge`]).
 //!
 //! **Group closing row** (`q_group_total`, the final row of a net region; fixed `loss_factor`):
 //! ```text
-//! | val   | pnl[s]          | pos        | flag | neg | price  | sum_a..c, loss[s] (final) |
-//! | worst | worst − loss[s] | collateral | mode | req | excess |                           |
+//! | row       | val   | slack           | pos        | flag | neg | price  | sum_a..c, loss[s] (final) |
+//! | close     | worst | worst − loss[0] | collateral | mode | req | excess |                           |
+//! | close + s |       | worst − loss[s] |            |      |     |        |                           |
 //! ```
-//! `pnl[s] = worst − loss[s]` (each range-checked, so worst ≥ every loss; worst itself is
+//! `slack(close + s) = worst − loss[s]` (each range-checked, so worst ≥ every loss; worst itself is
 //! range-checked, so worst ≥ 0); `mode ∈ {0,1}`;
 //! `req = mode·(lf·worst + 10^6·sum_c) + (1 − mode)·10^6·sum_b`;
 //! `excess = collateral + 10^6·sum_a − req` (range-checked: excess ≥ 0).
@@ -56,22 +72,30 @@
 use halo2_proofs::circuit::{AssignedCell, Layouter, Region, Value};
 use halo2_proofs::plonk::{
     Advice, Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Instance, Selector, TableColumn,
+    VirtualCells,
 };
 use halo2_proofs::poly::Rotation;
 
+use crate::chips::sponge::{net_element, PairCells, SpongeChip, SpongeConfig};
+use crate::commitment::{commit_capacity, nets_capacity, EntryKind, ID_SHIFT, KIND_SHIFT, VALUE_OFFSET_BITS};
 use crate::encoding::{pow2, Fp};
 use crate::fixed::MONEY_SCALE;
 use crate::statement::group_tag;
 use crate::tables::MarketTables;
-use crate::witness::{CollateralRow, GroupTotals, NetRow, PositionRow, QTY_OFFSET_BITS};
+use crate::witness::{AccountPlan, GroupTotals, NetRow, QTY_OFFSET_BITS};
+
+/// Rows of an account region before its first position row (the sponge header).
+pub const HEADER_ROWS: usize = 4;
 
 /// Columns, selectors and tables of the margin chip.
 #[derive(Clone, Debug)]
 pub struct MarginConfig {
+    idx: Column<Advice>,
     id: Column<Advice>,
     val: Column<Advice>,
     pos: Column<Advice>,
     neg: Column<Advice>,
+    mag: Column<Advice>,
     flag: Column<Advice>,
     inv: Column<Advice>,
     chal: Column<Advice>,
@@ -83,16 +107,17 @@ pub struct MarginConfig {
     sum_a: Column<Advice>,
     sum_b: Column<Advice>,
     sum_c: Column<Advice>,
-    chain: Column<Advice>,
-    hashed: Column<Advice>,
     pnl: Vec<Column<Advice>>,
     loss: Vec<Column<Advice>>,
+    slack: Column<Advice>,
+    sponge: SpongeConfig,
     group_tag: Column<Fixed>,
     loss_factor: Column<Fixed>,
     instance: Column<Instance>,
     q_position: Selector,
     q_collateral: Selector,
     q_net: Selector,
+    q_net_absorb: Selector,
     q_group_total: Selector,
     q_dot: Selector,
     q_threshold: Selector,
@@ -111,38 +136,32 @@ impl MarginConfig {
     }
 }
 
-/// Cells of a position region that other regions use.
+/// Cells of an account's position region that other regions use.
 #[derive(Debug)]
 pub struct PositionCells {
-    /// Instrument id per slot.
-    pub ids: Vec<AssignedCell<Fp, Fp>>,
-    /// Quantity per slot.
-    pub qtys: Vec<AssignedCell<Fp, Fp>>,
-    /// qty + 2^69 per slot (to range-check).
+    /// qty + 2^69 per slot (to range-check to 70 bits).
     pub offsets: Vec<AssignedCell<Fp, Fp>>,
-    /// Chain before each slot, then the chain after the last.
-    pub chains: Vec<AssignedCell<Fp, Fp>>,
-    /// H(chain, leaf) per slot.
-    pub hashed: Vec<AssignedCell<Fp, Fp>>,
-    /// Challenge cell of row 0.
+    /// Sponge absorptions (header pairs, then position pairs).
+    pub pairs: Vec<PairCells>,
+    /// Sponge state after the last position pair.
+    pub final_state: [AssignedCell<Fp, Fp>; 3],
+    /// Challenge cell of the first position row.
     pub challenge: AssignedCell<Fp, Fp>,
     /// Final logUp sum.
     pub logup: AssignedCell<Fp, Fp>,
 }
 
-/// Cells of a collateral region that other regions use.
+/// Cells of an account's collateral region that other regions use.
 #[derive(Debug)]
 pub struct CollateralCells {
-    /// Asset id per slot.
-    pub ids: Vec<AssignedCell<Fp, Fp>>,
-    /// Amount per slot.
-    pub amounts: Vec<AssignedCell<Fp, Fp>>,
-    /// Positive and negative parts per slot (to range-check).
-    pub parts: Vec<AssignedCell<Fp, Fp>>,
-    /// Chain before each slot, then the final chain (the commitment).
-    pub chains: Vec<AssignedCell<Fp, Fp>>,
-    /// H(chain, leaf) per slot.
-    pub hashed: Vec<AssignedCell<Fp, Fp>>,
+    /// |x| per slot (to range-check to 70 bits).
+    pub mags: Vec<AssignedCell<Fp, Fp>>,
+    /// Sponge absorptions.
+    pub pairs: Vec<PairCells>,
+    /// Sponge state before the first collateral pair (linked to the positions' last).
+    pub first_state: [AssignedCell<Fp, Fp>; 3],
+    /// Sponge state after the last pair: word 0 is the commitment.
+    pub final_state: [AssignedCell<Fp, Fp>; 3],
     /// Σ collateral values.
     pub value: AssignedCell<Fp, Fp>,
 }
@@ -150,12 +169,14 @@ pub struct CollateralCells {
 /// Cells of a net region (with its closing row) that other regions use.
 #[derive(Debug)]
 pub struct GroupCells {
-    /// Instrument id per slot.
-    pub ids: Vec<AssignedCell<Fp, Fp>>,
-    /// Net position per slot.
-    pub nets: Vec<AssignedCell<Fp, Fp>>,
-    /// Positive and negative parts per slot (80-bit range checks).
-    pub parts: Vec<AssignedCell<Fp, Fp>>,
+    /// |n| per slot (80-bit range checks).
+    pub mags: Vec<AssignedCell<Fp, Fp>>,
+    /// Net-sponge absorptions (one per four rows).
+    pub pairs: Vec<PairCells>,
+    /// Net-sponge state before the first row (constants for group 0, else linked).
+    pub first_state: [AssignedCell<Fp, Fp>; 3],
+    /// Net-sponge state after the last row.
+    pub final_state: [AssignedCell<Fp, Fp>; 3],
     /// Challenge cell of row 0.
     pub challenge: AssignedCell<Fp, Fp>,
     /// Final logUp sum.
@@ -172,16 +193,17 @@ pub struct GroupCells {
 pub trait MarginInstructions {
     /// Loads the market's instrument and asset tables.
     fn load_tables(&self, layouter: &mut impl Layouter<Fp>, tables: &MarketTables) -> Result<(), Error>;
-    /// Lays out one account slot's position rows; `tag_offset` is its group tag's instance row.
+    /// Lays out one account slot's header and position rows; `tag_offset` is its group
+    /// tag's instance row.
     fn assign_positions(
         &self,
         layouter: &mut impl Layouter<Fp>,
         slots: usize,
-        rows: Option<&[PositionRow]>,
+        account: Option<&AccountPlan>,
         tag_offset: usize,
     ) -> Result<PositionCells, Error>;
     /// Lays out one account slot's collateral rows.
-    fn assign_collateral(&self, layouter: &mut impl Layouter<Fp>, slots: usize, rows: Option<&[CollateralRow]>)
+    fn assign_collateral(&self, layouter: &mut impl Layouter<Fp>, slots: usize, account: Option<&AccountPlan>)
         -> Result<CollateralCells, Error>;
     /// Lays out group slot `g`'s net rows and its closing row.
     #[allow(clippy::too_many_arguments)]
@@ -190,8 +212,7 @@ pub trait MarginInstructions {
         layouter: &mut impl Layouter<Fp>,
         g: usize,
         slots: usize,
-        rows: Option<&[NetRow]>,
-        totals: Option<&GroupTotals>,
+        group: Option<&crate::witness::GroupPlan>,
         loss_factor: i128,
         collateral: &AssignedCell<Fp, Fp>,
         mode_offset: usize,
@@ -209,10 +230,6 @@ pub trait MarginInstructions {
         threshold_offset: usize,
         slack: Option<Fp>,
     ) -> Result<AssignedCell<Fp, Fp>, Error>;
-    /// Witnesses free values (names and salt of an opening), one per row of `id`.
-    fn witness_values(&self, layouter: &mut impl Layouter<Fp>, values: &[Value<Fp>]) -> Result<Vec<AssignedCell<Fp, Fp>>, Error>;
-    /// A cell holding the constant 0.
-    fn zero(&self, layouter: &mut impl Layouter<Fp>) -> Result<AssignedCell<Fp, Fp>, Error>;
     /// Copies an instance row into a fresh cell (so the value is bound to the proof).
     fn bind_instance(&self, layouter: &mut impl Layouter<Fp>, offset: usize) -> Result<AssignedCell<Fp, Fp>, Error>;
 }
@@ -236,29 +253,41 @@ fn fp(x: i128) -> Fp {
     crate::encoding::signed_to_field(x)
 }
 
+fn cur(m: &mut VirtualCells<Fp>, col: Column<Advice>) -> Expression<Fp> {
+    m.query_advice(col, Rotation::cur())
+}
+
+fn next(m: &mut VirtualCells<Fp>, col: Column<Advice>) -> Expression<Fp> {
+    m.query_advice(col, Rotation::next())
+}
+
 impl MarginChip {
     /// Configures the chip with `lanes` scenario lanes; `instance` is the public column.
     pub fn configure(meta: &mut ConstraintSystem<Fp>, lanes: usize, instance: Column<Instance>) -> MarginConfig {
         let mut advice = || meta.advice_column();
-        let (id, val, pos, neg, flag, inv, chal, tag) =
-            (advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice());
-        let (logup, price, linear, short, sum_a, sum_b, sum_c, chain, hashed) =
+        let (idx, id, val, pos, neg, mag, flag, inv, chal) =
             (advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice());
+        let (tag, logup, price, linear, short, sum_a, sum_b, sum_c) =
+            (advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice());
         let pnl: Vec<_> = (0..lanes).map(|_| meta.advice_column()).collect();
         let loss: Vec<_> = (0..lanes).map(|_| meta.advice_column()).collect();
-        for col in [id, val, pos, neg, flag, chal, tag, logup, price, sum_a, chain, hashed].iter().chain(&pnl) {
-            meta.enable_equality(*col);
+        let slack = meta.advice_column();
+        for col in [id, val, pos, mag, flag, chal, tag, logup, price, sum_a, slack] {
+            meta.enable_equality(col);
         }
         meta.enable_equality(instance);
+        let sponge = SpongeChip::configure(meta, flag);
         let group_tag = meta.fixed_column();
         let loss_factor = meta.fixed_column();
-        let t_instrument: Vec<TableColumn> = (0..4 + lanes).map(|_| meta.lookup_table_column()).collect();
+        let t_instrument: Vec<TableColumn> = (0..5 + lanes).map(|_| meta.lookup_table_column()).collect();
         let t_asset = [meta.lookup_table_column(), meta.lookup_table_column(), meta.lookup_table_column()];
         let config = MarginConfig {
+            idx,
             id,
             val,
             pos,
             neg,
+            mag,
             flag,
             inv,
             chal,
@@ -270,16 +299,17 @@ impl MarginChip {
             sum_a,
             sum_b,
             sum_c,
-            chain,
-            hashed,
             pnl,
             loss,
+            slack,
+            sponge,
             group_tag,
             loss_factor,
             instance,
             q_position: meta.complex_selector(),
             q_collateral: meta.complex_selector(),
             q_net: meta.complex_selector(),
+            q_net_absorb: meta.selector(),
             q_group_total: meta.selector(),
             q_dot: meta.selector(),
             q_threshold: meta.selector(),
@@ -297,57 +327,64 @@ impl MarginChip {
     fn create_gates(meta: &mut ConstraintSystem<Fp>, c: &MarginConfig) {
         let one = || Expression::Constant(Fp::one());
         let million = || Expression::Constant(fp(MONEY_SCALE));
+        let constant = Expression::Constant;
+        // entry = active·(kind·2^232 + id·2^72 + v + 2^70)
+        let packed = move |kind: EntryKind, active: Expression<Fp>, id: Expression<Fp>, v: Expression<Fp>| {
+            active
+                * (constant(Fp::from(kind as u64) * pow2(KIND_SHIFT) + pow2(VALUE_OFFSET_BITS))
+                    + id * constant(pow2(ID_SHIFT))
+                    + v)
+        };
 
         meta.create_gate("position row", |m| {
             let q = m.query_selector(c.q_position);
-            let cur = |m: &mut halo2_proofs::plonk::VirtualCells<Fp>, col| m.query_advice(col, Rotation::cur());
-            let next = |m: &mut halo2_proofs::plonk::VirtualCells<Fp>, col| m.query_advice(col, Rotation::next());
-            let (id, qty, offset, active, inv, chal, tag, logup, chain, hashed) = (
+            let (id, qty, offset, active, inv, chal, tag, logup, entry) = (
                 cur(m, c.id), cur(m, c.val), cur(m, c.pos), cur(m, c.flag), cur(m, c.inv),
-                cur(m, c.chal), cur(m, c.tag), cur(m, c.logup), cur(m, c.chain), cur(m, c.hashed),
+                cur(m, c.chal), cur(m, c.tag), cur(m, c.logup), cur(m, c.sponge.entry),
             );
-            let (chal_n, tag_n, logup_n, chain_n) = (next(m, c.chal), next(m, c.tag), next(m, c.logup), next(m, c.chain));
+            let (active_n, chal_n, tag_n, logup_n) = (next(m, c.flag), next(m, c.chal), next(m, c.tag), next(m, c.logup));
             Constraints::with_selector(
                 q,
                 [
                     ("active is boolean", active.clone() * (one() - active.clone())),
+                    ("real entries first", active_n * (one() - active.clone())),
                     ("padding holds nothing", (one() - active.clone()) * qty.clone()),
                     ("offset quantity", offset - qty.clone() - Expression::Constant(pow2(QTY_OFFSET_BITS))),
+                    ("packed entry", entry - packed(EntryKind::Position, active, id.clone(), qty.clone())),
                     ("logUp inverse", inv.clone() * (chal.clone() - id - tag.clone()) - one()),
                     ("logUp sum", logup_n - logup - qty * inv),
                     ("challenge carried", chal_n - chal),
                     ("tag carried", tag_n - tag),
-                    ("chain", chain_n - chain.clone() - active * (hashed - chain)),
                 ],
             )
         });
 
-        // A position names a market instrument (or 0 in a padding slot): its logUp key
-        // id + tag can then only be that instrument's in its own group (ids < 2^248 <
-        // the tag shift), so no quantity can be moved into another group's nets.
+        // A position names a market instrument (or 0 in a padding slot): its id is then
+        // < 2^160 (so its packing is injective), and its logUp key id + tag can only be
+        // that instrument's in its own group (ids < 2^160 < the tag shift).
         meta.lookup(|m| {
             let q = m.query_selector(c.q_position);
-            vec![(q * m.query_advice(c.id, Rotation::cur()), c.t_instrument[0])]
+            vec![(q * m.query_advice(c.id, Rotation::cur()), c.t_instrument[1])]
         });
 
         meta.create_gate("collateral row", |m| {
             let q = m.query_selector(c.q_collateral);
-            let cur = |m: &mut halo2_proofs::plonk::VirtualCells<Fp>, col| m.query_advice(col, Rotation::cur());
-            let (amount, pos, neg, active, price, complement, sum, chain, hashed) = (
-                cur(m, c.val), cur(m, c.pos), cur(m, c.neg), cur(m, c.flag), cur(m, c.price),
-                cur(m, c.linear), cur(m, c.sum_a), cur(m, c.chain), cur(m, c.hashed),
+            let (id, amount, pos, neg, mag, active, price, complement, sum, entry) = (
+                cur(m, c.id), cur(m, c.val), cur(m, c.pos), cur(m, c.neg), cur(m, c.mag), cur(m, c.flag),
+                cur(m, c.price), cur(m, c.linear), cur(m, c.sum_a), cur(m, c.sponge.entry),
             );
-            let sum_n = m.query_advice(c.sum_a, Rotation::next());
-            let chain_n = m.query_advice(c.chain, Rotation::next());
+            let (sum_n, active_n) = (next(m, c.sum_a), next(m, c.flag));
             Constraints::with_selector(
                 q,
                 [
                     ("active is boolean", active.clone() * (one() - active.clone())),
+                    ("real entries first", active_n * (one() - active.clone())),
                     ("padding holds nothing", (one() - active.clone()) * amount.clone()),
-                    ("sign split", amount - pos.clone() + neg.clone()),
+                    ("sign split", amount.clone() - pos.clone() + neg.clone()),
                     ("one sign", pos.clone() * neg.clone()),
+                    ("magnitude", mag - pos.clone() - neg.clone()),
+                    ("packed entry", entry - packed(EntryKind::Collateral, active, id, amount)),
                     ("collateral value", sum_n - sum - price * (pos * complement - neg * million())),
-                    ("chain", chain_n - chain.clone() - active * (hashed - chain)),
                 ],
             )
         });
@@ -363,21 +400,20 @@ impl MarginChip {
 
         meta.create_gate("net row", |m| {
             let q = m.query_selector(c.q_net);
-            let cur = |m: &mut halo2_proofs::plonk::VirtualCells<Fp>, col| m.query_advice(col, Rotation::cur());
-            let next = |m: &mut halo2_proofs::plonk::VirtualCells<Fp>, col| m.query_advice(col, Rotation::next());
-            let (id, net, pos, neg, mark, linear, short, inv, chal, logup) = (
-                cur(m, c.id), cur(m, c.val), cur(m, c.pos), cur(m, c.neg), cur(m, c.price),
+            let (id, net, pos, neg, mag, mark, linear, short, inv, chal, logup) = (
+                cur(m, c.id), cur(m, c.val), cur(m, c.pos), cur(m, c.neg), cur(m, c.mag), cur(m, c.price),
                 cur(m, c.linear), cur(m, c.short), cur(m, c.inv), cur(m, c.chal), cur(m, c.logup),
             );
             let tag = m.query_fixed(c.group_tag);
             let mut constraints = vec![
                 ("sign split", net.clone() - pos.clone() + neg.clone()),
                 ("one sign", pos.clone() * neg.clone()),
+                ("magnitude", mag.clone() - pos - neg.clone()),
                 ("logUp inverse", inv.clone() * (chal.clone() - id - tag) - one()),
                 ("logUp sum", next(m, c.logup) - logup - net.clone() * inv),
                 ("challenge carried", next(m, c.chal) - chal),
                 ("mark sum", next(m, c.sum_a) - cur(m, c.sum_a) - net.clone() * mark),
-                ("linear sum", next(m, c.sum_b) - cur(m, c.sum_b) - (pos + neg.clone()) * linear),
+                ("linear sum", next(m, c.sum_b) - cur(m, c.sum_b) - mag * linear),
                 ("short sum", next(m, c.sum_c) - cur(m, c.sum_c) - neg * short),
             ];
             for (&pnl, &loss) in c.pnl.iter().zip(&c.loss) {
@@ -388,7 +424,7 @@ impl MarginChip {
 
         meta.lookup(|m| {
             let q = m.query_selector(c.q_net);
-            [c.id, c.price, c.linear, c.short]
+            [c.idx, c.id, c.price, c.linear, c.short]
                 .iter()
                 .chain(&c.pnl)
                 .zip(&c.t_instrument)
@@ -396,9 +432,28 @@ impl MarginChip {
                 .collect::<Vec<_>>()
         });
 
+        // Four net rows, two per rate word, into the net sponge (no skipping: every net
+        // slot, padding included, is hashed before the challenge).
+        meta.create_gate("net absorb", |m| {
+            let q = m.query_selector(c.q_net_absorb);
+            let row = |m: &mut VirtualCells<Fp>, r: i32| {
+                net_element(m.query_advice(c.idx, Rotation(r)), m.query_advice(c.val, Rotation(r)))
+            };
+            let shift = || Expression::Constant(pow2(crate::chips::sponge::NET_ELEMENT_BITS));
+            let s = &c.sponge;
+            let (e0, e1, e2, e3) = (row(m, 0), row(m, 1), row(m, 2), row(m, 3));
+            let mut constraints = vec![
+                ("net input 0", cur(m, s.inp[0]) - cur(m, s.st[0]) - e0 - e1 * shift()),
+                ("net input 1", cur(m, s.inp[1]) - cur(m, s.st[1]) - e2 - e3 * shift()),
+            ];
+            for j in 0..3 {
+                constraints.push(("net state", m.query_advice(s.st[j], Rotation(4)) - cur(m, s.out[j])));
+            }
+            Constraints::with_selector(q, constraints)
+        });
+
         meta.create_gate("group total", |m| {
             let q = m.query_selector(c.q_group_total);
-            let cur = |m: &mut halo2_proofs::plonk::VirtualCells<Fp>, col| m.query_advice(col, Rotation::cur());
             let (worst, collateral, mode, req, excess) =
                 (cur(m, c.val), cur(m, c.pos), cur(m, c.flag), cur(m, c.neg), cur(m, c.price));
             let (mark_sum, linear_sum, short_sum) = (cur(m, c.sum_a), cur(m, c.sum_b), cur(m, c.sum_c));
@@ -413,30 +468,25 @@ impl MarginChip {
                 ),
                 ("excess", excess - (collateral + million() * mark_sum - req)),
             ];
-            for (&slack, &loss) in c.pnl.iter().zip(&c.loss) {
-                constraints.push(("worst slack", cur(m, slack) - (worst.clone() - cur(m, loss))));
+            // Lane s's slack sits s rows below, in one column: one equality-enabled
+            // column for the range checks instead of one per lane.
+            for (s, &loss) in c.loss.iter().enumerate() {
+                let slack = m.query_advice(c.slack, Rotation(s as i32));
+                constraints.push(("worst slack", slack - (worst.clone() - cur(m, loss))));
             }
             Constraints::with_selector(q, constraints)
         });
 
         meta.create_gate("weighted sum", |m| {
             let q = m.query_selector(c.q_dot);
-            let (w, v, s) = (
-                m.query_advice(c.flag, Rotation::cur()),
-                m.query_advice(c.val, Rotation::cur()),
-                m.query_advice(c.sum_a, Rotation::cur()),
-            );
-            let s_next = m.query_advice(c.sum_a, Rotation::next());
+            let (w, v, s) = (cur(m, c.flag), cur(m, c.val), cur(m, c.sum_a));
+            let s_next = next(m, c.sum_a);
             Constraints::with_selector(q, [("accumulate", s_next - s - w * v)])
         });
 
         meta.create_gate("threshold", |m| {
             let q = m.query_selector(c.q_threshold);
-            let (threshold, total, slack) = (
-                m.query_advice(c.val, Rotation::cur()),
-                m.query_advice(c.sum_a, Rotation::cur()),
-                m.query_advice(c.pos, Rotation::cur()),
-            );
+            let (threshold, total, slack) = (cur(m, c.val), cur(m, c.sum_a), cur(m, c.pos));
             Constraints::with_selector(q, [("slack", slack - (total - threshold))])
         });
 
@@ -460,20 +510,25 @@ impl MarginChip {
     pub fn construct(config: MarginConfig) -> Self {
         MarginChip { config }
     }
+
+    fn sponge(&self) -> SpongeChip {
+        SpongeChip::construct(self.config.sponge.clone())
+    }
 }
 
-/// Assigns `f(row)` of each planned row (or an unknown value) into `col`.
+/// Assigns `f(row)` of each planned row (or an unknown value) into `col`, from `start`.
 fn assign_column<T>(
     region: &mut Region<'_, Fp>,
     col: Column<Advice>,
     rows: Option<&[T]>,
     count: usize,
+    start: usize,
     f: impl Fn(&T) -> Fp,
 ) -> Result<Vec<AssignedCell<Fp, Fp>>, Error> {
     (0..count)
         .map(|r| {
             let value = rows.map_or(Value::unknown(), |rows| Value::known(f(&rows[r])));
-            region.assign_advice(|| "cell", col, r, || value)
+            region.assign_advice(|| "cell", col, start + r, || value)
         })
         .collect()
 }
@@ -485,9 +540,9 @@ impl MarginInstructions for MarginChip {
             || "instruments",
             |mut table| {
                 // Row 0 is all zeros: the tuple a disabled lookup row presents.
-                let zero_row = std::iter::repeat_n(Fp::zero(), 4 + tables.lanes).collect::<Vec<_>>();
+                let zero_row = std::iter::repeat_n(Fp::zero(), 5 + tables.lanes).collect::<Vec<_>>();
                 let rows = std::iter::once(zero_row).chain(tables.instruments.iter().map(|r| {
-                    [r.id, fp(r.mark), fp(r.linear), fp(r.short_charge)]
+                    [Fp::from(r.index), r.id, fp(r.mark), fp(r.linear), fp(r.short_charge)]
                         .into_iter()
                         .chain(r.pnl.iter().map(|&p| fp(p)))
                         .collect()
@@ -519,75 +574,90 @@ impl MarginInstructions for MarginChip {
         &self,
         layouter: &mut impl Layouter<Fp>,
         slots: usize,
-        rows: Option<&[PositionRow]>,
+        account: Option<&AccountPlan>,
         tag_offset: usize,
     ) -> Result<PositionCells, Error> {
         let c = &self.config;
+        let sponge = self.sponge();
         layouter.assign_region(
             || "positions",
             |mut region| {
-                c.q_start_position.enable(&mut region, 0)?;
+                // Header: venue, account, salt, 0, absorbed as two always-active pairs.
+                let header = account.map(|a| [a.venue, a.account, a.salt]);
+                for (r, name) in ["venue", "account", "salt"].into_iter().enumerate() {
+                    let value = header.map_or(Value::unknown(), |h| Value::known(h[r]));
+                    region.assign_advice(|| name, c.sponge.entry, r, || value)?;
+                }
+                region.assign_advice_from_constant(|| "header pad", c.sponge.entry, 3, Fp::zero())?;
+                region.assign_advice_from_constant(|| "header active", c.flag, 0, Fp::one())?;
+                region.assign_advice_from_constant(|| "header active", c.flag, 2, Fp::one())?;
+                let h = HEADER_ROWS;
+                let rows = account.map(|a| &a.positions[..]);
+                c.q_start_position.enable(&mut region, h)?;
                 for r in 0..slots {
-                    c.q_position.enable(&mut region, r)?;
+                    c.q_position.enable(&mut region, h + r)?;
                 }
                 let all = slots + 1;
-                let ids = assign_column(&mut region, c.id, rows, slots, |p| p.id)?;
-                let qtys = assign_column(&mut region, c.val, rows, slots, |p| p.qty)?;
-                let offsets = assign_column(&mut region, c.pos, rows, slots, |p| p.qty_offset)?;
-                assign_column(&mut region, c.flag, rows, slots, |p| p.active)?;
-                assign_column(&mut region, c.inv, rows, slots, |p| p.inv)?;
-                let hashed = assign_column(&mut region, c.hashed, rows, slots, |p| p.hashed)?;
-                let chains = assign_column(&mut region, c.chain, rows, all, |p| p.chain)?;
-                let logups = assign_column(&mut region, c.logup, rows, all, |p| p.logup)?;
-                region.assign_advice_from_instance(|| "group tag", c.instance, tag_offset, c.tag, 0)?;
+                assign_column(&mut region, c.id, rows, slots, h, |p| p.id)?;
+                assign_column(&mut region, c.val, rows, slots, h, |p| p.qty)?;
+                let offsets = assign_column(&mut region, c.pos, rows, slots, h, |p| p.qty_offset)?;
+                assign_column(&mut region, c.flag, rows, slots, h, |p| p.active)?;
+                assign_column(&mut region, c.inv, rows, slots, h, |p| p.inv)?;
+                assign_column(&mut region, c.sponge.entry, rows, slots, h, |p| p.entry)?;
+                let logups = assign_column(&mut region, c.logup, rows, all, h, |p| p.logup)?;
+                region.assign_advice_from_instance(|| "group tag", c.instance, tag_offset, c.tag, h)?;
                 for r in 1..all {
                     let value = rows.map_or(Value::unknown(), |rows| Value::known(rows[r].tag));
-                    region.assign_advice(|| "tag", c.tag, r, || value)?;
+                    region.assign_advice(|| "tag", c.tag, h + r, || value)?;
                 }
-                let challenges = assign_column(&mut region, c.chal, rows, all, |p| p.challenge)?;
-                let challenge_cell = challenges.into_iter().next();
+                let challenges = assign_column(&mut region, c.chal, rows, all, h, |p| p.challenge)?;
+                // The closing row's flag (read by the last row's "real entries first").
+                region.assign_advice(|| "closing flag", c.flag, h + slots, || Value::known(Fp::zero()))?;
+                let (pairs, _, final_state) = sponge.assign_steps(
+                    &mut region,
+                    account.map(|a| &a.sponge),
+                    (h + slots) / 2,
+                    2,
+                    Some(commit_capacity()),
+                )?;
                 Ok(PositionCells {
-                    ids,
-                    qtys,
                     offsets,
-                    chains,
-                    hashed,
-                    challenge: challenge_cell.expect("at least one row"),
+                    pairs,
+                    final_state,
+                    challenge: challenges[0].clone(),
                     logup: logups[slots].clone(),
                 })
             },
         )
     }
 
-    fn assign_collateral(&self, layouter: &mut impl Layouter<Fp>, slots: usize, rows: Option<&[CollateralRow]>)
+    fn assign_collateral(&self, layouter: &mut impl Layouter<Fp>, slots: usize, account: Option<&AccountPlan>)
         -> Result<CollateralCells, Error> {
         let c = &self.config;
+        let sponge = self.sponge();
         layouter.assign_region(
             || "collateral",
             |mut region| {
+                let rows = account.map(|a| &a.collateral[..]);
                 c.q_start_collateral.enable(&mut region, 0)?;
                 for r in 0..slots {
                     c.q_collateral.enable(&mut region, r)?;
                 }
                 let all = slots + 1;
-                let ids = assign_column(&mut region, c.id, rows, slots, |x| x.id)?;
-                let amounts = assign_column(&mut region, c.val, rows, slots, |x| x.amount)?;
-                let pos = assign_column(&mut region, c.pos, rows, slots, |x| x.pos)?;
-                let neg = assign_column(&mut region, c.neg, rows, slots, |x| x.neg)?;
-                assign_column(&mut region, c.flag, rows, slots, |x| x.active)?;
-                assign_column(&mut region, c.price, rows, slots, |x| x.price)?;
-                assign_column(&mut region, c.linear, rows, slots, |x| x.haircut_complement)?;
-                let hashed = assign_column(&mut region, c.hashed, rows, slots, |x| x.hashed)?;
-                let chains = assign_column(&mut region, c.chain, rows, all, |x| x.chain)?;
-                let sums = assign_column(&mut region, c.sum_a, rows, all, |x| x.value_sum)?;
-                Ok(CollateralCells {
-                    ids,
-                    amounts,
-                    parts: pos.into_iter().chain(neg).collect(),
-                    chains,
-                    hashed,
-                    value: sums[slots].clone(),
-                })
+                assign_column(&mut region, c.id, rows, slots, 0, |x| x.id)?;
+                assign_column(&mut region, c.val, rows, slots, 0, |x| x.amount)?;
+                assign_column(&mut region, c.pos, rows, slots, 0, |x| x.pos)?;
+                assign_column(&mut region, c.neg, rows, slots, 0, |x| x.neg)?;
+                let mags = assign_column(&mut region, c.mag, rows, slots, 0, |x| x.mag)?;
+                assign_column(&mut region, c.flag, rows, slots, 0, |x| x.active)?;
+                assign_column(&mut region, c.price, rows, slots, 0, |x| x.price)?;
+                assign_column(&mut region, c.linear, rows, slots, 0, |x| x.haircut_complement)?;
+                assign_column(&mut region, c.sponge.entry, rows, slots, 0, |x| x.entry)?;
+                let sums = assign_column(&mut region, c.sum_a, rows, all, 0, |x| x.value_sum)?;
+                region.assign_advice(|| "closing flag", c.flag, slots, || Value::known(Fp::zero()))?;
+                let (pairs, first_state, final_state) =
+                    sponge.assign_steps(&mut region, account.map(|a| &a.collateral_sponge), slots / 2, 2, None)?;
+                Ok(CollateralCells { mags, pairs, first_state, final_state, value: sums[slots].clone() })
             },
         )
     }
@@ -597,13 +667,15 @@ impl MarginInstructions for MarginChip {
         layouter: &mut impl Layouter<Fp>,
         g: usize,
         slots: usize,
-        rows: Option<&[NetRow]>,
-        totals: Option<&GroupTotals>,
+        group: Option<&crate::witness::GroupPlan>,
         loss_factor: i128,
         collateral: &AssignedCell<Fp, Fp>,
         mode_offset: usize,
     ) -> Result<GroupCells, Error> {
         let c = &self.config;
+        let sponge = self.sponge();
+        let rows: Option<&[NetRow]> = group.map(|x| &x.rows[..]);
+        let totals: Option<&GroupTotals> = group.map(|x| &x.totals);
         layouter.assign_region(
             || format!("group {g}"),
             |mut region| {
@@ -612,47 +684,53 @@ impl MarginInstructions for MarginChip {
                     c.q_net.enable(&mut region, r)?;
                     region.assign_fixed(|| "group tag", c.group_tag, r, || Value::known(group_tag(g)))?;
                 }
+                for r in (0..slots).step_by(4) {
+                    c.q_net_absorb.enable(&mut region, r)?;
+                }
                 let all = slots + 1;
-                let ids = assign_column(&mut region, c.id, rows, slots, |n| n.id)?;
-                let nets = assign_column(&mut region, c.val, rows, slots, |n| n.net)?;
-                let pos = assign_column(&mut region, c.pos, rows, slots, |n| n.pos)?;
-                let neg = assign_column(&mut region, c.neg, rows, slots, |n| n.neg)?;
-                assign_column(&mut region, c.price, rows, slots, |n| n.mark)?;
-                assign_column(&mut region, c.linear, rows, slots, |n| n.linear)?;
-                assign_column(&mut region, c.short, rows, slots, |n| n.short_charge)?;
-                assign_column(&mut region, c.inv, rows, slots, |n| n.inv)?;
+                assign_column(&mut region, c.idx, rows, slots, 0, |n| n.idx)?;
+                assign_column(&mut region, c.id, rows, slots, 0, |n| n.id)?;
+                assign_column(&mut region, c.val, rows, slots, 0, |n| n.net)?;
+                assign_column(&mut region, c.pos, rows, slots, 0, |n| n.pos)?;
+                assign_column(&mut region, c.neg, rows, slots, 0, |n| n.neg)?;
+                let mags = assign_column(&mut region, c.mag, rows, slots, 0, |n| n.mag)?;
+                assign_column(&mut region, c.price, rows, slots, 0, |n| n.mark)?;
+                assign_column(&mut region, c.linear, rows, slots, 0, |n| n.linear)?;
+                assign_column(&mut region, c.short, rows, slots, 0, |n| n.short_charge)?;
+                assign_column(&mut region, c.inv, rows, slots, 0, |n| n.inv)?;
                 for (s, &col) in c.pnl.iter().enumerate() {
-                    assign_column(&mut region, col, rows, slots, |n| n.pnl[s])?;
+                    assign_column(&mut region, col, rows, slots, 0, |n| n.pnl[s])?;
                 }
-                let logups = assign_column(&mut region, c.logup, rows, all, |n| n.logup)?;
-                assign_column(&mut region, c.sum_a, rows, all, |n| n.mark_sum)?;
-                assign_column(&mut region, c.sum_b, rows, all, |n| n.linear_sum)?;
-                assign_column(&mut region, c.sum_c, rows, all, |n| n.short_sum)?;
+                let logups = assign_column(&mut region, c.logup, rows, all, 0, |n| n.logup)?;
+                assign_column(&mut region, c.sum_a, rows, all, 0, |n| n.mark_sum)?;
+                assign_column(&mut region, c.sum_b, rows, all, 0, |n| n.linear_sum)?;
+                assign_column(&mut region, c.sum_c, rows, all, 0, |n| n.short_sum)?;
                 for (s, &col) in c.loss.iter().enumerate() {
-                    assign_column(&mut region, col, rows, all, |n| n.loss[s])?;
+                    assign_column(&mut region, col, rows, all, 0, |n| n.loss[s])?;
                 }
-                let challenge_cell = assign_column(&mut region, c.chal, rows, all, |n| n.challenge)?.into_iter().next();
+                let challenges = assign_column(&mut region, c.chal, rows, all, 0, |n| n.challenge)?;
+                let initial = if g == 0 { Some(nets_capacity()) } else { None };
+                let (pairs, first_state, final_state) =
+                    sponge.assign_steps(&mut region, group.map(|x| &x.sponge), slots / 4, 4, initial)?;
                 // Closing row.
                 let close = slots;
                 c.q_group_total.enable(&mut region, close)?;
                 region.assign_fixed(|| "loss factor", c.loss_factor, close, || Value::known(fp(loss_factor)))?;
                 let known = |f: &dyn Fn(&GroupTotals) -> Fp| totals.map_or(Value::unknown(), |t| Value::known(f(t)));
                 let worst = region.assign_advice(|| "worst", c.val, close, || known(&|t| t.worst))?;
-                let slack = c
-                    .pnl
-                    .iter()
-                    .enumerate()
-                    .map(|(s, &col)| region.assign_advice(|| "slack", col, close, || known(&|t| t.slack[s])))
+                let slack = (0..c.loss.len())
+                    .map(|s| region.assign_advice(|| "slack", c.slack, close + s, || known(&|t| t.slack[s])))
                     .collect::<Result<Vec<_>, _>>()?;
                 collateral.copy_advice(|| "collateral", &mut region, c.pos, close)?;
                 region.assign_advice_from_instance(|| "mode", c.instance, mode_offset, c.flag, close)?;
                 region.assign_advice(|| "requirement", c.neg, close, || known(&|t| t.requirement))?;
                 let excess = region.assign_advice(|| "excess", c.price, close, || known(&|t| t.excess))?;
                 Ok(GroupCells {
-                    ids,
-                    nets,
-                    parts: pos.into_iter().chain(neg).collect(),
-                    challenge: challenge_cell.expect("at least one row"),
+                    mags,
+                    pairs,
+                    first_state,
+                    final_state,
+                    challenge: challenges[0].clone(),
                     logup: logups[slots].clone(),
                     worst,
                     slack,
@@ -704,21 +782,6 @@ impl MarginInstructions for MarginChip {
                 region.assign_advice(|| "slack", c.pos, 0, || slack.map_or(Value::unknown(), Value::known))
             },
         )
-    }
-
-    fn witness_values(&self, layouter: &mut impl Layouter<Fp>, values: &[Value<Fp>]) -> Result<Vec<AssignedCell<Fp, Fp>>, Error> {
-        let c = &self.config;
-        layouter.assign_region(
-            || "free witnesses",
-            |mut region| {
-                values.iter().enumerate().map(|(r, v)| region.assign_advice(|| "value", c.id, r, || *v)).collect()
-            },
-        )
-    }
-
-    fn zero(&self, layouter: &mut impl Layouter<Fp>) -> Result<AssignedCell<Fp, Fp>, Error> {
-        let c = &self.config;
-        layouter.assign_region(|| "zero", |mut region| region.assign_advice_from_constant(|| "0", c.id, 0, Fp::zero()))
     }
 
     fn bind_instance(&self, layouter: &mut impl Layouter<Fp>, offset: usize) -> Result<AssignedCell<Fp, Fp>, Error> {

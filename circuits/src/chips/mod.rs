@@ -1,10 +1,12 @@
 //! The chips of the margin circuit, each a Config + Chip + Instructions trait.
 //!
 //! - [`range`]: K-bit lookup range checks (halo2_gadgets' running sum), in lanes;
-//! - [`hash`]: Poseidon (P128Pow5T3) two-to-one hashing, in lanes;
+//! - [`hash`]: Poseidon (P128Pow5T3) permutations and two-to-one hashing, in lanes;
+//! - [`sponge`]: the sponge rows that absorb packed entries beside the rows they hash;
 //! - [`margin`]: the margin gates: position, collateral and net rows, group totals,
 //!   weighted sums and the threshold.
 
 pub mod hash;
 pub mod margin;
 pub mod range;
+pub mod sponge;

@@ -1,0 +1,73 @@
+//! One line per figure of BENCHMARKS.md for a sample profile, beside the bare k=14
+//! baseline timed in the same process:
+//! `cargo run --release -p zkmargin-prover --example profile -- medium [PARAMS_DIR]`
+
+use std::time::Instant;
+
+use zkmargin_circuits::circuit::MarginCircuit;
+use zkmargin_circuits::market::{Level, Market};
+use zkmargin_circuits::tables::MarketTables;
+use zkmargin_circuits::with_lanes;
+use zkmargin_prover::portfolio::Portfolio;
+use zkmargin_prover::prove::prove;
+use zkmargin_prover::sample::{generate, Profile};
+use zkmargin_prover::{baseline, engine};
+use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
+
+fn count(pinned: &str, field: &str) -> String {
+    pinned
+        .lines()
+        .find(|l| l.trim_start().starts_with(field))
+        .map_or("?".into(), |l| l.trim().trim_start_matches(field).trim_start_matches(':').trim().trim_end_matches(',').to_string())
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let profile: Profile = args.next().unwrap_or_else(|| "medium".into()).parse().expect("profile");
+    let dir = args.next().map_or_else(zkmargin_verifier::params::default_dir, Into::into);
+    let sample = generate(profile, 1);
+    let market = Market::from_json("market.json", &sample.market_json).unwrap();
+    let portfolio = Portfolio::from_json("portfolio.json", &sample.portfolio_json).unwrap();
+    let total = engine::compute(&market, &portfolio).total_excess(Level::Initial);
+    let threshold = (total / ethnum::I256::from(10i128.pow(14))).as_i128();
+
+    println!("{}", baseline::run(14, &dir));
+    let proven = prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &zkmargin_verifier::progress::Silent).unwrap();
+    let t = &proven.timings;
+    let bundle = proven.bundle;
+    let shape = bundle.circuit;
+    let rows = with_lanes!(shape.scenarios, S => {
+        let tables = MarketTables::new(&market, Level::Initial, S);
+        MarginCircuit::<S> { shape, tables, plan: None }.rows()
+    });
+    let started = Instant::now();
+    let verifier = Verifier::new(dir.clone());
+    let vk = verifier.verifying_key(&market, Level::Initial, &shape).unwrap();
+    let keygen_vk = started.elapsed();
+    assert!(matches!(verifier.verify(&market, &bundle, &Expectations::default()).unwrap(), Outcome::Valid));
+    let cold = started.elapsed();
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert!(matches!(verifier.verify(&market, &bundle, &Expectations::default()).unwrap(), Outcome::Valid));
+    }
+    let warm = started.elapsed() / 5;
+    let pinned = format!("{:#?}", vk.pinned());
+    println!(
+        "{}: k={} advice={} fixed={} lookups={} rows used {}/{} | sizing+params {:.2} s, keygen vk+pk {:.2} s, witness+create_proof {:.2} s | cold verify {:.2} s (keygen_vk {:.2} s), further bundle {:.0} ms | proof {} B",
+        profile.as_str(),
+        shape.k,
+        count(&pinned, "num_advice_columns"),
+        count(&pinned, "num_fixed_columns"),
+        pinned.matches("Argument {").count(),
+        rows.used,
+        1usize << shape.k,
+        t.params.as_secs_f64(),
+        t.keygen.as_secs_f64(),
+        t.prove.as_secs_f64(),
+        cold.as_secs_f64(),
+        keygen_vk.as_secs_f64(),
+        warm.as_secs_f64() * 1e3,
+        bundle.proof.len() / 2,
+    );
+    println!("{}", baseline::run(14, &dir));
+}
