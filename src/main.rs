@@ -1,6 +1,7 @@
 //! `zkmargin`: prove that collateral covers margin without revealing positions.
 #![forbid(unsafe_code)]
 
+mod client;
 mod commands;
 mod error;
 mod io;
@@ -184,8 +185,56 @@ enum Command {
         #[arg(long = "k", required = true)]
         ks: Vec<u32>,
     },
-    /// Print a fresh random 32-byte nonce (hex) for a prover to bind into a proof.
-    Challenge,
+    /// Print a fresh random 32-byte nonce (hex) for a prover to bind into a proof; with
+    /// --server, a nonce issued (and recorded) by a running `zkmargin serve`.
+    Challenge {
+        /// Base URL of a zkmargin service (e.g. http://127.0.0.1:8080).
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Run the venue's verification service (HTTP/JSON, SPEC section 9).
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Database: an SQLite file (created when missing) or a postgres:// URL.
+        #[arg(long)]
+        db: String,
+        /// Trust policy (publishers, venue keys, attestation age; nonce_ttl_seconds, max_k).
+        #[arg(long)]
+        policy: PathBuf,
+        /// File holding the bearer token required by GET /v1/proofs/{id} and /v1/standing.
+        #[arg(long = "token-file")]
+        token_file: Option<PathBuf>,
+        /// Concurrent verifications (default: the number of CPUs).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Verifications that may wait for a worker; beyond that POST /v1/proofs gets 503.
+        #[arg(long, default_value_t = 64)]
+        queue: usize,
+    },
+    /// Post a signed market snapshot to a zkmargin service (the publisher).
+    Publish {
+        /// Base URL of the service.
+        #[arg(long)]
+        server: String,
+        /// Market snapshot.
+        #[arg(long)]
+        market: PathBuf,
+        /// The publisher's signature (from `sign-market`); repeat for several publishers.
+        #[arg(long = "market-sig", required = true)]
+        market_sig: Vec<PathBuf>,
+    },
+    /// Post a proof bundle to a zkmargin service and print its verdict (exit 0 valid, 1
+    /// invalid or refused, 2 bad input, 3 service unreachable).
+    Submit {
+        /// Base URL of the service.
+        #[arg(long)]
+        server: String,
+        /// Proof bundle (attestations inside).
+        #[arg(long)]
+        proof: PathBuf,
+    },
     /// Generate the embedded sample, prove and verify it, and say what happened.
     Demo,
     /// The risk publisher's commands.
@@ -264,7 +313,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Attest { key, venue, account, commitment, as_of, out } => {
             trust::attest(&key, &venue, &account, &commitment, &as_of, &out)
         }
-        Command::Challenge => commands::challenge(),
+        Command::Challenge { server: None } => commands::challenge(),
+        Command::Challenge { server: Some(server) } => client::challenge(&server),
+        Command::Serve { listen, db, policy, token_file, workers, queue } => {
+            client::serve(client::ServeArgs { listen, db, policy, token_file, workers, queue })
+        }
+        Command::Publish { server, market, market_sig } => client::publish(&server, &market, &market_sig),
+        Command::Submit { server, proof } => client::submit(&server, &proof),
         Command::Params { ks } => commands::params(&ks, progress.as_ref()),
         Command::Demo => commands::demo(progress),
         Command::Market { action: MarketAction::Build { instruments, grid, rates, as_of, id, method, out } } => {

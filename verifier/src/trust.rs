@@ -154,7 +154,24 @@ pub struct Policy {
     /// How many distinct listed publishers must sign the market (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publisher_quorum: Option<u32>,
+    /// Service (`serve`): how long a nonce from `POST /v1/challenges` stays usable
+    /// (default [`DEFAULT_NONCE_TTL_SECONDS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce_ttl_seconds: Option<u64>,
+    /// Service (`serve`): the largest circuit size k accepted; larger shapes are refused
+    /// before any work (default [`DEFAULT_MAX_K`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_k: Option<u32>,
+    /// Service (`serve`): how long after its receipt a valid proof counts for an
+    /// account's standing (default: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standing_ttl_seconds: Option<u64>,
 }
+
+/// Default lifetime of a service nonce, in seconds.
+pub const DEFAULT_NONCE_TTL_SECONDS: u64 = 600;
+/// Default largest circuit size k a service accepts.
+pub const DEFAULT_MAX_K: u32 = 16;
 
 impl Policy {
     /// The publisher quorum K: how many distinct listed publishers must sign the market.

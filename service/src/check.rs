@@ -1,0 +1,111 @@
+//! The one place the service calls the verifier library: proof verification and the
+//! trust policy, for one bundle against one stored market. Kept small so that a change of
+//! the verifier's API (batch verification, typed verdicts, lender expectations) is
+//! re-pointed here and nowhere else.
+
+use std::path::PathBuf;
+
+use zkmargin_circuits::market::Market;
+use zkmargin_verifier::bundle::Bundle;
+use zkmargin_verifier::trust::{MarketSignature, Policy};
+use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
+
+/// What the lender asks of a bundle beyond the policy (optional query parameters of
+/// `POST /v1/proofs`).
+#[derive(Clone, Debug, Default)]
+pub struct Requirements {
+    /// Minimum threshold in money units.
+    pub min_threshold_units: Option<i128>,
+    /// Required level (`initial` or `maintenance`).
+    pub level: Option<zkmargin_circuits::market::Level>,
+}
+
+/// Verifies bundles for the service. Thread-safe; meant to be shared by the blocking
+/// workers (the verifier caches parameters and verifying keys).
+pub struct Checker {
+    verifier: Verifier,
+    policy: Policy,
+}
+
+impl Checker {
+    /// A checker reading parameters from `params_dir`, applying `policy`.
+    pub fn new(params_dir: PathBuf, policy: Policy) -> Checker {
+        Checker { verifier: Verifier::new(params_dir), policy }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Checks `bundle` against `market` (signed by `signatures`), the policy, the nonce
+    /// the service issued and the requirements. `Ok(None)`: valid; `Ok(Some(reason))`:
+    /// invalid; `Err`: the verifier itself failed (parameters, keys), no verdict.
+    /// Blocking and CPU-heavy: call it from a blocking worker only.
+    pub fn check(
+        &self,
+        market: &Market,
+        signatures: &[MarketSignature],
+        bundle: &Bundle,
+        nonce: &str,
+        req: &Requirements,
+    ) -> Result<Option<String>, String> {
+        if let Some(level) = req.level {
+            if bundle.statement.level != level {
+                return Ok(Some(format!("the proof is at level {}, not the required {level}", bundle.statement.level)));
+            }
+        }
+        let expect = Expectations {
+            min_threshold_units: req.min_threshold_units,
+            nonce: Some(nonce.to_string()),
+            max_k: self.policy.max_k.unwrap_or(zkmargin_verifier::trust::DEFAULT_MAX_K),
+            ..Expectations::default()
+        };
+        match self.verifier.verify(market, bundle, &expect).map_err(|e| e.to_string())? {
+            Outcome::Valid => {}
+            Outcome::Invalid(reason) => return Ok(Some(reason.to_string())),
+        }
+        // Every stored signature was checked on POST /v1/markets; the policy checks them
+        // again together, with its publisher quorum.
+        let sigs: Vec<(&str, &MarketSignature)> = signatures.iter().map(|s| ("market signature", s)).collect();
+        match self.policy.check(market, bundle, &sigs, Some(nonce)) {
+            Ok(()) => Ok(None),
+            Err(why) => Ok(Some(format!("invalid under the policy: {why}"))),
+        }
+    }
+}
+
+/// Checks a posted market signature against the policy: the signer is a listed
+/// publisher, the digest is this market's, the signature verifies.
+pub fn check_market_signature(policy: &Policy, market: &Market, sig: &MarketSignature) -> Result<(), String> {
+    if !policy.publishers.iter().any(|p| p.eq_ignore_ascii_case(&sig.signer)) {
+        return Err(format!("signer {} is not a listed publisher", sig.signer));
+    }
+    let digest = market.digest_hex();
+    if !sig.digest.eq_ignore_ascii_case(&digest) {
+        return Err(format!("the signature is over market digest {}, not this market's {digest}", sig.digest));
+    }
+    sig.check()
+}
+
+/// Checks the signatures posted with a market together: each by a listed publisher, over
+/// this market, valid (`errors` gets each one that is not), and together from at least the
+/// policy's publisher quorum of distinct publishers. Returns the good ones, deduplicated
+/// by signer.
+pub fn accepted_signatures(policy: &Policy, market: &Market, posted: Vec<MarketSignature>) -> Result<Vec<MarketSignature>, String> {
+    let mut accepted: Vec<MarketSignature> = Vec::new();
+    let mut errors = Vec::new();
+    for sig in posted {
+        match check_market_signature(policy, market, &sig) {
+            Ok(()) if !accepted.iter().any(|a| a.signer.eq_ignore_ascii_case(&sig.signer)) => accepted.push(sig),
+            Ok(()) => {}
+            Err(why) => errors.push(why),
+        }
+    }
+    if accepted.is_empty() {
+        return Err(format!("not signed by a publisher the policy lists: {}", errors.join("; ")));
+    }
+    let sigs: Vec<(&str, &MarketSignature)> = accepted.iter().map(|s| ("market signature", s)).collect();
+    policy.check_market_signatures(market, &sigs)?;
+    Ok(accepted)
+}

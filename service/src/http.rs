@@ -1,0 +1,419 @@
+//! The HTTP/JSON API (SPEC section 9) on axum.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use zkmargin_circuits::fixed::{parse_units, DecimalKind};
+use zkmargin_circuits::market::{Level, Market};
+use zkmargin_verifier::bundle::Bundle;
+use zkmargin_verifier::trust::MarketSignature;
+
+use crate::check::{accepted_signatures, Checker, Requirements};
+use crate::metrics::Metrics;
+use crate::pool::WorkerPool;
+use crate::store::{NewVerdict, Recorded, Store, StoredMarket, Verdict};
+
+/// Largest request body accepted (bytes); larger ones are answered 413.
+pub const MAX_BODY_BYTES: usize = 8_000_000;
+
+/// Seconds a client is told to wait when the verification queue is full.
+pub const RETRY_AFTER_SECONDS: u64 = 2;
+
+/// Everything a request handler needs.
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Verification and policy.
+    pub checker: Arc<Checker>,
+    /// The blocking workers.
+    pub pool: Arc<WorkerPool>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Bearer token for reads (none: reads are open).
+    pub token: Option<String>,
+}
+
+type Shared = State<Arc<AppState>>;
+
+/// An error answer: `{"error": {"code", "message"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+    fn malformed(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)
+    }
+    fn internal(message: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response();
+        response.extensions_mut().insert(ErrorCode(self.code));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        response
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ErrorCode(&'static str);
+
+/// Bodies are read to the end even when over the limit (up to this many bytes), so that
+/// a client that sends its whole body before reading gets the 413 instead of a reset.
+const DRAIN_LIMIT: usize = 64_000_000;
+
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("request body over {MAX_BODY_BYTES} bytes"));
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
+        return Err(too_large());
+    }
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::malformed(format!("cannot read the request body: {e}")))?;
+        total += chunk.len();
+        if total <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&chunk);
+        } else if total > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if total > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(buf)
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// RFC 3339 (UTC) for Unix milliseconds.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::fill(&mut buf[..]);
+    hex::encode(buf)
+}
+
+/// The router with every endpoint of SPEC section 9.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/markets", post(post_market))
+        .route("/v1/challenges", post(post_challenge))
+        .route("/v1/proofs", post(post_proof))
+        .route("/v1/proofs/{id}", get(get_proof))
+        .route("/v1/standing", get(get_standing))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+async fn track(State(state): Shared, request: Request<Body>, next: Next) -> Response {
+    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let response = next.run(request).await;
+    state.metrics.request(&method, &route, response.status().as_u16());
+    if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
+        state.metrics.refusal(code);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarketPost {
+    market: Value,
+    #[serde(default)]
+    signature: Option<MarketSignature>,
+    #[serde(default)]
+    signatures: Vec<MarketSignature>,
+}
+
+async fn post_market(State(state): Shared, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let body = read_body(&headers, body).await?;
+    let post: MarketPost = serde_json::from_slice(&body).map_err(|e| ApiError::malformed(format!("request body: {e}")))?;
+    let market_json = post.market.to_string();
+    let market = Market::from_json("market", &market_json).map_err(|e| ApiError::malformed(e.to_string()))?;
+    let signatures: Vec<MarketSignature> = post.signature.into_iter().chain(post.signatures).collect();
+    if signatures.is_empty() {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "unsigned_market", "the market carries no publisher signature"));
+    }
+    let accepted = accepted_signatures(state.checker.policy(), &market, signatures)
+        .map_err(|why| ApiError::new(StatusCode::FORBIDDEN, "untrusted_market", why))?;
+    let digest = market.digest_hex();
+    let stored = StoredMarket {
+        digest: digest.clone(),
+        id: market.id.clone(),
+        as_of: market.as_of.clone(),
+        market_json,
+        signatures_json: serde_json::to_string(&accepted).map_err(ApiError::internal)?,
+    };
+    let merge = |old: &str| {
+        let mut all: Vec<MarketSignature> = serde_json::from_str(old).unwrap_or_default();
+        let before = all.len();
+        for sig in &accepted {
+            if !all.iter().any(|a| a.signer.eq_ignore_ascii_case(&sig.signer)) {
+                all.push(sig.clone());
+            }
+        }
+        (all.len() != before).then(|| serde_json::to_string(&all).unwrap_or_else(|_| old.to_string()))
+    };
+    let inserted = state.store.put_market(&stored, now_ms(), merge).await?;
+    let status = if inserted { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(json!({"digest": digest, "id": market.id}))).into_response())
+}
+
+async fn post_challenge(State(state): Shared) -> Result<Response, ApiError> {
+    let ttl = state.checker.policy().nonce_ttl_seconds.unwrap_or(zkmargin_verifier::trust::DEFAULT_NONCE_TTL_SECONDS);
+    let now = now_ms();
+    // Whole seconds, so the expiry printed is the expiry enforced.
+    let expires_at = (now / 1000 + ttl as i64) * 1000;
+    let nonce = random_hex(32);
+    state.store.issue_challenge(&nonce, now, expires_at).await?;
+    Ok((StatusCode::CREATED, Json(json!({"nonce": nonce, "expires_at": rfc3339(expires_at)}))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProofQuery {
+    threshold: Option<String>,
+    level: Option<Level>,
+}
+
+fn verdict_answer(v: &Verdict) -> Value {
+    json!({"id": v.id, "valid": v.valid, "reason": v.reason})
+}
+
+async fn post_proof(
+    State(state): Shared,
+    query: Result<Query<ProofQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(&headers, body).await?;
+    let Query(query) = query.map_err(|e| ApiError::malformed(e.body_text()))?;
+    let requirements = Requirements {
+        min_threshold_units: query
+            .threshold
+            .as_deref()
+            .map(|t| parse_units(t, DecimalKind::Money).map_err(|e| ApiError::malformed(format!("threshold {t:?}: {e}"))))
+            .transpose()?,
+        level: query.level,
+    };
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::malformed("the body is not UTF-8"))?;
+    serde_json::from_str::<Value>(text).map_err(|e| ApiError::malformed(format!("the body is not JSON: {e}")))?;
+    let bundle = Bundle::from_json("bundle", text).map_err(|e| ApiError::malformed(format!("not a proof bundle: {e}")))?;
+    let bundle_digest = hex::encode(Sha256::digest(&body));
+    if let Some(existing) = state.store.verdict_by_digest(&bundle_digest).await? {
+        return Ok((StatusCode::OK, Json(verdict_answer(&existing))).into_response());
+    }
+    let max_k = state.checker.policy().max_k.unwrap_or(zkmargin_verifier::trust::DEFAULT_MAX_K);
+    if bundle.circuit.k > max_k {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "shape_too_large",
+            format!("circuit size k = {} is above the policy's max_k = {max_k}", bundle.circuit.k),
+        ));
+    }
+    let stored_market = state.store.market(&bundle.market.digest.to_ascii_lowercase()).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_market",
+            format!("market {:?} with digest {} has not been published here", bundle.market.id, bundle.market.digest),
+        )
+    })?;
+    let nonce = bundle.statement.nonce.to_ascii_lowercase();
+    let challenge = state.store.challenge(&nonce).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_nonce",
+            format!("the statement's nonce {:?} was not issued by this service (POST /v1/challenges)", bundle.statement.nonce),
+        )
+    })?;
+    if challenge.used_by.is_some() {
+        return Err(nonce_used());
+    }
+    if challenge.expires_at <= now_ms() {
+        return Err(nonce_expired(challenge.expires_at));
+    }
+    let market = Market::from_json("stored market", &stored_market.market_json).map_err(ApiError::internal)?;
+    let signatures: Vec<MarketSignature> = serde_json::from_str(&stored_market.signatures_json).map_err(ApiError::internal)?;
+    let ticket = state.pool.admit().ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "the verification queue is full; retry later")
+    })?;
+    let checker = state.checker.clone();
+    let metrics = state.metrics.clone();
+    let (market, bundle, check_nonce) = (Arc::new(market), Arc::new(bundle), nonce.clone());
+    let (m, b) = (market.clone(), bundle.clone());
+    let outcome = state
+        .pool
+        .run(ticket, move || {
+            let started = Instant::now();
+            let outcome = checker.check(&m, &signatures, &b, &check_nonce, &requirements);
+            metrics.verification(started.elapsed());
+            outcome
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::internal(format!("verifier: {e}")))?;
+    let statement = &bundle.statement;
+    let new = NewVerdict {
+        verdict: Verdict {
+            id: random_hex(16),
+            bundle_digest,
+            valid: outcome.is_none(),
+            reason: outcome,
+            nonce,
+            market_digest: stored_market.digest.clone(),
+            market_as_of: market.as_of.clone(),
+            level: statement.level.to_string(),
+            threshold: statement.threshold.clone(),
+            statement_json: serde_json::to_string(statement).map_err(ApiError::internal)?,
+            received_at: now_ms(),
+        },
+        bundle_json: text.to_string(),
+        accounts: statement.accounts.iter().map(|a| (a.venue.clone(), a.account.clone())).collect(),
+    };
+    match state.store.record(&new).await? {
+        Recorded::Stored => {
+            state.metrics.verdict(new.verdict.valid);
+            Ok((StatusCode::CREATED, Json(verdict_answer(&new.verdict))).into_response())
+        }
+        Recorded::Existing(v) => Ok((StatusCode::OK, Json(verdict_answer(&v))).into_response()),
+        Recorded::NonceUsed => Err(nonce_used()),
+        Recorded::NonceExpired => Err(nonce_expired(challenge.expires_at)),
+    }
+}
+
+fn nonce_used() -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "nonce_used", "the nonce was already used by an accepted proof")
+}
+
+fn nonce_expired(at: i64) -> ApiError {
+    ApiError::new(StatusCode::GONE, "nonce_expired", format!("the nonce expired at {}", rfc3339(at)))
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &state.token else { return Ok(()) };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let ok = given.is_some_and(|g| {
+        g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    });
+    if ok {
+        Ok(())
+    } else {
+        let mut e = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required");
+        if given.is_none() {
+            e.message = "missing bearer token (Authorization: Bearer <token>)".into();
+        }
+        Err(e)
+    }
+}
+
+async fn get_proof(State(state): Shared, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let v = state
+        .store
+        .verdict(&id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no verdict {id:?}")))?;
+    let statement: Value = serde_json::from_str(&v.statement_json).map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "id": v.id,
+        "valid": v.valid,
+        "reason": v.reason,
+        "statement": statement,
+        "market": {"digest": v.market_digest, "as_of": v.market_as_of},
+        "bundle_digest": v.bundle_digest,
+        "received_at": rfc3339(v.received_at),
+    }))
+    .into_response())
+}
+
+async fn get_standing(
+    State(state): Shared,
+    headers: HeaderMap,
+    query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let Query(query) = query.map_err(|e| ApiError::malformed(e.body_text()))?;
+    let (Some(venue), Some(account)) = (query.get("venue"), query.get("account")) else {
+        return Err(ApiError::malformed("query parameters venue and account are required"));
+    };
+    let now = now_ms();
+    let since = state.checker.policy().standing_ttl_seconds.map(|ttl| now - ttl as i64 * 1000).unwrap_or(i64::MIN);
+    let v = state.store.standing(venue, account, since).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "no_standing", format!("no valid proof covers {venue}/{account}"))
+    })?;
+    let market_time = zkmargin_circuits::time::parse_rfc3339(&v.market_as_of).map(|s| s * 1000).unwrap_or(v.received_at);
+    Ok(Json(json!({
+        "venue": venue,
+        "account": account,
+        "proof": v.id,
+        "level": v.level,
+        "threshold": v.threshold,
+        "market_as_of": v.market_as_of,
+        "received_at": rfc3339(v.received_at),
+        "age_seconds": (now - market_time).max(0) / 1000,
+    }))
+    .into_response())
+}
+
+async fn healthz(State(state): Shared) -> Result<Response, ApiError> {
+    state.store.ping().await?;
+    Ok(Json(json!({"status": "ok"})).into_response())
+}
+
+async fn metrics(State(state): Shared) -> Response {
+    let text = state.metrics.render(state.pool.queued(), state.pool.running());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}

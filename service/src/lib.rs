@@ -1,0 +1,135 @@
+//! zkmargin-service: the venue's (or lender's) verification service, `zkmargin serve`
+//! (SPEC section 9).
+//!
+//! - [`http`]: the HTTP/JSON API on axum (tokio);
+//! - [`store`]: markets, challenges and verdicts in SQLite or PostgreSQL (sqlx, one
+//!   schema, versioned migrations applied at start);
+//! - [`pool`]: the bounded pool of blocking verification workers;
+//! - [`check`]: the single adapter to the verifier library (proof and policy);
+//! - [`metrics`]: Prometheus text.
+//!
+//! Dependencies run one way: the binary → this crate → the verifier → the circuits.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod http;
+pub mod metrics;
+pub mod pool;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use zkmargin_verifier::trust::Policy;
+
+/// How to run the service.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1:8080`; port 0 picks a free one).
+    pub listen: String,
+    /// Database: an SQLite file path (or `sqlite:` URL), or a `postgres://` URL.
+    pub db: String,
+    /// The trust policy.
+    pub policy: Policy,
+    /// Bearer token required for reads (`GET /v1/proofs/{id}`, `GET /v1/standing`).
+    pub token: Option<String>,
+    /// Where the IPA parameters are cached.
+    pub params_dir: PathBuf,
+    /// Concurrent verifications (blocking workers).
+    pub workers: usize,
+    /// Verifications that may wait for a worker before requests get 503.
+    pub queue: usize,
+}
+
+/// Failures to start or run the service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The address could not be bound, or serving failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// A running service (in this process).
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    store: store::Store,
+}
+
+impl Running {
+    /// Stops accepting requests, lets the ones in flight finish, closes the database.
+    pub async fn stop(mut self) -> Result<(), ServiceError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let result = self.task.await.map_err(|e| ServiceError::Io(e.to_string()))?;
+        self.store.close().await;
+        result.map_err(|e| ServiceError::Io(e.to_string()))
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops gracefully.
+    pub async fn until_signal(self) -> Result<(), ServiceError> {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| ServiceError::Io(e.to_string()))?;
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        self.stop().await
+    }
+}
+
+/// Opens the database (applying migrations), binds the address and starts serving.
+pub async fn start(config: Config) -> Result<Running, ServiceError> {
+    let store = store::Store::open(&config.db).await?;
+    let listener =
+        TcpListener::bind(&config.listen).await.map_err(|e| ServiceError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener.local_addr().map_err(|e| ServiceError::Io(e.to_string()))?;
+    let state = Arc::new(http::AppState {
+        store: store.clone(),
+        checker: Arc::new(check::Checker::new(config.params_dir.clone(), config.policy.clone())),
+        pool: pool::WorkerPool::new(config.workers, config.queue),
+        metrics: Arc::new(metrics::Metrics::default()),
+        token: config.token.clone(),
+    });
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = http::router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Running { addr, shutdown: Some(tx), task, store })
+}
+
+/// Runs the service on a new multi-threaded runtime until SIGINT or SIGTERM; `ready`
+/// is called with the bound address once requests are accepted.
+pub fn run(config: Config, ready: impl FnOnce(SocketAddr)) -> Result<(), ServiceError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(config.workers.max(1) + 4)
+        .build()
+        .map_err(|e| ServiceError::Io(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let running = start(config).await?;
+        ready(running.addr);
+        running.until_signal().await
+    })
+}

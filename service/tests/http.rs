@@ -1,0 +1,251 @@
+//! The service over real HTTP on loopback (SPEC section 9), against SQLite and, when
+//! `ZKMARGIN_TEST_POSTGRES_URL` is set, PostgreSQL.
+
+use std::sync::{Arc, Barrier};
+
+use serde_json::{json, Value};
+
+mod common;
+use common::*;
+
+fn publish(base: &str) {
+    let a = post_json(base, "/v1/markets", &market_post(Some(PUBLISHER)));
+    assert!(a.status == 201 || a.status == 200, "{}", a.text);
+}
+
+/// The same bundle, byte for byte different (compact instead of pretty JSON).
+fn compact(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap()
+}
+
+fn pretty(v: &Value) -> Vec<u8> {
+    serde_json::to_vec_pretty(v).unwrap()
+}
+
+#[test]
+fn the_flow_and_every_refusal() {
+    let valid = bundle();
+    for db in databases() {
+        eprintln!("== {}", db.name);
+        let server = Server::start(&db.url, policy(), 2, 8);
+        let base = server.base.clone();
+
+        assert_eq!(get(&base, "/healthz", None).status, 200);
+
+        // Markets: unsigned, foreign-signed, malformed, then signed (201) and again (200).
+        assert_error(&post_json(&base, "/v1/markets", &market_post(None)), 403, "unsigned_market");
+        let foreign = post_json(&base, "/v1/markets", &market_post(Some(MALLORY)));
+        assert_error(&foreign, 403, "untrusted_market");
+        assert!(foreign.body["error"]["message"].as_str().unwrap().contains("not a listed publisher"));
+        let mut forged = market_post(Some(PUBLISHER));
+        forged["market"]["as_of"] = json!("2026-11-25T09:00:00Z");
+        assert_error(&post_json(&base, "/v1/markets", &forged), 403, "untrusted_market");
+        assert_error(&post(&base, "/v1/markets", b"{not json"), 400, "malformed");
+        let first = post_json(&base, "/v1/markets", &market_post(Some(PUBLISHER)));
+        assert_eq!(first.status, 201, "{}", first.text);
+        assert_eq!(first.body["digest"], market().digest_hex());
+        assert_eq!(post_json(&base, "/v1/markets", &market_post(Some(PUBLISHER))).status, 200);
+
+        // Challenges: a fresh 32-byte nonce with its expiry.
+        let c = post(&base, "/v1/challenges", b"");
+        assert_eq!(c.status, 201, "{}", c.text);
+        assert_eq!(c.body["nonce"].as_str().unwrap().len(), 64);
+        let expires = zkmargin_circuits::time::parse_rfc3339(c.body["expires_at"].as_str().unwrap()).unwrap();
+        let now = zkmargin_service::http::now_ms() / 1000;
+        assert!((now + 590..=now + 601).contains(&expires), "{expires} vs {now}");
+        assert_ne!(post(&base, "/v1/challenges", b"").body["nonce"], c.body["nonce"]);
+
+        // Bundles refused before any work: malformed, unknown nonce, unknown market, too large.
+        assert_error(&post(&base, "/v1/proofs", b"[1, 2"), 400, "malformed");
+        assert_error(&post_json(&base, "/v1/proofs", &json!({"format": "zkmargin-proof/1"})), 400, "malformed");
+        assert_error(&post_json(&base, "/v1/proofs", &valid), 422, "unknown_nonce");
+        seed_nonce(&db.url, NONCE, 600_000);
+        let mut other_market = valid.clone();
+        other_market["market"]["digest"] = json!("00".repeat(32));
+        assert_error(&post_json(&base, "/v1/proofs", &other_market), 422, "unknown_market");
+        let mut huge = valid.clone();
+        huge["circuit"]["k"] = json!(17);
+        let a = post_json(&base, "/v1/proofs", &huge);
+        assert_error(&a, 422, "shape_too_large");
+        let oversized = vec![b' '; 9_000_000];
+        assert_error(&post(&base, "/v1/proofs", &oversized), 413, "too_large");
+
+        // Stored invalid verdicts: stale attestations, missing attestations, tampered
+        // statement. None of them uses up the nonce.
+        let mut stale = valid.clone();
+        stale["attestations"] = serde_json::to_value(attestations("2026-11-20T07:30:00Z")).unwrap();
+        let a = post_json(&base, "/v1/proofs", &stale);
+        assert_eq!(a.status, 201, "{}", a.text);
+        assert_eq!(a.body["valid"], false);
+        assert!(a.body["reason"].as_str().unwrap().contains("as_of"), "{}", a.text);
+        let mut missing = valid.clone();
+        missing.as_object_mut().unwrap().remove("attestations");
+        let a = post_json(&base, "/v1/proofs", &missing);
+        assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
+        assert!(a.body["reason"].as_str().unwrap().contains("no attestation"), "{}", a.text);
+        let mut tampered = valid.clone();
+        tampered["statement"]["threshold"] = json!("1001.000000");
+        let a = post_json(&base, "/v1/proofs", &tampered);
+        assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
+        let tampered_id = a.body["id"].as_str().unwrap().to_string();
+        // A requirement the statement does not meet.
+        let a = post(&base, "/v1/proofs?threshold=5000", format!("  {valid}").as_bytes());
+        assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
+        assert!(a.body["reason"].as_str().unwrap().contains("below the required"), "{}", a.text);
+
+        // The valid bundle: 201; the same bytes: 200 and the same verdict; other bytes
+        // with the same nonce: 409.
+        let accepted = post(&base, "/v1/proofs", &compact(&valid));
+        assert_eq!(accepted.status, 201, "{}", accepted.text);
+        assert_eq!(accepted.body["valid"], true, "{}", accepted.text);
+        assert!(accepted.body["reason"].is_null());
+        let id = accepted.body["id"].as_str().unwrap().to_string();
+        let again = post(&base, "/v1/proofs", &compact(&valid));
+        assert_eq!(again.status, 200);
+        assert_eq!(again.body, accepted.body);
+        let replay = post(&base, "/v1/proofs", format!("{}\n", valid).as_bytes());
+        assert_error(&replay, 409, "nonce_used");
+
+        // An expired nonce: 410.
+        let expired_nonce = "ee".repeat(32);
+        seed_nonce(&db.url, &expired_nonce, -1000);
+        let mut expired = valid.clone();
+        expired["statement"]["nonce"] = json!(expired_nonce);
+        assert_error(&post_json(&base, "/v1/proofs", &expired), 410, "nonce_expired");
+
+        // Reads: token required.
+        let path = format!("/v1/proofs/{id}");
+        assert_error(&get(&base, &path, None), 401, "unauthorized");
+        assert_error(&get(&base, &path, Some("wrong-token")), 401, "unauthorized");
+        let v = get(&base, &path, Some(TOKEN));
+        assert_eq!(v.status, 200, "{}", v.text);
+        assert_eq!(v.body["valid"], true);
+        assert_eq!(v.body["statement"], valid["statement"]);
+        assert_eq!(v.body["market"]["digest"], market().digest_hex());
+        let t = get(&base, &format!("/v1/proofs/{tampered_id}"), Some(TOKEN));
+        assert_eq!(t.body["valid"], false);
+        assert_error(&get(&base, "/v1/proofs/nope", Some(TOKEN)), 404, "not_found");
+
+        let standing_path = "/v1/standing?venue=deribit&account=sub-1";
+        assert_error(&get(&base, standing_path, None), 401, "unauthorized");
+        assert_error(&get(&base, standing_path, Some("x")), 401, "unauthorized");
+        let s = get(&base, standing_path, Some(TOKEN));
+        assert_eq!(s.status, 200, "{}", s.text);
+        assert_eq!(s.body["proof"], id.as_str());
+        assert_eq!(s.body["level"], "initial");
+        assert_eq!(s.body["threshold"], valid["statement"]["threshold"]);
+        assert_eq!(s.body["market_as_of"], market().as_of);
+        assert!(s.body["received_at"].is_string());
+        assert_error(&get(&base, "/v1/standing?venue=deribit&account=sub-9", Some(TOKEN)), 404, "no_standing");
+        assert_error(&get(&base, "/v1/standing?venue=deribit", Some(TOKEN)), 400, "malformed");
+
+        let m = get(&base, "/metrics", None);
+        assert_eq!(m.status, 200);
+        assert!(m.text.contains("zkmargin_verdicts_total{outcome=\"valid\"} 1"), "{}", m.text);
+        assert!(m.text.contains("zkmargin_verdicts_total{outcome=\"invalid\"} 4"), "{}", m.text);
+        assert!(m.text.contains("zkmargin_verification_seconds_count 5"), "{}", m.text);
+        assert!(m.text.contains("zkmargin_verification_queue_depth 0"), "{}", m.text);
+        assert!(m.text.contains("route=\"/v1/proofs\",status=\"409\""), "{}", m.text);
+        server.stop();
+
+        // After a restart everything acknowledged is still there.
+        let server = Server::start(&db.url, policy(), 1, 1);
+        let v = get(&server.base, &path, Some(TOKEN));
+        assert_eq!((v.status, &v.body["valid"]), (200, &json!(true)));
+        assert_error(&post(&server.base, "/v1/proofs", &pretty(&valid)), 409, "nonce_used");
+        assert_eq!(post(&server.base, "/v1/proofs", &compact(&valid)).body, accepted.body);
+        server.stop();
+    }
+}
+
+#[test]
+fn concurrent_submissions_with_one_nonce_accept_exactly_one() {
+    let valid = bundle();
+    for db in databases() {
+        eprintln!("== {}", db.name);
+        let server = Server::start(&db.url, policy(), 2, 16);
+        publish(&server.base);
+        seed_nonce(&db.url, NONCE, 600_000);
+        // Four different byte strings of the same valid proof, plus one repeated.
+        let variants: Vec<Vec<u8>> = vec![
+            compact(&valid),
+            pretty(&valid),
+            format!("{}\n", valid).into_bytes(),
+            format!(" {}", valid).into_bytes(),
+            compact(&valid),
+        ];
+        let barrier = Arc::new(Barrier::new(variants.len()));
+        let handles: Vec<_> = variants
+            .into_iter()
+            .map(|body| {
+                let (base, barrier) = (server.base.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    post(&base, "/v1/proofs", &body)
+                })
+            })
+            .collect();
+        let answers: Vec<Answer> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let created: Vec<&Answer> = answers.iter().filter(|a| a.status == 201).collect();
+        assert_eq!(created.len(), 1, "{:?}", answers.iter().map(|a| (a.status, a.text.clone())).collect::<Vec<_>>());
+        assert_eq!(created[0].body["valid"], true);
+        for a in &answers {
+            match a.status {
+                201 => {}
+                // The repeated bytes: the same verdict, or refused if it lost the race
+                // before the winner's verdict was stored... it cannot: same bytes are
+                // only ever 200 with the winner's verdict, or 409 when the other bytes won.
+                200 => assert_eq!(a.body, created[0].body),
+                409 => assert_eq!(a.body["error"]["code"], "nonce_used"),
+                other => panic!("unexpected {other}: {}", a.text),
+            }
+        }
+        let store_verdicts = verdicts(&db.url);
+        assert_eq!(store_verdicts.iter().filter(|v| v.valid).count(), 1);
+        server.stop();
+    }
+}
+
+fn verdicts(db: &str) -> Vec<zkmargin_service::store::Verdict> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let store = zkmargin_service::store::Store::open(db).await.unwrap();
+        let all = store.all_verdicts().await.unwrap();
+        store.close().await;
+        all
+    })
+}
+
+#[test]
+fn a_full_queue_answers_503_with_retry_after() {
+    let valid = bundle();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("busy.db").display().to_string();
+    // One worker, no queue: while one verification runs (the first one also rebuilds the
+    // verifying key), every other submission is turned away.
+    let server = Server::start(&db, policy(), 1, 0);
+    publish(&server.base);
+    seed_nonce(&db, NONCE, 600_000);
+    let n = 6;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let mut b = valid.clone();
+            b["statement"]["threshold"] = json!(format!("{}.000000", 2000 + i));
+            let (base, barrier) = (server.base.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                post(&base, "/v1/proofs", &compact(&b))
+            })
+        })
+        .collect();
+    let answers: Vec<Answer> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let busy: Vec<&Answer> = answers.iter().filter(|a| a.status == 503).collect();
+    assert!(!busy.is_empty(), "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+    for a in &busy {
+        assert_error(a, 503, "busy");
+        assert!(a.retry_after.as_deref().is_some_and(|s| s.parse::<u64>().is_ok()));
+    }
+    assert!(answers.iter().all(|a| a.status == 503 || (a.status == 201 && a.body["valid"] == false)));
+    server.stop();
+}

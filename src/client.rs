@@ -1,0 +1,173 @@
+//! `serve` and the service's client commands (SPEC section 9): `publish`, `challenge
+//! --server`, `submit`. Exit codes: 0 accepted / valid, 1 invalid or refused, 2 bad
+//! input, 3 the service cannot be reached (or failed).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use zkmargin_service::Config;
+
+use crate::error::CliError;
+use crate::io;
+
+/// Options of `serve`.
+pub struct ServeArgs {
+    pub listen: String,
+    pub db: String,
+    pub policy: PathBuf,
+    pub token_file: Option<PathBuf>,
+    pub workers: Option<usize>,
+    pub queue: usize,
+}
+
+pub fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let policy = crate::trust::read_policy(&args.policy)?;
+    let token = match &args.token_file {
+        Some(path) => {
+            let token = io::read_text(path)?.trim().to_string();
+            if token.is_empty() {
+                return Err(CliError::Usage(format!("--token-file {}: the file is empty", path.display())));
+            }
+            Some(token)
+        }
+        None => None,
+    };
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    if token.is_none() {
+        eprintln!("zkmargin serve: no --token-file: GET /v1/proofs/{{id}} and /v1/standing are open to anyone");
+    }
+    let config = Config {
+        listen: args.listen,
+        db: args.db,
+        policy,
+        token,
+        params_dir: zkmargin_verifier::params::default_dir(),
+        workers,
+        queue: args.queue,
+    };
+    zkmargin_service::run(config, |addr| {
+        use std::io::Write;
+        println!("listening on http://{addr}");
+        let _ = std::io::stdout().flush();
+    })
+    .map_err(|e| CliError::Internal(e.to_string()))
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(600)))
+        .build()
+        .into()
+}
+
+fn url(server: &str, path: &str) -> String {
+    format!("{}{path}", server.trim_end_matches('/'))
+}
+
+/// POSTs `body` (JSON text); returns the status and the JSON answer. Unreachable or a
+/// 5xx after retries: exit 3. A 503 (queue full) is retried after its `Retry-After`.
+fn post(server: &str, path: &str, body: Option<String>) -> Result<(u16, Value), CliError> {
+    let agent = agent();
+    let target = url(server, path);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let request = agent.post(&target).header("content-type", "application/json");
+        let result = match &body {
+            Some(b) => request.send(b.as_bytes()),
+            None => request.send_empty(),
+        };
+        let mut response = result.map_err(|e| CliError::Internal(format!("cannot reach the service at {target}: {e}")))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(16 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| CliError::Internal(format!("{target}: cannot read the answer: {e}")))?;
+        if status == 503 && attempts < 5 {
+            std::thread::sleep(Duration::from_secs(retry_after.unwrap_or(2).min(30)));
+            continue;
+        }
+        let value: Value = serde_json::from_str(&text).unwrap_or_else(|_| json!({"error": {"code": "not_json", "message": text}}));
+        return Ok((status, value));
+    }
+}
+
+fn error_text(value: &Value) -> String {
+    let e = &value["error"];
+    format!("{}: {}", e["code"].as_str().unwrap_or("error"), e["message"].as_str().unwrap_or(""))
+}
+
+/// An error status as an exit code: 400 / 413 bad input (2), 5xx the service (3), any
+/// other refusal (1).
+fn refused(status: u16, value: &Value) -> CliError {
+    let message = format!("the service answered {status}: {}", error_text(value));
+    match status {
+        400 | 413 => CliError::Usage(message),
+        500..=599 => CliError::Internal(message),
+        _ => CliError::Rejected(message),
+    }
+}
+
+pub fn publish(server: &str, market: &Path, sigs: &[PathBuf]) -> Result<(), CliError> {
+    let market_value: Value = {
+        io::read_market(market)?;
+        serde_json::from_str(&io::read_text(market)?).map_err(|e| CliError::Internal(e.to_string()))?
+    };
+    let signatures = sigs
+        .iter()
+        .map(|p| crate::trust::read_market_sig(p).map(|s| serde_json::to_value(s).expect("a signature serializes")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = match signatures.as_slice() {
+        [one] => json!({"market": market_value, "signature": one}),
+        many => json!({"market": market_value, "signatures": many}),
+    };
+    let (status, value) = post(server, "/v1/markets", Some(body.to_string()))?;
+    match status {
+        200 | 201 => {
+            let digest = value["digest"].as_str().unwrap_or("");
+            let what = if status == 201 { "published" } else { "already published" };
+            println!("{what}: market {digest}");
+            Ok(())
+        }
+        _ => Err(refused(status, &value)),
+    }
+}
+
+pub fn challenge(server: &str) -> Result<(), CliError> {
+    let (status, value) = post(server, "/v1/challenges", None)?;
+    if status != 201 {
+        return Err(refused(status, &value));
+    }
+    let nonce = value["nonce"].as_str().ok_or_else(|| CliError::Internal(format!("unexpected answer: {value}")))?;
+    println!("{nonce}");
+    eprintln!("expires at {}", value["expires_at"].as_str().unwrap_or("?"));
+    Ok(())
+}
+
+pub fn submit(server: &str, proof: &Path) -> Result<(), CliError> {
+    let text = io::read_text(proof)?;
+    if let Err(e) = serde_json::from_str::<Value>(&text) {
+        return Err(CliError::Input(zkmargin_circuits::input::InputError::new(&proof.display().to_string(), "", format!("not JSON: {e}"))));
+    }
+    let (status, value) = post(server, "/v1/proofs", Some(text))?;
+    match status {
+        200 | 201 => {
+            println!("{}", serde_json::to_string_pretty(&value).map_err(|e| CliError::Internal(e.to_string()))?);
+            if value["valid"].as_bool() == Some(true) {
+                Ok(())
+            } else {
+                Err(CliError::Rejected(format!("invalid proof: {}", value["reason"].as_str().unwrap_or("no reason given"))))
+            }
+        }
+        _ => Err(refused(status, &value)),
+    }
+}
