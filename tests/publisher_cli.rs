@@ -3,35 +3,17 @@
 //! verified under a publisher quorum of 2.
 
 mod common;
+use common::{ok, run, s};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
 
 const AS_OF: &str = "2026-11-25T08:00:00Z";
 
 fn example(file: &str) -> PathBuf {
     common::example_path("publisher").join(file)
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::cargo_bin("zkmargin")
-        .unwrap()
-        .env("ZKMARGIN_PARAMS", common::params_dir())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
 }
 
 fn build(instruments: &Path, grid: &Path, rates: &Path, method: &str, out: &Path) -> Output {

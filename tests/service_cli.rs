@@ -3,12 +3,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Output, Stdio};
+use std::process::{Child, Command as Process, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
 
 mod common;
@@ -16,19 +15,6 @@ use common::*;
 
 const TOKEN: &str = "desk-token-1234";
 const AS_OF: &str = "2026-11-25T07:30:00Z";
-
-fn run(args: &[&str]) -> Output {
-    Command::cargo_bin("zkmargin").unwrap().env("ZKMARGIN_PARAMS", params_dir()).args(args).output().unwrap()
-}
-
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
 
 /// Keys, signed market, attestations, policy and token file, made once per test binary.
 struct World {

@@ -4,34 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
 
 mod common;
 use common::*;
 
-
-fn run(args: &[&str]) -> Output {
-    Command::cargo_bin("zkmargin")
-        .unwrap()
-        .env("ZKMARGIN_PARAMS", params_dir())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
-
-fn read(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
 
 fn public_key(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(format!("{name}.pub"))).unwrap().trim().to_string()

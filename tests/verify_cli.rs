@@ -11,36 +11,13 @@ use std::process::Output;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
+
+mod common;
+use common::*;
 
 fn example(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(file)
-}
-
-fn params_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("params")
-}
-
-fn run_with(params: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("zkmargin").unwrap().env("ZKMARGIN_PARAMS", params).args(args).output().unwrap()
-}
-
-fn run(args: &[&str]) -> Output {
-    run_with(&params_dir(), args)
-}
-
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
-
-fn read(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
 fn write(p: &Path, v: &Value) -> PathBuf {

@@ -2,6 +2,10 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
 
 /// A file of the repository's `examples/` (the contract's example market, portfolio and
 /// expected report).
@@ -12,4 +16,30 @@ pub fn example_path(file: &str) -> PathBuf {
 /// One parameter cache for every test of the run (generated once per k).
 pub fn params_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("params")
+}
+
+/// Runs `zkmargin args` with the parameter cache `params`.
+pub fn run_with(params: &Path, args: &[&str]) -> Output {
+    Command::cargo_bin("zkmargin").unwrap().env("ZKMARGIN_PARAMS", params).args(args).output().unwrap()
+}
+
+/// Runs `zkmargin args` with the run's parameter cache.
+pub fn run(args: &[&str]) -> Output {
+    run_with(&params_dir(), args)
+}
+
+/// `out`, which must be a success (its stdout and stderr are shown otherwise).
+pub fn ok(out: Output) -> Output {
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A path as a command-line argument.
+pub fn s(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+/// A JSON file's value.
+pub fn read(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
