@@ -170,8 +170,8 @@ pub struct Policy {
 
 /// Default lifetime of a service nonce, in seconds.
 pub const DEFAULT_NONCE_TTL_SECONDS: u64 = 600;
-/// Default largest circuit size k a service accepts.
-pub const DEFAULT_MAX_K: u32 = 16;
+/// Default largest circuit size k a service accepts: the verifier's own default.
+pub use crate::expect::DEFAULT_MAX_K;
 
 impl Policy {
     /// The publisher quorum K: how many distinct listed publishers must sign the market.
