@@ -22,7 +22,7 @@ use halo2_proofs::plonk::{
     Advice, Any, Assigned, Assignment, Circuit, Column, ConstraintSystem, Error, Fixed, FloorPlanner, Instance, Selector,
 };
 
-use crate::chips::hash::{HashChip, HashConfig, HashInstructions};
+use crate::chips::hash::{HashChip, HashConfig, HashInstructions, Word};
 use crate::chips::margin::{MarginChip, MarginConfig, MarginInstructions, Weight};
 use crate::chips::range::{RangeCheckChip, RangeCheckConfig, RangeInstructions, WORD_BITS};
 use crate::chips::sponge::PairCells;
@@ -175,20 +175,6 @@ impl<const S: usize> MarginCircuit<S> {
     }
 }
 
-/// Runs one sponge absorption's permutation and links its output to the sponge row.
-fn permute(
-    hash: &HashChip,
-    layouter: &mut impl Layouter<Fp>,
-    pair: &PairCells,
-    links: &mut Vec<(Cell, Cell)>,
-) -> Result<(), Error> {
-    let output = hash.permute(layouter, &pair.input)?;
-    for (x, y) in output.iter().zip(&pair.output) {
-        links.push((x.cell(), y.cell()));
-    }
-    Ok(())
-}
-
 /// Terms of a plain sum: every cell with weight 1.
 fn ones(cells: &[AssignedCell<Fp, Fp>]) -> Vec<(Weight, &AssignedCell<Fp, Fp>)> {
     cells.iter().map(|x| (Weight::One, x)).collect()
@@ -234,6 +220,8 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
 
         // Cells that must be equal, linked in one region at the end.
         let mut links: Vec<(Cell, Cell)> = Vec::new();
+        // Every sponge absorption, permuted side by side once all are laid out.
+        let mut absorptions: Vec<PairCells> = Vec::new();
         let mut challenge_cells = Vec::new();
         let mut commitments = Vec::with_capacity(shape.accounts);
         let mut account_values = Vec::with_capacity(shape.accounts);
@@ -253,9 +241,7 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
             for mag in &collateral.mags {
                 range.check_words(layouter, mag, words::AMOUNT)?;
             }
-            for pair in positions.pairs.iter().chain(&collateral.pairs) {
-                permute(&hash, layouter, pair, &mut links)?;
-            }
+            absorptions.extend(positions.pairs.into_iter().chain(collateral.pairs));
             let commitment = collateral.final_state[0].clone();
             layouter.constrain_instance(commitment.cell(), instance, layout.commitment(a))?;
             commitments.push(commitment);
@@ -280,9 +266,7 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
                     links.push((x.cell(), y.cell()));
                 }
             }
-            for pair in &cells.pairs {
-                permute(&hash, layouter, pair, &mut links)?;
-            }
+            absorptions.extend(cells.pairs);
             net_state = Some(cells.final_state.clone());
             for mag in &cells.mags {
                 range.check_words(layouter, mag, words::NET)?;
@@ -311,7 +295,16 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         let from_nets = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.net_logup_sums[..]))?;
         links.push((from_positions.cell(), from_nets.cell()));
 
-        // 5. The challenge: H(H(commitment chain, net digest), binding), used by every region.
+        // 5. The sponges' permutations: each absorption's input permuted into its output.
+        let inputs: Vec<[Word; 3]> = absorptions.iter().map(|pair| pair.input.clone().map(Word::Cell)).collect();
+        let outputs = hash.permute_all(layouter, &inputs)?;
+        for (pair, output) in absorptions.iter().zip(&outputs) {
+            for (x, y) in output.iter().zip(&pair.output) {
+                links.push((x.cell(), y.cell()));
+            }
+        }
+
+        // 6. The challenge: H(H(commitment chain, net digest), binding), used by every region.
         let mut com_chain = commitments[0].clone();
         for c in &commitments[1..] {
             com_chain = hash.hash2(layouter, &com_chain, c)?;

@@ -34,6 +34,12 @@ pub fn hash2(a: Fp, b: Fp) -> Fp {
     Hash::<Fp, P128Pow5T3, ConstantLength<2>, 3, 2>::init().hash([a, b])
 }
 
+/// The capacity word Poseidon's `ConstantLength<2>` domain starts with (2·2^64), so that
+/// `hash2(a, b) = permute([a, b, hash2_capacity()])[0]`.
+pub fn hash2_capacity() -> Fp {
+    Fp::from_u128(2u128 << 64)
+}
+
 /// Poseidon over three field elements.
 pub fn hash3(a: Fp, b: Fp, c: Fp) -> Fp {
     Hash::<Fp, P128Pow5T3, ConstantLength<3>, 3, 2>::init().hash([a, b, c])

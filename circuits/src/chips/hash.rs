@@ -1,86 +1,439 @@
-//! Poseidon (P128Pow5T3): bare permutations (for the sponge rows of
-//! [`crate::chips::sponge`]) and two-to-one hashing as in [`crate::commitment::hash2`],
-//! over several lanes of `Pow5Chip`.
+//! Poseidon (P128Pow5T3) permutations, several lanes in step: the permutations of the
+//! sponge rows ([`crate::chips::sponge`]) and two-to-one hashing as in
+//! [`crate::commitment::hash2`].
 //!
-//! Each lane owns 4 advice columns (3 state, 1 partial S-box) and 6 fixed columns; the
-//! floor planner lays permutations of different lanes side by side, so L lanes divide
-//! the rows the hashes take by about L.
+//! The gates are those of halo2_gadgets' `Pow5Chip` (full rounds one per row, partial
+//! rounds two per row with one extra S-box cell), but every lane runs the same round in
+//! the same row of one region, so all lanes share one set of round-constant columns and
+//! one pair of selectors, and only the state columns are equality-enabled. A block (one
+//! region) permutes up to `L` states:
+//! ```text
+//! row      | state_l[0..3] (lane l)     | sbox_l           | rc_a[0..3] | rc_b[0..3] | s_full | s_partial
+//! 0        | input of lane l (copied)   |                  | RC[0]      |            | 1      |
+//! 1..4     | after full round r         |                  | RC[r]      |            | 1      |
+//! 4 + j    | after 4 full + 2j partial  | (x0 + RC[4+2j]0)^5 | RC[4+2j] | RC[5+2j]   |        | 1
+//! 32 + r   | after partial rounds, r full |                | RC[60+r]   |            | 1      |
+//! 36       | output of lane l           |                  |            |            |        |
+//! ```
+//! Full round (`s_full`): `next_i = Σ_j M[i][j]·(cur_j + rc_a_j)^5`.
+//! Partial pair (`s_partial`): with `mid_i = M[i][0]·sbox + Σ_{j≥1} M[i][j]·(cur_j + rc_a_j)`:
+//! `sbox = (cur_0 + rc_a_0)^5`, `(mid_0 + rc_b_0)^5 = (M⁻¹·next)_0` and
+//! `mid_i + rc_b_i = (M⁻¹·next)_i` for i = 1, 2.
+//! A lane a block does not need permutes the zero state, unconstrained by anything else.
 
-use std::cell::Cell;
+use halo2_poseidon::{Mds, Spec, P128Pow5T3};
+use halo2_proofs::circuit::{AssignedCell, Layouter, Region, Value};
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Selector, VirtualCells};
+use halo2_proofs::poly::Rotation;
 
-use halo2_gadgets::poseidon::{primitives::ConstantLength, Hash, PoseidonInstructions, Pow5Chip, Pow5Config, StateWord};
-use halo2_poseidon::P128Pow5T3;
-use halo2_proofs::circuit::{AssignedCell, Layouter};
-use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error};
-
+use crate::commitment::hash2_capacity;
 use crate::encoding::Fp;
 
-/// Columns of the hash chip, one Pow5 configuration per lane.
+/// Width of the permutation.
+const WIDTH: usize = 3;
+/// Full rounds before (and after) the partial rounds.
+const HALF_FULL: usize = 4;
+/// Rows holding partial rounds (two rounds each).
+const PARTIAL_ROWS: usize = 28;
+/// Rows of one block: the rounds and the output row.
+pub const BLOCK_ROWS: usize = 2 * HALF_FULL + PARTIAL_ROWS + 1;
+
+/// One lane's columns.
+#[derive(Clone, Debug)]
+struct Lane {
+    state: [Column<Advice>; WIDTH],
+    sbox: Column<Advice>,
+}
+
+/// Columns of the hash chip.
 #[derive(Clone, Debug)]
 pub struct HashConfig {
-    lanes: Vec<Pow5Config<Fp, 3, 2>>,
+    lanes: Vec<Lane>,
+    rc_a: [Column<Fixed>; WIDTH],
+    rc_b: [Column<Fixed>; WIDTH],
+    s_full: Selector,
+    s_partial: Selector,
+}
+
+/// A word of a permutation's input: a cell to copy or a constant.
+#[derive(Clone, Debug)]
+pub enum Word {
+    /// Copied from this cell.
+    Cell(AssignedCell<Fp, Fp>),
+    /// A constant (from the circuit's constants column).
+    Constant(Fp),
+}
+
+impl Word {
+    fn value(&self) -> Value<Fp> {
+        match self {
+            Word::Cell(cell) => cell.value().copied(),
+            Word::Constant(c) => Value::known(*c),
+        }
+    }
 }
 
 /// What the margin circuit asks of a hasher.
 pub trait HashInstructions {
+    /// The permutation of each input state, as three new cells each; equal to
+    /// [`crate::commitment::permute`]. Independent inputs share blocks.
+    fn permute_all(&self, layouter: &mut impl Layouter<Fp>, inputs: &[[Word; WIDTH]])
+        -> Result<Vec<[AssignedCell<Fp, Fp>; WIDTH]>, Error>;
+
     /// H(a, b), equal to [`crate::commitment::hash2`] of the cells' values.
     fn hash2(&self, layouter: &mut impl Layouter<Fp>, a: &AssignedCell<Fp, Fp>, b: &AssignedCell<Fp, Fp>)
-        -> Result<AssignedCell<Fp, Fp>, Error>;
-    /// The permutation of a state given as three cells (copied in), as three new cells;
-    /// equal to [`crate::commitment::permute`].
-    fn permute(&self, layouter: &mut impl Layouter<Fp>, state: &[AssignedCell<Fp, Fp>; 3])
-        -> Result<[AssignedCell<Fp, Fp>; 3], Error>;
+        -> Result<AssignedCell<Fp, Fp>, Error> {
+        let input = [Word::Cell(a.clone()), Word::Cell(b.clone()), Word::Constant(hash2_capacity())];
+        let [out, _, _] = self.permute_all(layouter, &[input])?.pop().expect("one output per input");
+        Ok(out)
+    }
 }
 
-/// The hash chip (lanes used round-robin).
+/// The hash chip.
 #[derive(Debug)]
 pub struct HashChip {
     config: HashConfig,
-    next_lane: Cell<usize>,
+    constants: Constants,
+    /// Tests only: (lane, row, word) of one trace cell to assign off by one (word 3 is
+    /// the lane's S-box cell).
+    #[cfg(test)]
+    corrupt: Option<(usize, usize, usize)>,
+}
+
+/// P128Pow5T3's round constants and matrices.
+#[derive(Debug)]
+struct Constants {
+    rc: Vec<[Fp; WIDTH]>,
+    mds: Mds<Fp, WIDTH>,
+}
+
+impl Constants {
+    fn new() -> Self {
+        let (rc, mds, _) = <P128Pow5T3 as Spec<Fp, WIDTH, 2>>::constants();
+        Constants { rc, mds }
+    }
+
+    fn apply_mds(&self, s: [Fp; WIDTH]) -> [Fp; WIDTH] {
+        std::array::from_fn(|i| (0..WIDTH).map(|j| self.mds[i][j] * s[j]).sum())
+    }
+
+    /// The states at every row of a block (and each partial row's S-box value).
+    fn trace(&self, input: [Fp; WIDTH]) -> (Vec<[Fp; WIDTH]>, Vec<Fp>) {
+        let sbox = |x: Fp| x.square().square() * x;
+        let mut states = Vec::with_capacity(BLOCK_ROWS);
+        let mut sboxes = Vec::with_capacity(PARTIAL_ROWS);
+        let mut s = input;
+        let full = |s: [Fp; WIDTH], rc: &[Fp; WIDTH]| self.apply_mds(std::array::from_fn(|i| sbox(s[i] + rc[i])));
+        for r in 0..HALF_FULL {
+            states.push(s);
+            s = full(s, &self.rc[r]);
+        }
+        for j in 0..PARTIAL_ROWS {
+            states.push(s);
+            let (a, b) = (&self.rc[HALF_FULL + 2 * j], &self.rc[HALF_FULL + 2 * j + 1]);
+            let first = sbox(s[0] + a[0]);
+            sboxes.push(first);
+            let mid = self.apply_mds([first, s[1] + a[1], s[2] + a[2]]);
+            s = self.apply_mds([sbox(mid[0] + b[0]), mid[1] + b[1], mid[2] + b[2]]);
+        }
+        for r in 0..HALF_FULL {
+            states.push(s);
+            s = full(s, &self.rc[HALF_FULL + 2 * PARTIAL_ROWS + r]);
+        }
+        states.push(s);
+        (states, sboxes)
+    }
+}
+
+fn pow5(x: Expression<Fp>) -> Expression<Fp> {
+    let x2 = x.clone() * x.clone();
+    x2.clone() * x2 * x
 }
 
 impl HashChip {
-    /// Configures `lanes` Poseidon lanes, each on fresh columns.
+    /// Configures `lanes` Poseidon lanes (4 advice columns each) over one set of 6
+    /// round-constant columns.
     pub fn configure(meta: &mut ConstraintSystem<Fp>, lanes: usize) -> HashConfig {
-        let lanes = (0..lanes)
+        let rc_a = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
+        let rc_b = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
+        let s_full = meta.selector();
+        let s_partial = meta.selector();
+        let Constants { mds, .. } = Constants::new();
+        let (_, _, mds_inv) = <P128Pow5T3 as Spec<Fp, WIDTH, 2>>::constants();
+        let lanes: Vec<Lane> = (0..lanes)
             .map(|_| {
-                let state: [Column<Advice>; 3] = [meta.advice_column(), meta.advice_column(), meta.advice_column()];
-                let partial_sbox = meta.advice_column();
-                let rc_a = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
-                let rc_b = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
-                Pow5Chip::configure::<P128Pow5T3>(meta, state, partial_sbox, rc_a, rc_b)
+                let state = [meta.advice_column(), meta.advice_column(), meta.advice_column()];
+                for col in state {
+                    meta.enable_equality(col);
+                }
+                Lane { state, sbox: meta.advice_column() }
             })
             .collect();
-        HashConfig { lanes }
+        for lane in &lanes {
+            let state = lane.state;
+            meta.create_gate("poseidon full round", |m| {
+                let s = m.query_selector(s_full);
+                let constraints: Vec<_> = (0..WIDTH)
+                    .map(|i| {
+                        let sum = (0..WIDTH)
+                            .map(|j| {
+                                let x = m.query_advice(state[j], Rotation::cur()) + m.query_fixed(rc_a[j]);
+                                pow5(x) * mds[i][j]
+                            })
+                            .reduce(|a, b| a + b)
+                            .expect("width > 0");
+                        sum - m.query_advice(state[i], Rotation::next())
+                    })
+                    .collect();
+                Constraints::with_selector(s, constraints)
+            });
+            let sbox_col = lane.sbox;
+            meta.create_gate("poseidon partial rounds", |m| {
+                let s = m.query_selector(s_partial);
+                let sbox = m.query_advice(sbox_col, Rotation::cur());
+                let mid = |i: usize, m: &mut VirtualCells<Fp>| {
+                    (1..WIDTH).fold(sbox.clone() * mds[i][0], |acc, j| {
+                        acc + (m.query_advice(state[j], Rotation::cur()) + m.query_fixed(rc_a[j])) * mds[i][j]
+                    })
+                };
+                let unmixed = |i: usize, m: &mut VirtualCells<Fp>| {
+                    (0..WIDTH)
+                        .map(|j| m.query_advice(state[j], Rotation::next()) * mds_inv[i][j])
+                        .reduce(|a, b| a + b)
+                        .expect("width > 0")
+                };
+                let x0 = m.query_advice(state[0], Rotation::cur()) + m.query_fixed(rc_a[0]);
+                let mut constraints = vec![pow5(x0) - sbox.clone()];
+                constraints.push(pow5(mid(0, m) + m.query_fixed(rc_b[0])) - unmixed(0, m));
+                for i in 1..WIDTH {
+                    constraints.push(mid(i, m) + m.query_fixed(rc_b[i]) - unmixed(i, m));
+                }
+                Constraints::with_selector(s, constraints)
+            });
+        }
+        HashConfig { lanes, rc_a, rc_b, s_full, s_partial }
     }
 
     /// A chip for one synthesis pass.
     pub fn construct(config: HashConfig) -> Self {
-        HashChip { config, next_lane: Cell::new(0) }
+        HashChip {
+            config,
+            constants: Constants::new(),
+            #[cfg(test)]
+            corrupt: None,
+        }
     }
-}
 
-impl HashChip {
-    /// The next lane's chip (round-robin).
-    fn next_chip(&self) -> Pow5Chip<Fp, 3, 2> {
-        let lane = self.next_lane.get();
-        self.next_lane.set((lane + 1) % self.config.lanes.len());
-        Pow5Chip::construct(self.config.lanes[lane].clone())
+    /// Round constants and selectors of one block.
+    fn assign_rounds(&self, region: &mut Region<'_, Fp>) -> Result<(), Error> {
+        let c = &self.config;
+        let rc = &self.constants.rc;
+        let mut fixed = |col: Column<Fixed>, row: usize, v: Fp| region.assign_fixed(|| "round constant", col, row, || Value::known(v));
+        for r in 0..HALF_FULL {
+            for (row, round) in [(r, r), (HALF_FULL + PARTIAL_ROWS + r, HALF_FULL + 2 * PARTIAL_ROWS + r)] {
+                for w in 0..WIDTH {
+                    fixed(c.rc_a[w], row, rc[round][w])?;
+                }
+            }
+        }
+        for j in 0..PARTIAL_ROWS {
+            for w in 0..WIDTH {
+                fixed(c.rc_a[w], HALF_FULL + j, rc[HALF_FULL + 2 * j][w])?;
+                fixed(c.rc_b[w], HALF_FULL + j, rc[HALF_FULL + 2 * j + 1][w])?;
+            }
+        }
+        for row in (0..HALF_FULL).chain(HALF_FULL + PARTIAL_ROWS..2 * HALF_FULL + PARTIAL_ROWS) {
+            c.s_full.enable(region, row)?;
+        }
+        for row in HALF_FULL..HALF_FULL + PARTIAL_ROWS {
+            c.s_partial.enable(region, row)?;
+        }
+        Ok(())
+    }
+
+    /// One block: the inputs (at most one per lane), permuted side by side.
+    fn block(&self, layouter: &mut impl Layouter<Fp>, inputs: &[[Word; WIDTH]]) -> Result<Vec<[AssignedCell<Fp, Fp>; WIDTH]>, Error> {
+        layouter.assign_region(
+            || "poseidon block",
+            |mut region| {
+                self.assign_rounds(&mut region)?;
+                let mut outputs = Vec::with_capacity(inputs.len());
+                for (l, lane) in self.config.lanes.iter().enumerate() {
+                    let input = inputs.get(l);
+                    let start: Value<[Fp; WIDTH]> = match input {
+                        Some(words) => words[0].value().zip(words[1].value()).zip(words[2].value()).map(|((a, b), c)| [a, b, c]),
+                        None => Value::known([Fp::zero(); WIDTH]),
+                    };
+                    let trace = start.map(|s| self.constants.trace(s));
+                    let off_by_one = |row: usize, w: usize| {
+                        #[cfg(test)]
+                        if self.corrupt == Some((l, row, w)) {
+                            return Fp::one();
+                        }
+                        let _ = (row, w);
+                        Fp::zero()
+                    };
+                    let at = |row: usize, w: usize| trace.as_ref().map(|(states, _)| states[row][w] + off_by_one(row, w));
+                    for w in 0..WIDTH {
+                        match input.map(|words| &words[w]) {
+                            Some(Word::Cell(cell)) => {
+                                cell.copy_advice(|| "input", &mut region, lane.state[w], 0)?;
+                            }
+                            Some(Word::Constant(k)) => {
+                                region.assign_advice_from_constant(|| "input", lane.state[w], 0, *k)?;
+                            }
+                            None => {
+                                region.assign_advice(|| "idle lane", lane.state[w], 0, || Value::known(Fp::zero()))?;
+                            }
+                        }
+                    }
+                    let mut last = Vec::with_capacity(WIDTH);
+                    for row in 1..BLOCK_ROWS {
+                        for w in 0..WIDTH {
+                            let cell = region.assign_advice(|| "state", lane.state[w], row, || at(row, w))?;
+                            if row == BLOCK_ROWS - 1 {
+                                last.push(cell);
+                            }
+                        }
+                    }
+                    for j in 0..PARTIAL_ROWS {
+                        let v = trace.as_ref().map(|(_, sboxes)| sboxes[j] + off_by_one(HALF_FULL + j, WIDTH));
+                        region.assign_advice(|| "s-box", lane.sbox, HALF_FULL + j, || v)?;
+                    }
+                    if input.is_some() {
+                        outputs.push(last.try_into().expect("three words"));
+                    }
+                }
+                Ok(outputs)
+            },
+        )
     }
 }
 
 impl HashInstructions for HashChip {
-    fn hash2(&self, layouter: &mut impl Layouter<Fp>, a: &AssignedCell<Fp, Fp>, b: &AssignedCell<Fp, Fp>)
-        -> Result<AssignedCell<Fp, Fp>, Error> {
-        let hasher = Hash::<_, _, P128Pow5T3, ConstantLength<2>, 3, 2>::init(self.next_chip(), layouter.namespace(|| "init"))?;
-        hasher.hash(layouter.namespace(|| "hash2"), [a.clone(), b.clone()])
+    fn permute_all(&self, layouter: &mut impl Layouter<Fp>, inputs: &[[Word; WIDTH]])
+        -> Result<Vec<[AssignedCell<Fp, Fp>; WIDTH]>, Error> {
+        let mut outputs = Vec::with_capacity(inputs.len());
+        for chunk in inputs.chunks(self.config.lanes.len()) {
+            outputs.extend(self.block(layouter, chunk)?);
+        }
+        Ok(outputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use halo2_proofs::circuit::SimpleFloorPlanner;
+    use halo2_proofs::dev::MockProver;
+    use halo2_proofs::plonk::{Circuit, Instance};
+
+    use super::*;
+    use crate::commitment::{hash2, permute};
+
+    /// Permutes `inputs` (loaded as advice) over 2 lanes (so the last block has an idle
+    /// lane), exposes every output word and H(inputs[0][0], inputs[0][1]) as public
+    /// inputs, in order; `corrupt` names one trace cell to assign off by one.
+    #[derive(Clone, Default)]
+    struct TestCircuit {
+        inputs: Vec<[Fp; 3]>,
+        corrupt: Option<(usize, usize, usize)>,
     }
 
-    fn permute(&self, layouter: &mut impl Layouter<Fp>, state: &[AssignedCell<Fp, Fp>; 3])
-        -> Result<[AssignedCell<Fp, Fp>; 3], Error> {
-        let chip = self.next_chip();
-        let words: [StateWord<Fp>; 3] = state.clone().map(StateWord::from);
-        let out = <Pow5Chip<Fp, 3, 2> as PoseidonInstructions<Fp, P128Pow5T3, 3, 2>>::permute(&chip, layouter, &words)?;
-        Ok(out.map(AssignedCell::from))
+    #[derive(Clone, Debug)]
+    struct TestConfig {
+        hash: HashConfig,
+        load: Column<Advice>,
+        instance: Column<Instance>,
+    }
+
+    impl Circuit<Fp> for TestCircuit {
+        type Config = TestConfig;
+        type FloorPlanner = SimpleFloorPlanner;
+        fn without_witnesses(&self) -> Self {
+            self.clone()
+        }
+        fn configure(meta: &mut ConstraintSystem<Fp>) -> TestConfig {
+            let constants = meta.fixed_column();
+            meta.enable_constant(constants);
+            let load = meta.advice_column();
+            meta.enable_equality(load);
+            let instance = meta.instance_column();
+            meta.enable_equality(instance);
+            TestConfig { hash: HashChip::configure(meta, 2), load, instance }
+        }
+        fn synthesize(&self, config: TestConfig, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+            let mut chip = HashChip::construct(config.hash.clone());
+            chip.corrupt = self.corrupt;
+            let cells = layouter.assign_region(
+                || "load",
+                |mut region| {
+                    let mut cells = Vec::new();
+                    for (i, input) in self.inputs.iter().enumerate() {
+                        let row: [AssignedCell<Fp, Fp>; 3] = std::array::from_fn(|w| {
+                            region.assign_advice(|| "x", config.load, 3 * i + w, || Value::known(input[w])).unwrap()
+                        });
+                        cells.push(row);
+                    }
+                    Ok(cells)
+                },
+            )?;
+            let words: Vec<[Word; 3]> = cells.iter().map(|c| c.clone().map(Word::Cell)).collect();
+            let outputs = chip.permute_all(&mut layouter, &words)?;
+            let mut row = 0;
+            for out in &outputs {
+                for cell in out {
+                    layouter.constrain_instance(cell.cell(), config.instance, row)?;
+                    row += 1;
+                }
+            }
+            let h = chip.hash2(&mut layouter, &cells[0][0], &cells[0][1])?;
+            layouter.constrain_instance(h.cell(), config.instance, row)
+        }
+    }
+
+    fn expected(inputs: &[[Fp; 3]]) -> Vec<Fp> {
+        let mut out: Vec<Fp> = inputs.iter().flat_map(|s| permute(*s)).collect();
+        out.push(hash2(inputs[0][0], inputs[0][1]));
+        out
+    }
+
+    fn inputs() -> Vec<[Fp; 3]> {
+        (0..3u64).map(|i| [Fp::from(i + 1), Fp::from(100 * i + 7), Fp::from(1 << 40) + Fp::from(i)]).collect()
+    }
+
+    #[test]
+    fn lanes_in_step_match_the_native_permutation() {
+        let circuit = TestCircuit { inputs: inputs(), corrupt: None };
+        let public = expected(&circuit.inputs);
+        MockProver::run(8, &circuit, vec![public]).unwrap().assert_satisfied();
+    }
+
+    /// A trace cell off by one fails the round gate that produces or consumes it, even
+    /// when the public outputs are right.
+    #[test]
+    fn every_round_gate_rejects_a_wrong_trace_cell() {
+        let cases = [
+            ((0, 2, 1), "poseidon full round"),
+            ((1, 4, 0), "poseidon full round"),
+            ((0, 10, 2), "poseidon partial rounds"),
+            ((1, 10, 3), "poseidon partial rounds"),
+            ((0, 33, 0), "poseidon full round"),
+        ];
+        for (corrupt, gate) in cases {
+            let circuit = TestCircuit { inputs: inputs(), corrupt: Some(corrupt) };
+            let public = expected(&circuit.inputs);
+            let failures = MockProver::run(8, &circuit, vec![public]).unwrap().verify().expect_err("a wrong trace cell");
+            assert!(failures.iter().any(|f| format!("{f:?}").contains(gate)), "{corrupt:?}: {failures:?}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_output_is_rejected() {
+        let circuit = TestCircuit { inputs: inputs(), corrupt: None };
+        for word in [0, 4, 8, 9] {
+            let mut public = expected(&circuit.inputs);
+            public[word] += Fp::one();
+            assert!(MockProver::run(8, &circuit, vec![public]).unwrap().verify().is_err(), "word {word}");
+        }
     }
 }
