@@ -8,17 +8,20 @@
 //! one pair of selectors, and only the state columns are equality-enabled. A block (one
 //! region) permutes up to `L` states:
 //! ```text
-//! row      | state_l[0..3] (lane l)     | sbox_l           | rc_a[0..3] | rc_b[0..3] | s_full | s_partial
-//! 0        | input of lane l (copied)   |                  | RC[0]      |            | 1      |
-//! 1..4     | after full round r         |                  | RC[r]      |            | 1      |
-//! 4 + j    | after 4 full + 2j partial  | (x0 + RC[4+2j]0)^5 | RC[4+2j] | RC[5+2j]   |        | 1
-//! 32 + r   | after partial rounds, r full |                | RC[60+r]   |            | 1      |
-//! 36       | output of lane l           |                  |            |            |        |
+//! row    | state_l[0..3] (lane l)    | sbox_l  | sq_l[0..3]        | rc_a     | rc_b     | s_full | s_partial
+//! 0      | input (copied)            |         | x_j^2             | RC[0]    |          | 1      |
+//! 1..4   | after full round r        |         | x_j^2             | RC[r]    |          | 1      |
+//! 4 + j  | after 4 full + 2j partial | x_0^5   | x_0^2, y_0^2      | RC[4+2j] | RC[5+2j] |        | 1
+//! 32 + r | after the partial, r full |         | x_j^2             | RC[60+r] |          | 1      |
+//! 36     | output                    |         |                   |          |          |        |
 //! ```
-//! Full round (`s_full`): `next_i = Σ_j M[i][j]·(cur_j + rc_a_j)^5`.
-//! Partial pair (`s_partial`): with `mid_i = M[i][0]·sbox + Σ_{j≥1} M[i][j]·(cur_j + rc_a_j)`:
-//! `sbox = (cur_0 + rc_a_0)^5`, `(mid_0 + rc_b_0)^5 = (M⁻¹·next)_0` and
-//! `mid_i + rc_b_i = (M⁻¹·next)_i` for i = 1, 2.
+//! with `x_j = state_j + rc_a_j`. Full round (`s_full`): `sq_j = x_j^2` and
+//! `next_i = Σ_j M[i][j]·sq_j^2·x_j`. Partial pair (`s_partial`), with
+//! `mid_i = M[i][0]·sbox + Σ_{j≥1} M[i][j]·x_j` and `y_0 = mid_0 + rc_b_0`:
+//! `sq_0 = x_0^2`, `sbox = sq_0^2·x_0`, `sq_1 = y_0^2`, `sq_1^2·y_0 = (M⁻¹·next)_0` and
+//! `mid_i + rc_b_i = (M⁻¹·next)_i` for i = 1, 2. The witnessed squares keep every gate at
+//! degree 4 (the lookups' 5 is then the circuit's), which halves the extended domain
+//! the prover works over compared with degree-5 S-boxes under a selector.
 //! A lane a block does not need permutes the zero state, unconstrained by anything else.
 
 use halo2_poseidon::{Mds, Spec, P128Pow5T3};
@@ -43,6 +46,7 @@ pub const BLOCK_ROWS: usize = 2 * HALF_FULL + PARTIAL_ROWS + 1;
 struct Lane {
     state: [Column<Advice>; WIDTH],
     sbox: Column<Advice>,
+    square: [Column<Advice>; WIDTH],
 }
 
 /// Columns of the hash chip.
@@ -95,7 +99,7 @@ pub struct HashChip {
     config: HashConfig,
     constants: Constants,
     /// Tests only: (lane, row, word) of one trace cell to assign off by one (word 3 is
-    /// the lane's S-box cell).
+    /// the lane's S-box cell, words 4..7 its squares).
     #[cfg(test)]
     corrupt: Option<(usize, usize, usize)>,
 }
@@ -117,37 +121,54 @@ impl Constants {
         std::array::from_fn(|i| (0..WIDTH).map(|j| self.mds[i][j] * s[j]).sum())
     }
 
-    /// The states at every row of a block (and each partial row's S-box value).
-    fn trace(&self, input: [Fp; WIDTH]) -> (Vec<[Fp; WIDTH]>, Vec<Fp>) {
-        let sbox = |x: Fp| x.square().square() * x;
-        let mut states = Vec::with_capacity(BLOCK_ROWS);
-        let mut sboxes = Vec::with_capacity(PARTIAL_ROWS);
+    /// Every witnessed value of one lane of a block.
+    fn trace(&self, input: [Fp; WIDTH]) -> Trace {
+        let mut t = Trace { states: Vec::with_capacity(BLOCK_ROWS), sboxes: Vec::new(), squares: Vec::new() };
         let mut s = input;
-        let full = |s: [Fp; WIDTH], rc: &[Fp; WIDTH]| self.apply_mds(std::array::from_fn(|i| sbox(s[i] + rc[i])));
+        let full = |t: &mut Trace, s: [Fp; WIDTH], rc: &[Fp; WIDTH]| {
+            let x: [Fp; WIDTH] = std::array::from_fn(|i| s[i] + rc[i]);
+            let sq = x.map(|x| x.square());
+            t.squares.push(sq);
+            self.apply_mds(std::array::from_fn(|i| sq[i].square() * x[i]))
+        };
         for r in 0..HALF_FULL {
-            states.push(s);
-            s = full(s, &self.rc[r]);
+            t.states.push(s);
+            s = full(&mut t, s, &self.rc[r]);
         }
         for j in 0..PARTIAL_ROWS {
-            states.push(s);
+            t.states.push(s);
             let (a, b) = (&self.rc[HALF_FULL + 2 * j], &self.rc[HALF_FULL + 2 * j + 1]);
-            let first = sbox(s[0] + a[0]);
-            sboxes.push(first);
+            let x0 = s[0] + a[0];
+            let first = x0.square().square() * x0;
+            t.sboxes.push(first);
             let mid = self.apply_mds([first, s[1] + a[1], s[2] + a[2]]);
-            s = self.apply_mds([sbox(mid[0] + b[0]), mid[1] + b[1], mid[2] + b[2]]);
+            let y0 = mid[0] + b[0];
+            t.squares.push([x0.square(), y0.square(), Fp::zero()]); // the third is not laid out
+            s = self.apply_mds([y0.square().square() * y0, mid[1] + b[1], mid[2] + b[2]]);
         }
         for r in 0..HALF_FULL {
-            states.push(s);
-            s = full(s, &self.rc[HALF_FULL + 2 * PARTIAL_ROWS + r]);
+            t.states.push(s);
+            s = full(&mut t, s, &self.rc[HALF_FULL + 2 * PARTIAL_ROWS + r]);
         }
-        states.push(s);
-        (states, sboxes)
+        t.states.push(s);
+        t
     }
 }
 
-fn pow5(x: Expression<Fp>) -> Expression<Fp> {
-    let x2 = x.clone() * x.clone();
-    x2.clone() * x2 * x
+/// Every witnessed value of one lane of a block, by row.
+struct Trace {
+    /// The state at each row (the last is the output).
+    states: Vec<[Fp; WIDTH]>,
+    /// The first S-box of each partial row.
+    sboxes: Vec<Fp>,
+    /// The squares of each round row (partial rows: the two S-box inputs' squares).
+    squares: Vec<[Fp; WIDTH]>,
+}
+
+/// x^5 from the witnessed square `sq` of x (degree 3, so that the gates stay at degree
+/// 4 and the circuit at degree 5, the lookups' degree).
+fn pow5(sq: &Expression<Fp>, x: &Expression<Fp>) -> Expression<Fp> {
+    sq.clone() * sq.clone() * x.clone()
 }
 
 impl HashChip {
@@ -166,25 +187,25 @@ impl HashChip {
                 for col in state {
                     meta.enable_equality(col);
                 }
-                Lane { state, sbox: meta.advice_column() }
+                let square = [meta.advice_column(), meta.advice_column(), meta.advice_column()];
+                Lane { state, sbox: meta.advice_column(), square }
             })
             .collect();
         for lane in &lanes {
             let state = lane.state;
+            let square = lane.square;
             meta.create_gate("poseidon full round", |m| {
                 let s = m.query_selector(s_full);
-                let constraints: Vec<_> = (0..WIDTH)
-                    .map(|i| {
-                        let sum = (0..WIDTH)
-                            .map(|j| {
-                                let x = m.query_advice(state[j], Rotation::cur()) + m.query_fixed(rc_a[j]);
-                                pow5(x) * mds[i][j]
-                            })
-                            .reduce(|a, b| a + b)
-                            .expect("width > 0");
-                        sum - m.query_advice(state[i], Rotation::next())
-                    })
-                    .collect();
+                let x: Vec<_> = (0..WIDTH).map(|j| m.query_advice(state[j], Rotation::cur()) + m.query_fixed(rc_a[j])).collect();
+                let sq: Vec<_> = (0..WIDTH).map(|j| m.query_advice(square[j], Rotation::cur())).collect();
+                let mut constraints: Vec<_> = (0..WIDTH).map(|j| sq[j].clone() - x[j].clone() * x[j].clone()).collect();
+                for i in 0..WIDTH {
+                    let sum = (0..WIDTH)
+                        .map(|j| pow5(&sq[j], &x[j]) * mds[i][j])
+                        .reduce(|a, b| a + b)
+                        .expect("width > 0");
+                    constraints.push(sum - m.query_advice(state[i], Rotation::next()));
+                }
                 Constraints::with_selector(s, constraints)
             });
             let sbox_col = lane.sbox;
@@ -203,8 +224,14 @@ impl HashChip {
                         .expect("width > 0")
                 };
                 let x0 = m.query_advice(state[0], Rotation::cur()) + m.query_fixed(rc_a[0]);
-                let mut constraints = vec![pow5(x0) - sbox.clone()];
-                constraints.push(pow5(mid(0, m) + m.query_fixed(rc_b[0])) - unmixed(0, m));
+                let y0 = mid(0, m) + m.query_fixed(rc_b[0]);
+                let (sq_a, sq_b) = (m.query_advice(square[0], Rotation::cur()), m.query_advice(square[1], Rotation::cur()));
+                let mut constraints = vec![
+                    sq_a.clone() - x0.clone() * x0.clone(),
+                    pow5(&sq_a, &x0) - sbox.clone(),
+                    sq_b.clone() - y0.clone() * y0.clone(),
+                    pow5(&sq_b, &y0) - unmixed(0, m),
+                ];
                 for i in 1..WIDTH {
                     constraints.push(mid(i, m) + m.query_fixed(rc_b[i]) - unmixed(i, m));
                 }
@@ -273,7 +300,7 @@ impl HashChip {
                         let _ = (row, w);
                         Fp::zero()
                     };
-                    let at = |row: usize, w: usize| trace.as_ref().map(|(states, _)| states[row][w] + off_by_one(row, w));
+                    let at = |row: usize, w: usize| trace.as_ref().map(|t| t.states[row][w] + off_by_one(row, w));
                     for w in 0..WIDTH {
                         match input.map(|words| &words[w]) {
                             Some(Word::Cell(cell)) => {
@@ -297,8 +324,15 @@ impl HashChip {
                         }
                     }
                     for j in 0..PARTIAL_ROWS {
-                        let v = trace.as_ref().map(|(_, sboxes)| sboxes[j] + off_by_one(HALF_FULL + j, WIDTH));
+                        let v = trace.as_ref().map(|t| t.sboxes[j] + off_by_one(HALF_FULL + j, WIDTH));
                         region.assign_advice(|| "s-box", lane.sbox, HALF_FULL + j, || v)?;
+                    }
+                    for row in 0..BLOCK_ROWS - 1 {
+                        let partial = (HALF_FULL..HALF_FULL + PARTIAL_ROWS).contains(&row);
+                        for w in 0..if partial { 2 } else { WIDTH } {
+                            let v = trace.as_ref().map(|t| t.squares[row][w] + off_by_one(row, WIDTH + 1 + w));
+                            region.assign_advice(|| "square", lane.square[w], row, || v)?;
+                        }
                     }
                     if input.is_some() {
                         outputs.push(last.try_into().expect("three words"));
@@ -418,6 +452,10 @@ mod tests {
             ((0, 10, 2), "poseidon partial rounds"),
             ((1, 10, 3), "poseidon partial rounds"),
             ((0, 33, 0), "poseidon full round"),
+            ((1, 0, 4), "poseidon full round"),
+            ((0, 35, 6), "poseidon full round"),
+            ((1, 12, 4), "poseidon partial rounds"),
+            ((0, 12, 5), "poseidon partial rounds"),
         ];
         for (corrupt, gate) in cases {
             let circuit = TestCircuit { inputs: inputs(), corrupt: Some(corrupt) };
