@@ -120,6 +120,8 @@ pub struct AccountPlan {
     pub account: Fp,
     /// Salt element.
     pub salt: Fp,
+    /// The header's fourth entry (always 0 for an honest prover).
+    pub header_pad: Fp,
     /// Position rows, then one final row (only `logup`, `challenge`, `tag` used).
     pub positions: Vec<PositionRow>,
     /// Collateral rows, then one final row (only `value_sum` used).
@@ -459,6 +461,7 @@ impl Plan {
                 venue: opening.venue,
                 account: opening.account,
                 salt: opening.salt,
+                header_pad: Fp::zero(),
                 positions,
                 collateral,
                 sponge,

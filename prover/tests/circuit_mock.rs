@@ -197,6 +197,14 @@ fn commitment_opened_with_another_salt_is_rejected() {
 }
 
 #[test]
+fn header_pad_must_be_zero() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.accounts[1].header_pad = Fp::one();
+    assert_rejected(case.run(plan), "header pad is zero");
+}
+
+#[test]
 fn padding_slot_cannot_hold_a_hidden_position() {
     let case = Case::example(Level::Initial);
     let mut plan = case.plan();

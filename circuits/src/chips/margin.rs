@@ -20,7 +20,8 @@
 //! first); `(1−active)·q = 0`; `pos = q + 2^69` (range-checked to 70 bits);
 //! `entry = active·(2^232 + i·2^72 + q + 2^70)`; `inv·(chal − i − tag) = 1`;
 //! `logup' = logup + q·inv`; `chal' = chal`; `tag' = tag`; lookup `i ∈ instrument ids`
-//! (so i < 2^160 and the packing is injective). `q_start_position` sets `logup = 0`.
+//! (so i < 2^160 and the packing is injective). `q_start_position` sets `logup = 0` and the
+//! header's fourth entry (the row above) to 0.
 //!
 //! **Collateral rows** (`q_collateral`):
 //! ```text
@@ -272,7 +273,7 @@ impl MarginChip {
         let pnl: Vec<_> = (0..lanes).map(|_| meta.advice_column()).collect();
         let loss: Vec<_> = (0..lanes).map(|_| meta.advice_column()).collect();
         let slack = meta.advice_column();
-        for col in [id, val, pos, mag, flag, chal, tag, logup, price, sum_a, slack] {
+        for col in [val, pos, mag, flag, chal, tag, logup, price, sum_a, slack] {
             meta.enable_equality(col);
         }
         meta.enable_equality(instance);
@@ -498,7 +499,13 @@ impl MarginChip {
                 Constraints::with_selector(q, cols.iter().map(|&col| m.query_advice(col, Rotation::cur())).collect::<Vec<_>>())
             });
         };
-        zero_start(meta, "position sums start at zero", c.q_start_position, vec![c.logup]);
+        meta.create_gate("position sums start at zero", |m| {
+            let q = m.query_selector(c.q_start_position);
+            Constraints::with_selector(
+                q,
+                [("logUp starts at zero", cur(m, c.logup)), ("header pad is zero", m.query_advice(c.sponge.entry, Rotation::prev()))],
+            )
+        });
         zero_start(meta, "collateral sum starts at zero", c.q_start_collateral, vec![c.sum_a]);
         zero_start(meta, "weighted sum starts at zero", c.q_start_dot, vec![c.sum_a]);
         let mut net_sums = vec![c.logup, c.sum_a, c.sum_b, c.sum_c];
@@ -588,7 +595,9 @@ impl MarginInstructions for MarginChip {
                     let value = header.map_or(Value::unknown(), |h| Value::known(h[r]));
                     region.assign_advice(|| name, c.sponge.entry, r, || value)?;
                 }
-                region.assign_advice_from_constant(|| "header pad", c.sponge.entry, 3, Fp::zero())?;
+                // The header's fourth entry is 0 (the gate of `q_start_position`).
+                let pad = account.map_or(Value::unknown(), |a| Value::known(a.header_pad));
+                region.assign_advice(|| "header pad", c.sponge.entry, 3, || pad)?;
                 region.assign_advice_from_constant(|| "header active", c.flag, 0, Fp::one())?;
                 region.assign_advice_from_constant(|| "header active", c.flag, 2, Fp::one())?;
                 let h = HEADER_ROWS;
@@ -788,7 +797,7 @@ impl MarginInstructions for MarginChip {
         let c = &self.config;
         layouter.assign_region(
             || "bind instance",
-            |mut region| region.assign_advice_from_instance(|| "public", c.instance, offset, c.id, 0),
+            |mut region| region.assign_advice_from_instance(|| "public", c.instance, offset, c.val, 0),
         )
     }
 }

@@ -82,7 +82,7 @@ impl SpongeChip {
         let st = [meta.advice_column(), meta.advice_column(), meta.advice_column()];
         let inp = [meta.advice_column(), meta.advice_column()];
         let out = [meta.advice_column(), meta.advice_column(), meta.advice_column()];
-        for col in std::iter::once(entry).chain(st).chain(inp).chain(out) {
+        for col in st.into_iter().chain(inp).chain(out) {
             meta.enable_equality(col);
         }
         let q_pair = meta.selector();
