@@ -3,8 +3,9 @@
 //! server, loopback) against the verifier library verifying the same bundles on as many
 //! threads, and the latency of `POST /v1/challenges` under that load.
 //!
-//! `cargo run --release -p zkmargin-service --example throughput [-- N]` (N bundles,
-//! default 24). Every bundle is the one medium proof with its statement's nonce changed
+//! `cargo run --release -p zkmargin-service --example throughput [-- N [WORKERS]]` (N
+//! bundles, default 24; WORKERS service workers, default one per core; the workers'
+//! niceness is `ZKMARGIN_WORKER_NICE`, default 10). Every bundle is the one medium proof with its statement's nonce changed
 //! to a distinct issued nonce: each is fully verified (and found invalid), at the cost
 //! of a valid one, and stored as a distinct verdict.
 
@@ -39,6 +40,9 @@ fn post(base: &str, path: &str, body: &[u8]) -> (u16, Value) {
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(24);
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let service_workers: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(threads);
+    let loadavg = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    eprintln!("load average at start: {}", loadavg());
     let params_dir = params::default_dir();
     let generated = sample::generate(Profile::Medium, 1);
     let market = Market::from_json("market", &generated.market_json).unwrap();
@@ -86,7 +90,7 @@ fn main() {
             policy,
             token: None,
             params_dir,
-            workers: threads,
+            workers: service_workers,
             queue: n + 8,
         }))
         .unwrap();
@@ -140,7 +144,11 @@ fn main() {
     runtime.block_on(running.stop()).unwrap();
 
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    println!("medium sample, {n} bundles, {threads} threads / workers");
+    println!(
+        "medium sample, {n} bundles, library {threads} threads, service {service_workers} workers at niceness +{}; load average at end {}",
+        std::env::var("ZKMARGIN_WORKER_NICE").unwrap_or_else(|_| zkmargin_service::pool::DEFAULT_NICENESS.to_string()),
+        loadavg()
+    );
     println!("library: {:.2?} ({:.2} verifications/s)", library, rate(library));
     println!("service: {:.2?} ({:.2} verifications/s), library/service time ratio {:.2}", service, rate(service), service.as_secs_f64() / library.as_secs_f64());
     println!(

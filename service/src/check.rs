@@ -3,7 +3,9 @@
 //! the verifier's API (batch verification, typed verdicts, lender expectations) is
 //! re-pointed here and nowhere else.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use zkmargin_circuits::market::Market;
 use zkmargin_verifier::bundle::Bundle;
@@ -25,12 +27,31 @@ pub struct Requirements {
 pub struct Checker {
     verifier: Verifier,
     policy: Policy,
+    markets: Mutex<HashMap<String, Arc<Market>>>,
 }
+
+/// Parsed markets kept by [`Checker::market`] (a market is immutable under its digest).
+const CACHED_MARKETS: usize = 16;
 
 impl Checker {
     /// A checker reading parameters from `params_dir`, applying `policy`.
     pub fn new(params_dir: PathBuf, policy: Policy) -> Checker {
-        Checker { verifier: Verifier::new(params_dir), policy }
+        Checker { verifier: Verifier::new(params_dir), policy, markets: Mutex::new(HashMap::new()) }
+    }
+
+    /// The stored market with this digest, parsed from `json` once and then kept (the
+    /// last [`CACHED_MARKETS`] markets). CPU work: call it from a worker.
+    pub fn market(&self, digest: &str, json: &str) -> Result<Arc<Market>, String> {
+        if let Some(m) = self.markets.lock().map_err(|e| e.to_string())?.get(digest) {
+            return Ok(m.clone());
+        }
+        let market = Arc::new(Market::from_json("stored market", json).map_err(|e| e.to_string())?);
+        let mut markets = self.markets.lock().map_err(|e| e.to_string())?;
+        if markets.len() >= CACHED_MARKETS {
+            markets.clear();
+        }
+        markets.insert(digest.to_string(), market.clone());
+        Ok(market)
     }
 
     /// The policy in force.

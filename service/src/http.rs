@@ -23,6 +23,7 @@ use zkmargin_verifier::trust::MarketSignature;
 
 use crate::check::{accepted_signatures, Checker, Requirements};
 use crate::metrics::Metrics;
+use crate::nonce::NonceKey;
 use crate::pool::WorkerPool;
 use crate::store::{NewVerdict, Recorded, Store, StoredMarket, Verdict};
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Bearer token for reads (none: reads are open).
     pub token: Option<String>,
+    /// Issues and checks the stateless nonces of `POST /v1/challenges`.
+    pub nonces: NonceKey,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -208,14 +211,13 @@ async fn post_market(State(state): Shared, headers: HeaderMap, body: Body) -> Re
     Ok((status, Json(json!({"digest": digest, "id": market.id}))).into_response())
 }
 
+/// Issues a stateless nonce (see [`crate::nonce`]): no database write, no fsync.
 async fn post_challenge(State(state): Shared) -> Result<Response, ApiError> {
     let ttl = state.checker.policy().nonce_ttl_seconds.unwrap_or(zkmargin_verifier::trust::DEFAULT_NONCE_TTL_SECONDS);
-    let now = now_ms();
     // Whole seconds, so the expiry printed is the expiry enforced.
-    let expires_at = (now / 1000 + ttl as i64) * 1000;
-    let nonce = random_hex(32);
-    state.store.issue_challenge(&nonce, now, expires_at).await?;
-    Ok((StatusCode::CREATED, Json(json!({"nonce": nonce, "expires_at": rfc3339(expires_at)}))).into_response())
+    let expires_at = now_ms() / 1000 + ttl as i64;
+    let nonce = state.nonces.issue(expires_at).ok_or_else(|| ApiError::internal("nonce_ttl_seconds is too large"))?;
+    Ok((StatusCode::CREATED, Json(json!({"nonce": nonce, "expires_at": rfc3339(expires_at * 1000)}))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -268,33 +270,48 @@ async fn post_proof(
         )
     })?;
     let nonce = bundle.statement.nonce.to_ascii_lowercase();
-    let challenge = state.store.challenge(&nonce).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_nonce",
-            format!("the statement's nonce {:?} was not issued by this service (POST /v1/challenges)", bundle.statement.nonce),
-        )
-    })?;
-    if challenge.used_by.is_some() {
+    // Issued here: its tag verifies (stateless), or it has a row (issued by schema 1).
+    // One read either way: the row also says whether the nonce was used.
+    let row = state.store.challenge(&nonce).await?;
+    let expires_at = match (state.nonces.expiry(&nonce), &row) {
+        (Some(seconds), _) => seconds * 1000,
+        (None, Some(row)) => row.expires_at,
+        (None, None) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_nonce",
+                format!("the statement's nonce {:?} was not issued by this service (POST /v1/challenges)", bundle.statement.nonce),
+            ))
+        }
+    };
+    if row.is_some_and(|r| r.used_by.is_some()) {
         return Err(nonce_used());
     }
-    if challenge.expires_at <= now_ms() {
-        return Err(nonce_expired(challenge.expires_at));
+    if expires_at <= now_ms() {
+        return Err(nonce_expired(expires_at));
     }
-    let market = Market::from_json("stored market", &stored_market.market_json).map_err(ApiError::internal)?;
-    let signatures: Vec<MarketSignature> = serde_json::from_str(&stored_market.signatures_json).map_err(ApiError::internal)?;
     let ticket = state.pool.admit().ok_or_else(|| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "the verification queue is full; retry later")
     })?;
     let checker = state.checker.clone();
     let metrics = state.metrics.clone();
-    let (market, bundle, check_nonce) = (Arc::new(market), Arc::new(bundle), nonce.clone());
-    let (m, b) = (market.clone(), bundle.clone());
+    let bundle = Arc::new(bundle);
+    let (b, check_nonce, digest, market_json, signatures_json) = (
+        bundle.clone(),
+        nonce.clone(),
+        stored_market.digest.clone(),
+        stored_market.market_json.clone(),
+        stored_market.signatures_json.clone(),
+    );
+    // Parsing the stored market (thousands of decimals for a large one) is CPU work too:
+    // it runs on the worker, not on the async threads, once per market (cached).
     let outcome = state
         .pool
         .run(ticket, move || {
+            let market = checker.market(&digest, &market_json)?;
+            let signatures: Vec<MarketSignature> = serde_json::from_str(&signatures_json).map_err(|e| e.to_string())?;
             let started = Instant::now();
-            let outcome = checker.check(&m, &signatures, &b, &check_nonce, &requirements);
+            let outcome = checker.check(&market, &signatures, &b, &check_nonce, &requirements);
             metrics.verification(started.elapsed());
             outcome
         })
@@ -310,12 +327,13 @@ async fn post_proof(
             reason: outcome,
             nonce,
             market_digest: stored_market.digest.clone(),
-            market_as_of: market.as_of.clone(),
+            market_as_of: stored_market.as_of.clone(),
             level: statement.level.to_string(),
             threshold: statement.threshold.clone(),
             statement_json: serde_json::to_string(statement).map_err(ApiError::internal)?,
             received_at: now_ms(),
         },
+        nonce_expires_at: expires_at,
         bundle_json: text.to_string(),
         accounts: statement.accounts.iter().map(|a| (a.venue.clone(), a.account.clone())).collect(),
     };
@@ -326,7 +344,7 @@ async fn post_proof(
         }
         Recorded::Existing(v) => Ok((StatusCode::OK, Json(verdict_answer(&v))).into_response()),
         Recorded::NonceUsed => Err(nonce_used()),
-        Recorded::NonceExpired => Err(nonce_expired(challenge.expires_at)),
+        Recorded::NonceExpired => Err(nonce_expired(expires_at)),
     }
 }
 

@@ -4,7 +4,8 @@
 //! - [`http`]: the HTTP/JSON API on axum (tokio);
 //! - [`store`]: markets, challenges and verdicts in SQLite or PostgreSQL (sqlx, one
 //!   schema, versioned migrations applied at start);
-//! - [`pool`]: the bounded pool of blocking verification workers;
+//! - [`pool`]: the bounded pool of verification worker threads (at a lower OS priority);
+//! - [`nonce`]: the stateless, self-authenticating nonces of `POST /v1/challenges`;
 //! - [`check`]: the single adapter to the verifier library (proof and policy);
 //! - [`metrics`]: Prometheus text.
 //!
@@ -15,6 +16,7 @@
 pub mod check;
 pub mod http;
 pub mod metrics;
+pub mod nonce;
 pub mod pool;
 pub mod store;
 
@@ -94,18 +96,34 @@ impl Running {
     }
 }
 
+/// How many niceness steps below the service the verification workers run:
+/// [`pool::DEFAULT_NICENESS`], or the value of the environment variable
+/// `ZKMARGIN_WORKER_NICE` (0 to 19; 0 keeps them at the service's own priority).
+fn worker_niceness() -> i32 {
+    std::env::var("ZKMARGIN_WORKER_NICE")
+        .ok()
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .map(|n| n.clamp(0, 19))
+        .unwrap_or(pool::DEFAULT_NICENESS)
+}
+
 /// Opens the database (applying migrations), binds the address and starts serving.
 pub async fn start(config: Config) -> Result<Running, ServiceError> {
     let store = store::Store::open(&config.db).await?;
+    let mut fresh = [0u8; 32];
+    rand::fill(&mut fresh[..]);
+    let secret = store.secret(nonce::SECRET_NAME, &hex::encode(fresh), http::now_ms()).await?;
+    let secret = hex::decode(&secret).map_err(|_| store::StoreError::Corrupt(format!("secret {} is not hex", nonce::SECRET_NAME)))?;
     let listener =
         TcpListener::bind(&config.listen).await.map_err(|e| ServiceError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr().map_err(|e| ServiceError::Io(e.to_string()))?;
     let state = Arc::new(http::AppState {
         store: store.clone(),
         checker: Arc::new(check::Checker::new(config.params_dir.clone(), config.policy.clone())),
-        pool: pool::WorkerPool::new(config.workers, config.queue),
+        pool: pool::WorkerPool::with_niceness(config.workers, config.queue, worker_niceness()),
         metrics: Arc::new(metrics::Metrics::default()),
         token: config.token.clone(),
+        nonces: nonce::NonceKey::new(&secret),
     });
     let (tx, rx) = oneshot::channel::<()>();
     let app = http::router(state);

@@ -7,10 +7,11 @@
 //! enforced by the database, never in memory:
 //!
 //! - a verdict is stored once per posted byte string (`verdicts.bundle_digest` UNIQUE);
-//! - a nonce is consumed by at most one valid verdict: a conditional `UPDATE challenges
-//!   SET used_by = ... WHERE used_by IS NULL AND expires_at > now` in the same transaction
-//!   as the verdict's `INSERT`, backed by a partial unique index on `verdicts (nonce)
-//!   WHERE valid = 1`.
+//! - a nonce is consumed by at most one valid verdict: in the same transaction as the
+//!   verdict's `INSERT`, an `INSERT INTO challenges ... ON CONFLICT (nonce) DO UPDATE SET
+//!   used_by = ... WHERE used_by IS NULL AND expires_at > now` (a stateless nonce gets its
+//!   row now; a row issued by schema 1 is marked), backed by a partial unique index on
+//!   `verdicts (nonce) WHERE valid = 1`.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -40,7 +41,10 @@ type Result<T> = std::result::Result<T, StoreError>;
 
 /// The versioned migrations, embedded in the binary. Append new files; never edit one
 /// that has shipped (its checksum is recorded in `_sqlx_migrations`).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "stateless challenges", include_str!("../migrations/0002_stateless_challenges.sql")),
+];
 
 #[derive(Debug)]
 struct Embedded;
@@ -146,6 +150,8 @@ pub struct Verdict {
 pub struct NewVerdict {
     /// The verdict (its `received_at` is the time used for the nonce's expiry).
     pub verdict: Verdict,
+    /// When the statement's nonce expires (Unix ms), as the service checked it.
+    pub nonce_expires_at: i64,
     /// The bundle as posted.
     pub bundle_json: String,
     /// (venue, account) of each statement account.
@@ -291,7 +297,22 @@ impl Store {
         .transpose()
     }
 
-    /// Records a nonce handed out now, expiring at `expires_at` (Unix ms).
+    /// The secret named `name`: the one stored, or else `fresh` stored now. Every
+    /// process on this database gets the same one, whoever wrote it first.
+    pub async fn secret(&self, name: &str, fresh: &str, now: i64) -> Result<String> {
+        sqlx::query("INSERT INTO service_secrets (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(fresh)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT secret FROM service_secrets WHERE name = $1").bind(name).fetch_one(&self.pool).await?;
+        Ok(row.try_get("secret")?)
+    }
+
+    /// Records a nonce handed out now, expiring at `expires_at` (Unix ms): the schema 1
+    /// way, kept for tools and tests that seed nonces (the service itself now issues
+    /// stateless ones, see [`crate::nonce`]).
     pub async fn issue_challenge(&self, nonce: &str, issued_at: i64, expires_at: i64) -> Result<()> {
         sqlx::query("INSERT INTO challenges (nonce, issued_at, expires_at, used_by) VALUES ($1, $2, $3, NULL)")
             .bind(nonce)
@@ -331,21 +352,33 @@ impl Store {
     }
 
     /// Stores a verdict in one transaction, committed before this returns. A valid
-    /// verdict first consumes its nonce (unused and unexpired at `verdict.received_at`);
-    /// if it cannot, nothing is stored. The same bytes stored before give that verdict.
+    /// verdict first consumes its nonce (unused, and unexpired at `verdict.received_at`
+    /// by `nonce_expires_at` and by its stored row, if any); if it cannot, nothing is
+    /// stored. The same bytes stored before give that verdict. The caller has checked
+    /// that the nonce was issued here (its tag, or its schema 1 row): a nonce with no
+    /// row is taken as issued.
     pub async fn record(&self, new: &NewVerdict) -> Result<Recorded> {
         let v = &new.verdict;
         let mut tx = self.pool.begin().await?;
         if v.valid {
-            let consumed = sqlx::query(
-                "UPDATE challenges SET used_by = $1 WHERE nonce = $2 AND used_by IS NULL AND expires_at > $3",
-            )
-            .bind(&v.id)
-            .bind(&v.nonce)
-            .bind(v.received_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            // Consumes the nonce: a first use inserts its row, a schema 1 row still unused
+            // and unexpired is marked; a used (or expired schema 1) row changes nothing.
+            let consumed = if new.nonce_expires_at > v.received_at {
+                sqlx::query(
+                    "INSERT INTO challenges (nonce, issued_at, expires_at, used_by) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (nonce) DO UPDATE SET used_by = excluded.used_by \
+                     WHERE challenges.used_by IS NULL AND challenges.expires_at > $2",
+                )
+                .bind(&v.nonce)
+                .bind(v.received_at)
+                .bind(new.nonce_expires_at)
+                .bind(&v.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+            } else {
+                0
+            };
             if consumed != 1 {
                 tx.rollback().await?;
                 if let Some(existing) = self.verdict_by_digest(&v.bundle_digest).await? {

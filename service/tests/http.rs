@@ -160,12 +160,27 @@ fn the_flow_and_every_refusal() {
 
 #[test]
 fn concurrent_submissions_with_one_nonce_accept_exactly_one() {
-    let valid = bundle();
-    for db in databases() {
-        eprintln!("== {}", db.name);
+    // A nonce with a stored row (issued by schema 1), and a stateless one that has no row
+    // until its first use: concurrent first inserts.
+    for stateless in [false, true] {
+        for db in databases() {
+            eprintln!("== {} ({})", db.name, if stateless { "stateless nonce" } else { "stored nonce" });
+            let valid = if stateless {
+                seed_secret(&db.url);
+                stateless_bundle().1
+            } else {
+                seed_nonce(&db.url, NONCE, 600_000);
+                bundle()
+            };
+            exactly_one_accepted(&db, &valid);
+        }
+    }
+}
+
+fn exactly_one_accepted(db: &Db, valid: &Value) {
+    {
         let server = Server::start(&db.url, policy(), 2, 16);
         publish(&server.base);
-        seed_nonce(&db.url, NONCE, 600_000);
         // Four different byte strings of the same valid proof, plus one repeated.
         let variants: Vec<Vec<u8>> = vec![
             compact(&valid),
@@ -203,6 +218,103 @@ fn concurrent_submissions_with_one_nonce_accept_exactly_one() {
         let store_verdicts = verdicts(&db.url);
         assert_eq!(store_verdicts.iter().filter(|v| v.valid).count(), 1);
         server.stop();
+    }
+}
+
+/// Far in the future (2100-01-01, Unix seconds): the expiry of the stateless nonce the
+/// valid bundle of these tests carries.
+const FAR: i64 = 4_102_444_800;
+
+/// A stateless nonce under [`NONCE_SECRET`] and the example proved with it (once).
+fn stateless_bundle() -> (String, Value) {
+    static NONCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let nonce = NONCE.get_or_init(|| stateless_nonce(FAR)).clone();
+    let bundle = bundle_with_nonce(&nonce);
+    (nonce, bundle)
+}
+
+fn with_nonce(bundle: &Value, nonce: &str) -> Value {
+    let mut b = bundle.clone();
+    b["statement"]["nonce"] = json!(nonce);
+    b
+}
+
+#[test]
+fn stateless_nonces_are_checked_and_used_once_across_restarts() {
+    let (nonce, valid) = stateless_bundle();
+    for db in databases() {
+        eprintln!("== {}", db.name);
+        seed_secret(&db.url);
+        let server = Server::start(&db.url, policy(), 2, 8);
+        let base = server.base.clone();
+        publish(&base);
+
+        // Issuing writes nothing; the nonce opens, under the database's secret, to the
+        // expiry announced.
+        let c = post(&base, "/v1/challenges", b"");
+        assert_eq!(c.status, 201, "{}", c.text);
+        let issued = c.body["nonce"].as_str().unwrap().to_string();
+        assert_eq!(issued.len(), 64);
+        assert!(issued.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{issued}");
+        let expires = zkmargin_circuits::time::parse_rfc3339(c.body["expires_at"].as_str().unwrap()).unwrap();
+        assert_eq!(zkmargin_service::nonce::NonceKey::new(&NONCE_SECRET).expiry(&issued), Some(expires));
+        assert!(challenge_row(&db.url, &issued).is_none(), "issuing a challenge wrote a row");
+
+        // Forged nonces are refused like any nonce not issued here: another secret's, and
+        // ours with its expiry moved.
+        let foreign = zkmargin_service::nonce::NonceKey::new(&[1; 32]).issue(FAR).unwrap();
+        assert_error(&post_json(&base, "/v1/proofs", &with_nonce(&valid, &foreign)), 422, "unknown_nonce");
+        let mut moved = hex::decode(&nonce).unwrap();
+        moved[15] ^= 1;
+        assert_error(&post_json(&base, "/v1/proofs", &with_nonce(&valid, &hex::encode(moved))), 422, "unknown_nonce");
+        // Expired: 410.
+        let past = stateless_nonce(zkmargin_service::http::now_ms() / 1000 - 1);
+        assert_error(&post_json(&base, "/v1/proofs", &with_nonce(&valid, &past)), 410, "nonce_expired");
+        // The nonce just issued is this service's: the bundle is verified (and found
+        // invalid, being proved for another nonce), not refused.
+        let a = post_json(&base, "/v1/proofs", &with_nonce(&valid, &issued));
+        assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
+
+        // The valid bundle: accepted, its nonce's row written with the verdict; other bytes
+        // with the same nonce: 409; uppercase hex is the same nonce.
+        let accepted = post(&base, "/v1/proofs", &compact(&valid));
+        assert_eq!((accepted.status, &accepted.body["valid"]), (201, &json!(true)), "{}", accepted.text);
+        let id = accepted.body["id"].as_str().unwrap().to_string();
+        assert_eq!(challenge_row(&db.url, &nonce).and_then(|r| r.used_by), Some(id));
+        assert_error(&post(&base, "/v1/proofs", &pretty(&valid)), 409, "nonce_used");
+        let upper = with_nonce(&valid, &nonce.to_ascii_uppercase());
+        assert_error(&post_json(&base, "/v1/proofs", &upper), 409, "nonce_used");
+        server.stop();
+
+        // After a restart: still used once; the same bytes give the same verdict.
+        let server = Server::start(&db.url, policy(), 1, 4);
+        assert_error(&post(&server.base, "/v1/proofs", &pretty(&valid)), 409, "nonce_used");
+        assert_eq!(post(&server.base, "/v1/proofs", &compact(&valid)).body, accepted.body);
+        server.stop();
+    }
+}
+
+#[test]
+fn the_nonce_secret_is_made_once_and_shared_by_replicas_and_restarts() {
+    let valid = bundle();
+    for db in databases() {
+        eprintln!("== {}", db.name);
+        // Two services on one database (replicas behind a load balancer), no secret
+        // seeded: a nonce issued by either is taken by the other.
+        let a = Server::start(&db.url, policy(), 1, 4);
+        let b = Server::start(&db.url, policy(), 1, 4);
+        publish(&a.base);
+        let from_a = post(&a.base, "/v1/challenges", b"").body["nonce"].as_str().unwrap().to_string();
+        let from_b = post(&b.base, "/v1/challenges", b"").body["nonce"].as_str().unwrap().to_string();
+        let answer = post_json(&b.base, "/v1/proofs", &with_nonce(&valid, &from_a));
+        assert_eq!((answer.status, &answer.body["valid"]), (201, &json!(false)), "{}", answer.text);
+        a.stop();
+        b.stop();
+        // And by the service after a restart.
+        let c = Server::start(&db.url, policy(), 1, 4);
+        let answer = post_json(&c.base, "/v1/proofs", &with_nonce(&valid, &from_b));
+        assert_eq!((answer.status, &answer.body["valid"]), (201, &json!(false)), "{}", answer.text);
+        c.stop();
     }
 }
 

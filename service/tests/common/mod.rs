@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -84,19 +85,57 @@ pub fn attestations(as_of: &str) -> Vec<Attestation> {
 /// The example portfolio proved at the initial level, threshold 1000, nonce [`NONCE`],
 /// with every account attested: a valid bundle under [`policy`]. Proved once.
 pub fn bundle() -> Value {
-    static BUNDLE: OnceLock<Value> = OnceLock::new();
-    BUNDLE
-        .get_or_init(|| {
+    bundle_with_nonce(NONCE)
+}
+
+/// The same proved with `nonce` instead (once per nonce and test binary).
+pub fn bundle_with_nonce(nonce: &str) -> Value {
+    static BUNDLES: OnceLock<Mutex<HashMap<String, Value>>> = OnceLock::new();
+    let mut bundles = BUNDLES.get_or_init(Default::default).lock().unwrap();
+    bundles
+        .entry(nonce.to_string())
+        .or_insert_with(|| {
             let market = market();
             let portfolio =
                 Portfolio::from_json("portfolio.json", &std::fs::read_to_string(example("portfolio.json")).unwrap()).unwrap();
             let mut proven =
-                zkmargin_prover::prove::prove(&market, &portfolio, Level::Initial, 1000 * 1_000_000, NONCE, &params_dir(), &Silent)
+                zkmargin_prover::prove::prove(&market, &portfolio, Level::Initial, 1000 * 1_000_000, nonce, &params_dir(), &Silent)
                     .unwrap();
             proven.bundle.attestations = attestations(AS_OF);
             serde_json::from_str(&proven.bundle.to_json()).unwrap()
         })
         .clone()
+}
+
+/// The secret the tests give a database for its stateless nonces (see [`seed_secret`]).
+pub const NONCE_SECRET: [u8; 32] = [0x5e; 32];
+
+/// Stores [`NONCE_SECRET`] as the database's nonce key before any service starts on it,
+/// so that the tests can make nonces the service takes as its own.
+pub fn seed_secret(db: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let store = zkmargin_service::store::Store::open(db).await.unwrap();
+        let stored = store.secret(zkmargin_service::nonce::SECRET_NAME, &hex::encode(NONCE_SECRET), 0).await.unwrap();
+        assert_eq!(stored, hex::encode(NONCE_SECRET), "the database had a secret already");
+        store.close().await;
+    });
+}
+
+/// A stateless nonce under [`NONCE_SECRET`], expiring at `expires_at` (Unix seconds).
+pub fn stateless_nonce(expires_at: i64) -> String {
+    zkmargin_service::nonce::NonceKey::new(&NONCE_SECRET).issue(expires_at).unwrap()
+}
+
+/// The challenge row of `nonce`, if any.
+pub fn challenge_row(db: &str, nonce: &str) -> Option<zkmargin_service::store::Challenge> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let store = zkmargin_service::store::Store::open(db).await.unwrap();
+        let row = store.challenge(nonce).await.unwrap();
+        store.close().await;
+        row
+    })
 }
 
 /// A database for one test: a fresh SQLite file, or a fresh PostgreSQL database.
