@@ -39,7 +39,7 @@ impl Case {
     fn new(market: Market, portfolio: &Portfolio, level: Level, threshold: i128) -> Case {
         let inputs = build(&market, portfolio, level, threshold, "00ff");
         let shape = shape_for(&inputs).unwrap();
-        let tables = MarketTables::new(&market, level, LANES);
+        let tables = MarketTables::new(&market, level, shape.scenarios);
         Case { market, shape, tables, witness: inputs.witness, statement: inputs.statement, threshold }
     }
 
@@ -57,8 +57,10 @@ impl Case {
     }
 
     fn run(&self, plan: Plan) -> Result<(), Vec<VerifyFailure>> {
-        let circuit = MarginCircuit::<LANES> { shape: self.shape, tables: self.tables.clone(), plan: Some(plan) };
-        MockProver::run(circuit.min_k(), &circuit, vec![self.public()]).unwrap().verify()
+        zkmargin_circuits::with_lanes!(self.shape.scenarios, S => {
+            let circuit = MarginCircuit::<S> { shape: self.shape, tables: self.tables.clone(), plan: Some(plan) };
+            MockProver::run(circuit.min_k(), &circuit, vec![self.public()]).unwrap().verify()
+        })
     }
 }
 
@@ -561,4 +563,53 @@ fn readme_commitment_test_vector_holds_in_circuit() {
     let case = Case::new(market, &portfolio, Level::Initial, 0);
     assert_eq!(case.statement.accounts[0].commitment, "ebde2bd9809750e23f6b5fb94b72ccae723d2a2468f26593bd8a95b5fb10362a");
     assert_eq!(case.run(case.plan()), Ok(()));
+}
+
+/// The example market with 20 scenarios (lanes 8..20 mirror lanes 0..12 with the sign
+/// flipped), so the circuit has 32 scenario lanes folded four rows per net slot.
+fn folded_example() -> (Market, Portfolio) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+    let mut raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{dir}/market.json")).unwrap()).unwrap();
+    let flip = |v: &serde_json::Value| {
+        let text = v.as_str().unwrap();
+        serde_json::Value::from(text.strip_prefix('-').map_or_else(|| if text == "0" { "0".to_string() } else { format!("-{text}") }, str::to_string))
+    };
+    let scenarios: Vec<serde_json::Value> = raw["scenarios"].as_array().unwrap().clone();
+    let extra: Vec<serde_json::Value> = (8..20).map(|s| format!("{} (mirrored {s})", scenarios[s % 8].as_str().unwrap()).into()).collect();
+    raw["scenarios"].as_array_mut().unwrap().extend(extra);
+    for instrument in raw["instruments"].as_array_mut().unwrap() {
+        let pnl = instrument["pnl"].as_array().unwrap().clone();
+        let more: Vec<serde_json::Value> = (8..20).map(|s| flip(&pnl[s % 8])).collect();
+        instrument["pnl"].as_array_mut().unwrap().extend(more);
+    }
+    let market = Market::from_json("market.json", &raw.to_string()).unwrap();
+    let (_, portfolio) = example();
+    portfolio.check_against("portfolio.json", &market).unwrap();
+    (market, portfolio)
+}
+
+#[test]
+fn folded_scenario_lanes_pass_honestly_and_reject_a_corrupted_lane() {
+    let (market, portfolio) = folded_example();
+    let case = Case::new(market, &portfolio, Level::Initial, 0);
+    assert_eq!(case.shape.scenarios, 32, "20 scenarios take 32 lanes");
+    assert_eq!(case.run(case.plan()), Ok(()));
+    // A running loss of a lane in the fourth row of a slot.
+    let mut plan = case.plan();
+    plan.groups[0].rows[1].loss[27] += Fp::one();
+    assert_rejected(case.run(plan), "scenario loss");
+    // A P&L of a lane in the third row that is not the market's.
+    let mut plan = case.plan();
+    plan.groups[0].rows[0].pnl[19] += Fp::one();
+    assert_rejected(case.run(plan), "lookup");
+    // A slack of a lane beyond the first eight that does not match its final loss.
+    let mut plan = case.plan();
+    plan.groups[0].totals.slack[30] += Fp::one();
+    assert_rejected(case.run(plan), "worst slack");
+    // A running loss that does not start at zero in a folded row.
+    let mut plan = case.plan();
+    for row in &mut plan.groups[1].rows {
+        row.loss[9] += Fp::one();
+    }
+    assert_rejected(case.run(plan), "net sums start at zero");
 }

@@ -34,16 +34,20 @@
 //! `sum_a' = sum_a + price·(pos·linear − neg·10^6)`; lookup `(a, price, linear) ∈ assets`.
 //! `q_start_collateral` sets `sum_a = 0` on row 0.
 //!
-//! **Net rows** (`q_net`, one region per group slot; fixed `group_tag` = g·2^250):
+//! **Net rows** (`q_net`, one region per group slot; fixed `group_tag` = g·2^250). Each
+//! net slot takes `F = S / 8` rows: the S scenario lanes fold into 8 columns, lane s in
+//! column `s mod 8` on row `s / 8` of its slot (F = 1, 2, 4 for S = 8, 16, 32):
 //! ```text
-//! | idx | id | val | pos | neg | mag     | price | linear | short | pnl[s] | inv | chal | logup | sum_a | sum_b | sum_c | loss[s] |
-//! | k   | i  | n   | n⁺  | n⁻  | n⁺ + n⁻ | mark  | lin_L  | sc_L  | pnl_s  | 1/(chal−i−tag) | c | Σ n·inv | Σ n·mark | Σ |n|·lin | Σ n⁻·sc | Σ −n·pnl_s |
+//! | row     | idx | id | val | pos | neg | mag     | price | linear | short | pnl[c]       | inv | chal | logup | sum_a | sum_b | sum_c | loss[c]              |
+//! | F·r     | k   | i  | n   | n⁺  | n⁻  | n⁺ + n⁻ | mark  | lin_L  | sc_L  | pnl_c        | 1/(chal−i−tag) | c | Σ n·inv | Σ n·mark | Σ |n|·lin | Σ n⁻·sc | Σ −n·pnl_c |
+//! | F·r + j |     |    |     |     |     |         |       |        |       | pnl_{8j+c}   |     |      |       |       |       |       | Σ −n·pnl_{8j+c}      |
 //! ```
 //! `n = pos − neg`; `pos·neg = 0`; `mag = pos + neg` (range-checked to 80 bits);
-//! `inv·(chal − id − group_tag) = 1`; each running sum advances by its term; lookup
-//! `(idx, id, price, linear, short, pnl[..]) ∈ instruments` (idx is the table row, < 2^20).
-//! `q_start_net` zeroes every sum. Every fourth row (`q_net_absorb`) absorbs four net
-//! rows into the net sponge, two per rate word, each packed as `k·2^81 + (n + 2^80)`
+//! `inv·(chal − id − group_tag) = 1`; each running sum advances by its term to the next
+//! slot (F rows down), lane by lane; lookup `(idx, id, price, linear, short, pnl[0..S])
+//! ∈ instruments`, the P&L read across the slot's F rows (idx is the table row, < 2^20).
+//! `q_start_net` zeroes every sum (every lane). Every fourth slot (`q_net_absorb`) absorbs
+//! four slots into the net sponge, two per rate word, each packed as `k·2^81 + (n + 2^80)`
 //! (< 2^101; see [`crate::chips::sponge`]).
 //!
 //! **Group closing row** (`q_group_total`, the final row of a net region; fixed `loss_factor`):
@@ -52,6 +56,7 @@
 //! | close     | worst | worst − loss[0] | collateral | mode | req | excess |                           |
 //! | close + s |       | worst − loss[s] |            |      |     |        |                           |
 //! ```
+//! (the final loss of lane s read, as above, from column `s mod 8`, row `close + s / 8`).
 //! `slack(close + s) = worst − loss[s]` (each range-checked, so worst ≥ every loss; worst itself is
 //! range-checked, so worst ≥ 0); `mode ∈ {0,1}`;
 //! `req = mode·(lf·worst + 10^6·sum_c) + (1 − mode)·10^6·sum_b`;
@@ -88,6 +93,9 @@ use crate::witness::{AccountPlan, GroupTotals, NetRow, QTY_OFFSET_BITS};
 /// Rows of an account region before its first position row (the sponge header).
 pub const HEADER_ROWS: usize = 4;
 
+/// Scenario-lane columns: S lanes fold into S / 8 rows per net slot (S ≥ 8).
+pub const LANE_COLUMNS: usize = 8;
+
 /// Columns, selectors and tables of the margin chip.
 #[derive(Clone, Debug)]
 pub struct MarginConfig {
@@ -110,6 +118,8 @@ pub struct MarginConfig {
     sum_c: Column<Advice>,
     pnl: Vec<Column<Advice>>,
     loss: Vec<Column<Advice>>,
+    /// Scenario lanes S.
+    lanes: usize,
     slack: Column<Advice>,
     sponge: SpongeConfig,
     group_tag: Column<Fixed>,
@@ -131,6 +141,23 @@ pub struct MarginConfig {
 }
 
 impl MarginConfig {
+    /// Rows per net slot: the S scenario lanes fold into rows of [`LANE_COLUMNS`].
+    fn fold(&self) -> usize {
+        self.lanes / self.pnl.len()
+    }
+
+    /// Lane s's P&L of the net slot whose first row is `rotation` rows below.
+    fn pnl_at(&self, m: &mut VirtualCells<Fp>, s: usize, rotation: i32) -> Expression<Fp> {
+        let width = self.pnl.len();
+        m.query_advice(self.pnl[s % width], Rotation(rotation + (s / width) as i32))
+    }
+
+    /// Lane s's running loss of the net slot whose first row is `rotation` rows below.
+    fn loss_at(&self, m: &mut VirtualCells<Fp>, s: usize, rotation: i32) -> Expression<Fp> {
+        let width = self.loss.len();
+        m.query_advice(self.loss[s % width], Rotation(rotation + (s / width) as i32))
+    }
+
     /// The public-input column.
     pub fn instance(&self) -> Column<Instance> {
         self.instance
@@ -270,8 +297,10 @@ impl MarginChip {
             (advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice());
         let (tag, logup, price, linear, short, sum_a, sum_b, sum_c) =
             (advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice());
-        let pnl: Vec<_> = (0..lanes).map(|_| meta.advice_column()).collect();
-        let loss: Vec<_> = (0..lanes).map(|_| meta.advice_column()).collect();
+        let width = lanes.min(LANE_COLUMNS);
+        assert_eq!(lanes % width, 0, "scenario lanes fold into whole rows");
+        let pnl: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
+        let loss: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
         let slack = meta.advice_column();
         for col in [val, pos, mag, flag, chal, tag, logup, price, sum_a, slack] {
             meta.enable_equality(col);
@@ -302,6 +331,7 @@ impl MarginChip {
             sum_c,
             pnl,
             loss,
+            lanes,
             slack,
             sponge,
             group_tag,
@@ -406,6 +436,8 @@ impl MarginChip {
                 cur(m, c.linear), cur(m, c.short), cur(m, c.inv), cur(m, c.chal), cur(m, c.logup),
             );
             let tag = m.query_fixed(c.group_tag);
+            let f = c.fold() as i32;
+            let next = |m: &mut VirtualCells<Fp>, col| m.query_advice(col, Rotation(f));
             let mut constraints = vec![
                 ("sign split", net.clone() - pos.clone() + neg.clone()),
                 ("one sign", pos.clone() * neg.clone()),
@@ -417,28 +449,28 @@ impl MarginChip {
                 ("linear sum", next(m, c.sum_b) - cur(m, c.sum_b) - mag * linear),
                 ("short sum", next(m, c.sum_c) - cur(m, c.sum_c) - neg * short),
             ];
-            for (&pnl, &loss) in c.pnl.iter().zip(&c.loss) {
-                constraints.push(("scenario loss", next(m, loss) - cur(m, loss) + net.clone() * cur(m, pnl)));
+            for s in 0..c.lanes {
+                let (pnl, loss) = (c.pnl_at(m, s, 0), c.loss_at(m, s, 0));
+                constraints.push(("scenario loss", c.loss_at(m, s, f) - loss + net.clone() * pnl));
             }
             Constraints::with_selector(q, constraints)
         });
 
         meta.lookup(|m| {
             let q = m.query_selector(c.q_net);
-            [c.idx, c.id, c.price, c.linear, c.short]
-                .iter()
-                .chain(&c.pnl)
-                .zip(&c.t_instrument)
-                .map(|(&col, &t)| (q.clone() * m.query_advice(col, Rotation::cur()), t))
-                .collect::<Vec<_>>()
+            let mut inputs: Vec<Expression<Fp>> =
+                [c.idx, c.id, c.price, c.linear, c.short].iter().map(|&col| m.query_advice(col, Rotation::cur())).collect();
+            inputs.extend((0..c.lanes).map(|s| c.pnl_at(m, s, 0)));
+            inputs.into_iter().zip(c.t_instrument.iter()).map(|(x, &t)| (q.clone() * x, t)).collect::<Vec<_>>()
         });
 
         // Four net rows, two per rate word, into the net sponge (no skipping: every net
         // slot, padding included, is hashed before the challenge).
         meta.create_gate("net absorb", |m| {
             let q = m.query_selector(c.q_net_absorb);
+            let f = c.fold() as i32;
             let row = |m: &mut VirtualCells<Fp>, r: i32| {
-                net_element(m.query_advice(c.idx, Rotation(r)), m.query_advice(c.val, Rotation(r)))
+                net_element(m.query_advice(c.idx, Rotation(r * f)), m.query_advice(c.val, Rotation(r * f)))
             };
             let shift = || Expression::Constant(pow2(crate::chips::sponge::NET_ELEMENT_BITS));
             let s = &c.sponge;
@@ -448,7 +480,7 @@ impl MarginChip {
                 ("net input 1", cur(m, s.inp[1]) - cur(m, s.st[1]) - e2 - e3 * shift()),
             ];
             for j in 0..3 {
-                constraints.push(("net state", m.query_advice(s.st[j], Rotation(4)) - cur(m, s.out[j])));
+                constraints.push(("net state", m.query_advice(s.st[j], Rotation(4 * f)) - cur(m, s.out[j])));
             }
             Constraints::with_selector(q, constraints)
         });
@@ -471,9 +503,9 @@ impl MarginChip {
             ];
             // Lane s's slack sits s rows below, in one column: one equality-enabled
             // column for the range checks instead of one per lane.
-            for (s, &loss) in c.loss.iter().enumerate() {
+            for s in 0..c.lanes {
                 let slack = m.query_advice(c.slack, Rotation(s as i32));
-                constraints.push(("worst slack", slack - (worst.clone() - cur(m, loss))));
+                constraints.push(("worst slack", slack - (worst.clone() - c.loss_at(m, s, 0))));
             }
             Constraints::with_selector(q, constraints)
         });
@@ -508,9 +540,12 @@ impl MarginChip {
         });
         zero_start(meta, "collateral sum starts at zero", c.q_start_collateral, vec![c.sum_a]);
         zero_start(meta, "weighted sum starts at zero", c.q_start_dot, vec![c.sum_a]);
-        let mut net_sums = vec![c.logup, c.sum_a, c.sum_b, c.sum_c];
-        net_sums.extend(&c.loss);
-        zero_start(meta, "net sums start at zero", c.q_start_net, net_sums);
+        meta.create_gate("net sums start at zero", |m| {
+            let q = m.query_selector(c.q_start_net);
+            let mut sums: Vec<Expression<Fp>> = [c.logup, c.sum_a, c.sum_b, c.sum_c].iter().map(|&col| cur(m, col)).collect();
+            sums.extend((0..c.lanes).map(|s| c.loss_at(m, s, 0)));
+            Constraints::with_selector(q, sums)
+        });
     }
 
     /// A chip for one synthesis pass.
@@ -532,10 +567,24 @@ fn assign_column<T>(
     start: usize,
     f: impl Fn(&T) -> Fp,
 ) -> Result<Vec<AssignedCell<Fp, Fp>>, Error> {
+    assign_strided(region, col, rows, count, start, 1, f)
+}
+
+/// Assigns `f(row)` of each planned row (or an unknown value) into `col`, one every
+/// `stride` rows from `start`.
+fn assign_strided<T>(
+    region: &mut Region<'_, Fp>,
+    col: Column<Advice>,
+    rows: Option<&[T]>,
+    count: usize,
+    start: usize,
+    stride: usize,
+    f: impl Fn(&T) -> Fp,
+) -> Result<Vec<AssignedCell<Fp, Fp>>, Error> {
     (0..count)
         .map(|r| {
             let value = rows.map_or(Value::unknown(), |rows| Value::known(f(&rows[r])));
-            region.assign_advice(|| "cell", col, start + r, || value)
+            region.assign_advice(|| "cell", col, start + stride * r, || value)
         })
         .collect()
 }
@@ -688,46 +737,56 @@ impl MarginInstructions for MarginChip {
         layouter.assign_region(
             || format!("group {g}"),
             |mut region| {
+                let f = c.fold();
                 c.q_start_net.enable(&mut region, 0)?;
                 for r in 0..slots {
-                    c.q_net.enable(&mut region, r)?;
-                    region.assign_fixed(|| "group tag", c.group_tag, r, || Value::known(group_tag(g)))?;
+                    c.q_net.enable(&mut region, f * r)?;
+                    region.assign_fixed(|| "group tag", c.group_tag, f * r, || Value::known(group_tag(g)))?;
                 }
                 for r in (0..slots).step_by(4) {
-                    c.q_net_absorb.enable(&mut region, r)?;
+                    c.q_net_absorb.enable(&mut region, f * r)?;
                 }
                 let all = slots + 1;
-                assign_column(&mut region, c.idx, rows, slots, 0, |n| n.idx)?;
-                assign_column(&mut region, c.id, rows, slots, 0, |n| n.id)?;
-                assign_column(&mut region, c.val, rows, slots, 0, |n| n.net)?;
-                assign_column(&mut region, c.pos, rows, slots, 0, |n| n.pos)?;
-                assign_column(&mut region, c.neg, rows, slots, 0, |n| n.neg)?;
-                let mags = assign_column(&mut region, c.mag, rows, slots, 0, |n| n.mag)?;
-                assign_column(&mut region, c.price, rows, slots, 0, |n| n.mark)?;
-                assign_column(&mut region, c.linear, rows, slots, 0, |n| n.linear)?;
-                assign_column(&mut region, c.short, rows, slots, 0, |n| n.short_charge)?;
-                assign_column(&mut region, c.inv, rows, slots, 0, |n| n.inv)?;
-                for (s, &col) in c.pnl.iter().enumerate() {
-                    assign_column(&mut region, col, rows, slots, 0, |n| n.pnl[s])?;
+                let column = |region: &mut Region<'_, Fp>, col, count, value: fn(&NetRow) -> Fp| {
+                    assign_strided(region, col, rows, count, 0, f, value)
+                };
+                column(&mut region, c.idx, slots, |n| n.idx)?;
+                column(&mut region, c.id, slots, |n| n.id)?;
+                column(&mut region, c.val, slots, |n| n.net)?;
+                column(&mut region, c.pos, slots, |n| n.pos)?;
+                column(&mut region, c.neg, slots, |n| n.neg)?;
+                let mags = column(&mut region, c.mag, slots, |n| n.mag)?;
+                column(&mut region, c.price, slots, |n| n.mark)?;
+                column(&mut region, c.linear, slots, |n| n.linear)?;
+                column(&mut region, c.short, slots, |n| n.short_charge)?;
+                column(&mut region, c.inv, slots, |n| n.inv)?;
+                let logups = column(&mut region, c.logup, all, |n| n.logup)?;
+                column(&mut region, c.sum_a, all, |n| n.mark_sum)?;
+                column(&mut region, c.sum_b, all, |n| n.linear_sum)?;
+                column(&mut region, c.sum_c, all, |n| n.short_sum)?;
+                let challenges = column(&mut region, c.chal, all, |n| n.challenge)?;
+                // Lane s of slot r sits in column s mod W, row f·r + s / W.
+                let width = c.pnl.len();
+                for r in 0..all {
+                    for s in 0..c.lanes {
+                        let (row, col) = (f * r + s / width, s % width);
+                        let known = |v: &dyn Fn(&NetRow) -> Fp| rows.map_or(Value::unknown(), |rows| Value::known(v(&rows[r])));
+                        if r < slots {
+                            region.assign_advice(|| "pnl", c.pnl[col], row, || known(&|n| n.pnl[s]))?;
+                        }
+                        region.assign_advice(|| "loss", c.loss[col], row, || known(&|n| n.loss[s]))?;
+                    }
                 }
-                let logups = assign_column(&mut region, c.logup, rows, all, 0, |n| n.logup)?;
-                assign_column(&mut region, c.sum_a, rows, all, 0, |n| n.mark_sum)?;
-                assign_column(&mut region, c.sum_b, rows, all, 0, |n| n.linear_sum)?;
-                assign_column(&mut region, c.sum_c, rows, all, 0, |n| n.short_sum)?;
-                for (s, &col) in c.loss.iter().enumerate() {
-                    assign_column(&mut region, col, rows, all, 0, |n| n.loss[s])?;
-                }
-                let challenges = assign_column(&mut region, c.chal, rows, all, 0, |n| n.challenge)?;
                 let initial = if g == 0 { Some(nets_capacity()) } else { None };
                 let (pairs, first_state, final_state) =
-                    sponge.assign_steps(&mut region, group.map(|x| &x.sponge), slots / 4, 4, initial)?;
+                    sponge.assign_steps(&mut region, group.map(|x| &x.sponge), slots / 4, 4 * f, initial)?;
                 // Closing row.
-                let close = slots;
+                let close = f * slots;
                 c.q_group_total.enable(&mut region, close)?;
                 region.assign_fixed(|| "loss factor", c.loss_factor, close, || Value::known(fp(loss_factor)))?;
                 let known = |f: &dyn Fn(&GroupTotals) -> Fp| totals.map_or(Value::unknown(), |t| Value::known(f(t)));
                 let worst = region.assign_advice(|| "worst", c.val, close, || known(&|t| t.worst))?;
-                let slack = (0..c.loss.len())
+                let slack = (0..c.lanes)
                     .map(|s| region.assign_advice(|| "slack", c.slack, close + s, || known(&|t| t.slack[s])))
                     .collect::<Result<Vec<_>, _>>()?;
                 collateral.copy_advice(|| "collateral", &mut region, c.pos, close)?;

@@ -13,9 +13,9 @@
 //! final state only depends on the real entries: word 0 is [`crate::commitment`]'s
 //! commitment.
 //!
-//! **Net pairs** (`q_net_absorb` of [`crate::chips::margin`], every fourth net row): the
+//! **Net pairs** (`q_net_absorb` of [`crate::chips::margin`], every fourth net slot): the
 //! same columns, with the four rows' net elements `k·2^81 + (n + 2^80)` packed two per
-//! rate word (`e_lo + e_hi·2^101`) and no skipping: `st(+4) = out`.
+//! rate word (`e_lo + e_hi·2^101`) and no skipping: `st(+4F) = out` (F rows per slot).
 
 use halo2_proofs::circuit::{AssignedCell, Region, Value};
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Constraints, Error, Expression, Selector};
