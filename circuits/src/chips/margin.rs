@@ -8,7 +8,7 @@
 //! rows at a time (`q_pair` on every other row), so the last state of the collateral
 //! region is the account's commitment ([`crate::commitment`]).
 //! ```text
-//! row     | entry      | flag   | id | val | pos      | inv            | chal | tag     | logup   |
+//! row     | entry      | flag   | id | val | mag      | inv            | chal | tag     | logup   |
 //! 0       | venue      | 1      |    |     |          |                |      |         |         |
 //! 1       | account    |        |    |     |          |                |      |         |         |
 //! 2       | salt       | 1      |    |     |          |                |      |         |         |
@@ -17,7 +17,7 @@
 //! 4 + P   |            |        |    |     |          |                | c    | g·2^250 | final   |
 //! ```
 //! Position rows (`q_position`): `active ∈ {0,1}`; `active' ≤ active` (real entries
-//! first); `(1−active)·q = 0`; `pos = q + 2^69` (range-checked to 70 bits);
+//! first); `(1−active)·q = 0`; `mag = q + 2^69` (range-checked to 70 bits);
 //! `entry = active·(2^232 + i·2^72 + q + 2^70)`; `inv·(chal − i − tag) = 1`;
 //! `logup' = logup + q·inv`; `chal' = chal`; `tag' = tag`; lookup `i ∈ instrument ids`
 //! (so i < 2^160 and the packing is injective). `q_start_position` sets `logup = 0` and the
@@ -52,12 +52,12 @@
 //!
 //! **Group closing row** (`q_group_total`, the final row of a net region; fixed `loss_factor`):
 //! ```text
-//! | row       | val   | slack           | pos        | flag | neg | price  | sum_a..c, loss[s] (final) |
-//! | close     | worst | worst − loss[0] | collateral | mode | req | excess |                           |
-//! | close + s |       | worst − loss[s] |            |      |     |        |                           |
+//! | row           | mag             | val        | flag | neg | tag    | sum_a..c, loss[s] (final) |
+//! | close         | worst           | collateral | mode | req | excess |                           |
+//! | close + 1 + s | worst − loss[s] |            |      |     |        |                           |
 //! ```
 //! (the final loss of lane s read, as above, from column `s mod 8`, row `close + s / 8`).
-//! `slack(close + s) = worst − loss[s]` (each range-checked, so worst ≥ every loss; worst itself is
+//! `mag(close + 1 + s) = worst − loss[s]` (each range-checked, so worst ≥ every loss; worst itself is
 //! range-checked, so worst ≥ 0); `mode ∈ {0,1}`;
 //! `req = mode·(lf·worst + 10^6·sum_c) + (1 − mode)·10^6·sum_b`;
 //! `excess = collateral + 10^6·sum_a − req` (range-checked: excess ≥ 0).
@@ -67,7 +67,7 @@
 //! **Weighted sums** (`q_dot`): `| flag: w | val: v | sum_a: s |` with `s' = s + w·v`,
 //! `q_start_dot` sets `s = 0` on row 0.
 //!
-//! **Threshold** (`q_threshold`): `| val: T | sum_a: total | pos: slack |` with
+//! **Threshold** (`q_threshold`): `| val: T | sum_a: total | mag: slack |` with
 //! `slack = total − T` (range-checked: total ≥ T).
 //!
 //! Bounds (with the limits of [`crate::shape`]): |q|, |x| < 2^70; |n| < 2^80;
@@ -120,7 +120,6 @@ pub struct MarginConfig {
     loss: Vec<Column<Advice>>,
     /// Scenario lanes S.
     lanes: usize,
-    slack: Column<Advice>,
     sponge: SpongeConfig,
     group_tag: Column<Fixed>,
     loss_factor: Column<Fixed>,
@@ -301,8 +300,9 @@ impl MarginChip {
         assert_eq!(lanes % width, 0, "scenario lanes fold into whole rows");
         let pnl: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
         let loss: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
-        let slack = meta.advice_column();
-        for col in [val, pos, mag, flag, chal, tag, logup, price, sum_a, slack] {
+        // Every value another region or a range check reads sits in one of these; the rest
+        // are local to their rows.
+        for col in [val, mag, flag, chal, tag, logup, sum_a] {
             meta.enable_equality(col);
         }
         meta.enable_equality(instance);
@@ -332,7 +332,6 @@ impl MarginChip {
             pnl,
             loss,
             lanes,
-            slack,
             sponge,
             group_tag,
             loss_factor,
@@ -370,7 +369,7 @@ impl MarginChip {
         meta.create_gate("position row", |m| {
             let q = m.query_selector(c.q_position);
             let (id, qty, offset, active, inv, chal, tag, logup, entry) = (
-                cur(m, c.id), cur(m, c.val), cur(m, c.pos), cur(m, c.flag), cur(m, c.inv),
+                cur(m, c.id), cur(m, c.val), cur(m, c.mag), cur(m, c.flag), cur(m, c.inv),
                 cur(m, c.chal), cur(m, c.tag), cur(m, c.logup), cur(m, c.sponge.entry),
             );
             let (active_n, chal_n, tag_n, logup_n) = (next(m, c.flag), next(m, c.chal), next(m, c.tag), next(m, c.logup));
@@ -488,7 +487,7 @@ impl MarginChip {
         meta.create_gate("group total", |m| {
             let q = m.query_selector(c.q_group_total);
             let (worst, collateral, mode, req, excess) =
-                (cur(m, c.val), cur(m, c.pos), cur(m, c.flag), cur(m, c.neg), cur(m, c.price));
+                (cur(m, c.mag), cur(m, c.val), cur(m, c.flag), cur(m, c.neg), cur(m, c.tag));
             let (mark_sum, linear_sum, short_sum) = (cur(m, c.sum_a), cur(m, c.sum_b), cur(m, c.sum_c));
             let lf = m.query_fixed(c.loss_factor);
             let mut constraints = vec![
@@ -501,10 +500,10 @@ impl MarginChip {
                 ),
                 ("excess", excess - (collateral + million() * mark_sum - req)),
             ];
-            // Lane s's slack sits s rows below, in one column: one equality-enabled
-            // column for the range checks instead of one per lane.
+            // Lane s's slack sits s + 1 rows below, under the worst loss in the same column:
+            // every range-checked value of the region in one equality-enabled column.
             for s in 0..c.lanes {
-                let slack = m.query_advice(c.slack, Rotation(s as i32));
+                let slack = m.query_advice(c.mag, Rotation(s as i32 + 1));
                 constraints.push(("worst slack", slack - (worst.clone() - c.loss_at(m, s, 0))));
             }
             Constraints::with_selector(q, constraints)
@@ -519,7 +518,7 @@ impl MarginChip {
 
         meta.create_gate("threshold", |m| {
             let q = m.query_selector(c.q_threshold);
-            let (threshold, total, slack) = (cur(m, c.val), cur(m, c.sum_a), cur(m, c.pos));
+            let (threshold, total, slack) = (cur(m, c.val), cur(m, c.sum_a), cur(m, c.mag));
             Constraints::with_selector(q, [("slack", slack - (total - threshold))])
         });
 
@@ -658,7 +657,7 @@ impl MarginInstructions for MarginChip {
                 let all = slots + 1;
                 assign_column(&mut region, c.id, rows, slots, h, |p| p.id)?;
                 assign_column(&mut region, c.val, rows, slots, h, |p| p.qty)?;
-                let offsets = assign_column(&mut region, c.pos, rows, slots, h, |p| p.qty_offset)?;
+                let offsets = assign_column(&mut region, c.mag, rows, slots, h, |p| p.qty_offset)?;
                 assign_column(&mut region, c.flag, rows, slots, h, |p| p.active)?;
                 assign_column(&mut region, c.inv, rows, slots, h, |p| p.inv)?;
                 assign_column(&mut region, c.sponge.entry, rows, slots, h, |p| p.entry)?;
@@ -785,14 +784,14 @@ impl MarginInstructions for MarginChip {
                 c.q_group_total.enable(&mut region, close)?;
                 region.assign_fixed(|| "loss factor", c.loss_factor, close, || Value::known(fp(loss_factor)))?;
                 let known = |f: &dyn Fn(&GroupTotals) -> Fp| totals.map_or(Value::unknown(), |t| Value::known(f(t)));
-                let worst = region.assign_advice(|| "worst", c.val, close, || known(&|t| t.worst))?;
+                let worst = region.assign_advice(|| "worst", c.mag, close, || known(&|t| t.worst))?;
                 let slack = (0..c.lanes)
-                    .map(|s| region.assign_advice(|| "slack", c.slack, close + s, || known(&|t| t.slack[s])))
+                    .map(|s| region.assign_advice(|| "slack", c.mag, close + 1 + s, || known(&|t| t.slack[s])))
                     .collect::<Result<Vec<_>, _>>()?;
-                collateral.copy_advice(|| "collateral", &mut region, c.pos, close)?;
+                collateral.copy_advice(|| "collateral", &mut region, c.val, close)?;
                 region.assign_advice_from_instance(|| "mode", c.instance, mode_offset, c.flag, close)?;
                 region.assign_advice(|| "requirement", c.neg, close, || known(&|t| t.requirement))?;
-                let excess = region.assign_advice(|| "excess", c.price, close, || known(&|t| t.excess))?;
+                let excess = region.assign_advice(|| "excess", c.tag, close, || known(&|t| t.excess))?;
                 Ok(GroupCells {
                     mags,
                     pairs,
@@ -847,7 +846,7 @@ impl MarginInstructions for MarginChip {
                 c.q_threshold.enable(&mut region, 0)?;
                 region.assign_advice_from_instance(|| "threshold", c.instance, threshold_offset, c.val, 0)?;
                 total.copy_advice(|| "total", &mut region, c.sum_a, 0)?;
-                region.assign_advice(|| "slack", c.pos, 0, || slack.map_or(Value::unknown(), Value::known))
+                region.assign_advice(|| "slack", c.mag, 0, || slack.map_or(Value::unknown(), Value::known))
             },
         )
     }
