@@ -22,7 +22,8 @@
 //! `mid_i + rc_b_i = (M⁻¹·next)_i` for i = 1, 2. The witnessed squares keep every gate at
 //! degree 4 (the lookups' 5 is then the circuit's), which halves the extended domain
 //! the prover works over compared with degree-5 S-boxes under a selector.
-//! A lane a block does not need permutes the zero state, unconstrained by anything else.
+//! A lane a block does not need permutes the zero state (pinned to the constant 0); its
+//! output is not used.
 
 use halo2_poseidon::{Mds, Spec, P128Pow5T3};
 use halo2_proofs::circuit::{AssignedCell, Layouter, Region, Value};
@@ -109,12 +110,13 @@ pub struct HashChip {
 struct Constants {
     rc: Vec<[Fp; WIDTH]>,
     mds: Mds<Fp, WIDTH>,
+    mds_inv: Mds<Fp, WIDTH>,
 }
 
 impl Constants {
     fn new() -> Self {
-        let (rc, mds, _) = <P128Pow5T3 as Spec<Fp, WIDTH, 2>>::constants();
-        Constants { rc, mds }
+        let (rc, mds, mds_inv) = <P128Pow5T3 as Spec<Fp, WIDTH, 2>>::constants();
+        Constants { rc, mds, mds_inv }
     }
 
     fn apply_mds(&self, s: [Fp; WIDTH]) -> [Fp; WIDTH] {
@@ -179,8 +181,7 @@ impl HashChip {
         let rc_b = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
         let s_full = meta.selector();
         let s_partial = meta.selector();
-        let Constants { mds, .. } = Constants::new();
-        let (_, _, mds_inv) = <P128Pow5T3 as Spec<Fp, WIDTH, 2>>::constants();
+        let Constants { mds, mds_inv, .. } = Constants::new();
         let lanes: Vec<Lane> = (0..lanes)
             .map(|_| {
                 let state = [meta.advice_column(), meta.advice_column(), meta.advice_column()];
@@ -310,7 +311,7 @@ impl HashChip {
                                 region.assign_advice_from_constant(|| "input", lane.state[w], 0, *k)?;
                             }
                             None => {
-                                region.assign_advice(|| "idle lane", lane.state[w], 0, || Value::known(Fp::zero()))?;
+                                region.assign_advice_from_constant(|| "idle lane", lane.state[w], 0, Fp::zero())?;
                             }
                         }
                     }

@@ -102,7 +102,8 @@ fn running_sums(x: Fp, words: usize) -> Vec<Fp> {
     let mut z = x;
     (0..words)
         .map(|_| {
-            let low = u64::from(z.to_repr()[0]) | (u64::from(z.to_repr()[1]) << 8);
+            let repr = z.to_repr();
+            let low = u64::from(repr[0]) | (u64::from(repr[1]) << 8);
             let word = Fp::from(low & ((1 << WORD_BITS) - 1));
             z = (z - word) * inverse;
             z
