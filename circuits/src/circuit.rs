@@ -22,12 +22,13 @@ use halo2_proofs::plonk::{
     Advice, Any, Assigned, Assignment, Circuit, Column, ConstraintSystem, Error, Fixed, FloorPlanner, Instance, Selector,
 };
 
-use crate::chips::hash::{HashChip, HashConfig, HashInstructions, Word};
+use crate::chips::hash::{Absorption, HashChip, HashConfig, HashInstructions, SpongeRun, Word};
 use crate::chips::margin::{MarginChip, MarginConfig, MarginInstructions, Weight};
 use crate::chips::range::{RangeCheckChip, RangeCheckConfig, RangeInstructions, WORD_BITS};
-use crate::chips::sponge::PairCells;
 use crate::encoding::Fp;
+use crate::commitment::{challenge_capacity, commit_capacity, nets_capacity};
 use crate::shape::Shape;
+use crate::sponges::SpongePlan;
 use crate::statement::{PublicLayout, BINDING, THRESHOLD};
 use crate::tables::MarketTables;
 use crate::witness::Plan;
@@ -35,7 +36,7 @@ use crate::witness::Plan;
 /// Poseidon lanes laid side by side.
 pub const HASH_LANES: usize = 3;
 /// Range-check lanes laid side by side.
-pub const RANGE_LANES: usize = 3;
+pub const RANGE_LANES: usize = 2;
 
 /// Words (of 10 bits) of each range check; see the bounds in [`crate::chips::margin`].
 pub mod words {
@@ -220,10 +221,11 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
 
         // Cells that must be equal, linked in one region at the end.
         let mut links: Vec<(Cell, Cell)> = Vec::new();
-        // Every sponge absorption, permuted side by side once all are laid out.
-        let mut absorptions: Vec<PairCells> = Vec::new();
+        // The sponges (crate::sponges), run in the hash lanes once every absorbed cell exists.
+        let sponges = SpongePlan::new(shape, HASH_LANES);
+        let mut runs: Vec<SpongeRun> = Vec::with_capacity(shape.accounts + sponges.net_chunks.len() + 1);
+        let mut net_absorptions: Vec<Absorption> = Vec::new();
         let mut challenge_cells = Vec::new();
-        let mut commitments = Vec::with_capacity(shape.accounts);
         let mut account_values = Vec::with_capacity(shape.accounts);
         let mut account_logups = Vec::with_capacity(shape.accounts);
 
@@ -235,24 +237,18 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
                 range.check_words(layouter, offset, words::QUANTITY)?;
             }
             let collateral = margin.assign_collateral(layouter, shape.collateral, account)?;
-            for (x, y) in positions.final_state.iter().zip(&collateral.first_state) {
-                links.push((x.cell(), y.cell()));
-            }
             for mag in &collateral.mags {
                 range.check_words(layouter, mag, words::AMOUNT)?;
             }
-            absorptions.extend(positions.pairs.into_iter().chain(collateral.pairs));
-            let commitment = collateral.final_state[0].clone();
-            layouter.constrain_instance(commitment.cell(), instance, layout.commitment(a))?;
-            commitments.push(commitment);
+            let absorptions = positions.absorptions.into_iter().chain(collateral.absorptions).collect();
+            runs.push(SpongeRun { capacity: commit_capacity(), absorptions });
             account_values.push(collateral.value);
             account_logups.push(positions.logup);
             challenge_cells.push(positions.challenge);
         }
 
         // 2. Net rows per group: netting (logUp), market lookups, scenario losses, the
-        //    worst loss, requirement and excess ≥ 0; every net row goes into the net sponge.
-        let mut net_state: Option<[AssignedCell<Fp, Fp>; 3]> = None;
+        //    worst loss, requirement and excess ≥ 0; every net row goes into a net sponge.
         let mut excesses = Vec::with_capacity(shape.groups);
         let mut group_logups = Vec::with_capacity(shape.groups);
         for g in 0..shape.groups {
@@ -261,13 +257,7 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
             let group = plan.map(|p| &p.groups[g]);
             let collateral = margin.weighted_sum(layouter, &terms, group.map(|x| &x.collateral_sums[..]))?;
             let cells = margin.assign_group(layouter, g, shape.nets, group, self.tables.loss_factor, &collateral, layout.mode(g))?;
-            if let Some(previous) = &net_state {
-                for (x, y) in previous.iter().zip(&cells.first_state) {
-                    links.push((x.cell(), y.cell()));
-                }
-            }
-            absorptions.extend(cells.pairs);
-            net_state = Some(cells.final_state.clone());
+            net_absorptions.extend(cells.absorptions);
             for mag in &cells.mags {
                 range.check_words(layouter, mag, words::NET)?;
             }
@@ -280,7 +270,6 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
             group_logups.push(cells.logup);
             challenge_cells.push(cells.challenge);
         }
-        let net_digest = net_state.expect("at least one group")[0].clone();
 
         // 3. Σ excess ≥ T.
         let terms = ones(&excesses);
@@ -295,22 +284,27 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         let from_nets = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.net_logup_sums[..]))?;
         links.push((from_positions.cell(), from_nets.cell()));
 
-        // 5. The sponges' permutations: each absorption's input permuted into its output.
-        let inputs: Vec<[Word; 3]> = absorptions.iter().map(|pair| pair.input.clone().map(Word::Cell)).collect();
-        let outputs = hash.permute_all(layouter, &inputs)?;
-        for (pair, output) in absorptions.iter().zip(&outputs) {
-            for (x, y) in output.iter().zip(&pair.output) {
-                links.push((x.cell(), y.cell()));
-            }
+        // 5. The sponges: each account's commitment (a public input), the net chunks, and
+        //    the challenge over the commitments, the chunks' digests and the binding.
+        let mut net_absorptions = net_absorptions.into_iter();
+        for len in &sponges.net_chunks {
+            runs.push(SpongeRun { capacity: nets_capacity(), absorptions: net_absorptions.by_ref().take(*len).collect() });
         }
-
-        // 6. The challenge: H(H(commitment chain, net digest), binding), used by every region.
-        let mut com_chain = commitments[0].clone();
-        for c in &commitments[1..] {
-            com_chain = hash.hash2(layouter, &com_chain, c)?;
+        let mut message: Vec<Word> = (0..runs.len()).map(Word::Output).collect();
+        message.push(Word::Cell(binding));
+        if message.len() % 2 == 1 {
+            message.push(Word::Constant(Fp::zero()));
         }
-        let derived = hash.hash2(layouter, &com_chain, &net_digest)?;
-        let derived = hash.hash2(layouter, &derived, &binding)?;
+        let absorptions = message
+            .chunks(2)
+            .map(|p| Absorption { words: [p[0].clone(), p[1].clone()], active: Word::Constant(Fp::one()) })
+            .collect();
+        runs.push(SpongeRun { capacity: challenge_capacity(), absorptions });
+        let outputs = hash.sponges(layouter, &runs, &sponges.placement)?;
+        for (a, commitment) in outputs[..shape.accounts].iter().enumerate() {
+            layouter.constrain_instance(commitment.cell(), instance, layout.commitment(a))?;
+        }
+        let derived = &outputs[sponges.challenge_run(shape.accounts)];
         for cell in &challenge_cells {
             links.push((derived.cell(), cell.cell()));
         }

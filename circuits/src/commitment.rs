@@ -1,5 +1,5 @@
 //! Account commitments (native side; the circuit recomputes them in
-//! [`crate::chips::sponge`] over the account rows of [`crate::chips::margin`]).
+//! [`crate::chips::hash`] over the entries of the account rows of [`crate::chips::margin`]).
 //!
 //! An account's commitment depends only on what its venue knows: venue and account
 //! names, the salt, and its own positions and collateral. It never depends on the
@@ -25,25 +25,9 @@
 //! this sponge apart from every other use of the permutation.
 
 use ff::{Field, PrimeField};
-use halo2_poseidon::{ConstantLength, Hash, Mds, P128Pow5T3, Spec};
+use halo2_poseidon::{Mds, P128Pow5T3, Spec};
 
 use crate::encoding::{id_to_field, pow2, salt_to_field, signed_to_field, Fp, IdKind};
-
-/// Poseidon over two field elements (the logUp challenge's hashes).
-pub fn hash2(a: Fp, b: Fp) -> Fp {
-    Hash::<Fp, P128Pow5T3, ConstantLength<2>, 3, 2>::init().hash([a, b])
-}
-
-/// The capacity word Poseidon's `ConstantLength<2>` domain starts with (2·2^64), so that
-/// `hash2(a, b) = permute([a, b, hash2_capacity()])[0]`.
-pub fn hash2_capacity() -> Fp {
-    Fp::from_u128(2u128 << 64)
-}
-
-/// Poseidon over three field elements.
-pub fn hash3(a: Fp, b: Fp, c: Fp) -> Fp {
-    Hash::<Fp, P128Pow5T3, ConstantLength<3>, 3, 2>::init().hash([a, b, c])
-}
 
 /// The sponge state: two rate words and the capacity word.
 pub type SpongeState = [Fp; 3];
@@ -63,6 +47,13 @@ pub fn commit_capacity() -> Fp {
 /// ASCII bytes `zkmargin:netrow2` read as a little-endian integer.
 pub fn nets_capacity() -> Fp {
     ascii16(b"zkmargin:netrow2")
+}
+
+/// Initial capacity word of the sponge that derives the logUp challenge
+/// ([`crate::sponges`]): the 16 ASCII bytes `zkmargin:chalng2` read as a little-endian
+/// integer.
+pub fn challenge_capacity() -> Fp {
+    ascii16(b"zkmargin:chalng2")
 }
 
 /// The Poseidon permutation (P128Pow5T3) on a width-3 state.
@@ -104,6 +95,18 @@ pub fn permute(state: SpongeState) -> SpongeState {
 /// One absorption: the permutation of `state` with `pair` added to its rate words.
 pub fn absorb(state: SpongeState, pair: [Fp; 2]) -> SpongeState {
     permute([state[0] + pair[0], state[1] + pair[1], state[2]])
+}
+
+/// A rate-2 sponge from `[0, 0, capacity]`: each active pair is absorbed, an inactive
+/// one leaves the state as it is. Returns the final state.
+pub fn sponge(capacity: Fp, pairs: impl IntoIterator<Item = ([Fp; 2], bool)>) -> SpongeState {
+    pairs.into_iter().fold([Fp::ZERO, Fp::ZERO, capacity], |state, (pair, active)| {
+        if active {
+            absorb(state, pair)
+        } else {
+            state
+        }
+    })
 }
 
 /// Kind of a committed entry.
@@ -199,16 +202,14 @@ impl AccountOpening {
 
     /// The commitment.
     pub fn commitment(&self) -> Fp {
-        let mut state = [Fp::ZERO, Fp::ZERO, commit_capacity()];
-        for pair in self.message().chunks(2) {
-            state = absorb(state, [pair[0], pair[1]]);
-        }
-        state[0]
+        sponge(commit_capacity(), self.message().chunks(2).map(|p| ([p[0], p[1]], true)))[0]
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use halo2_poseidon::{ConstantLength, Hash};
+
     use super::*;
 
     fn opening(salt: u8, positions: &[(&str, i128)]) -> AccountOpening {
@@ -218,9 +219,10 @@ mod tests {
 
     #[test]
     fn native_permutation_is_poseidon() {
-        // hash2 is one permutation of [a, b, 2·2^64], read at word 0.
+        // halo2_poseidon's two-element hash is one permutation of [a, b, 2·2^64], read at word 0.
         let (a, b) = (Fp::from(3), Fp::from(5));
-        assert_eq!(permute([a, b, Fp::from_u128(2 << 64)])[0], hash2(a, b));
+        let hash = Hash::<Fp, P128Pow5T3, ConstantLength<2>, 3, 2>::init().hash([a, b]);
+        assert_eq!(permute([a, b, Fp::from_u128(2 << 64)])[0], hash);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! - [`encoding`], [`commitment`]: field encodings and the native account commitment;
 //! - [`shape`], [`statement`]: circuit shapes and what a proof states (public inputs);
 //! - [`tables`], [`witness`]: the market as lookup tables and the prover's private witness;
-//! - [`chips`], [`circuit`]: the margin circuit.
+//! - [`chips`], [`circuit`]: the margin circuit; [`sponges`]: its Poseidon sponges.
 //!
 //! Nothing here reads files or knows about the command line.
 #![deny(missing_docs)]
@@ -20,6 +20,7 @@ pub mod fixed;
 pub mod input;
 pub mod market;
 pub mod shape;
+pub mod sponges;
 pub mod statement;
 pub mod tables;
 pub mod time;

@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 use ethnum::{I256, U256};
 use ff::{Field, PrimeField};
 
-use crate::chips::sponge::{net_element_value, net_word};
-use crate::commitment::{absorb, commit_capacity, hash2, nets_capacity, pack_entry, AccountOpening, EntryKind, SpongeState};
+use crate::circuit::HASH_LANES;
+use crate::commitment::{pack_entry, AccountOpening, EntryKind};
 use crate::encoding::{pow2, signed_to_field, Fp};
 use crate::fixed::{MONEY_SCALE, RATE_SCALE};
 use crate::shape::Shape;
+use crate::sponges::{net_element_value, net_word, SpongePlan, NETS_PER_ABSORPTION};
 use crate::statement::{group_tag, Mode};
 use crate::tables::MarketTables;
 
@@ -80,37 +81,6 @@ pub struct CollateralRow {
     pub value_sum: Fp,
 }
 
-/// The values of a run of sponge absorptions.
-#[derive(Clone, Debug, Default)]
-pub struct SpongeTrace {
-    /// State before each absorption, then the final state.
-    pub states: Vec<SpongeState>,
-    /// Rate words of each permutation input (state + pair).
-    pub inputs: Vec<[Fp; 2]>,
-    /// Each permutation's output.
-    pub outputs: Vec<SpongeState>,
-}
-
-impl SpongeTrace {
-    /// Absorbs `pairs` from `initial`; an inactive pair leaves the state as it is.
-    pub fn run(initial: SpongeState, pairs: &[([Fp; 2], bool)]) -> SpongeTrace {
-        let mut trace = SpongeTrace { states: vec![initial], ..Default::default() };
-        for &(pair, active) in pairs {
-            let state = *trace.states.last().expect("at least the initial state");
-            let output = absorb(state, pair);
-            trace.inputs.push([state[0] + pair[0], state[1] + pair[1]]);
-            trace.outputs.push(output);
-            trace.states.push(if active { output } else { state });
-        }
-        trace
-    }
-
-    /// The final state.
-    pub fn last(&self) -> SpongeState {
-        *self.states.last().expect("at least the initial state")
-    }
-}
-
 /// Values of one account slot.
 #[derive(Clone, Debug, Default)]
 pub struct AccountPlan {
@@ -126,10 +96,6 @@ pub struct AccountPlan {
     pub positions: Vec<PositionRow>,
     /// Collateral rows, then one final row (only `value_sum` used).
     pub collateral: Vec<CollateralRow>,
-    /// The sponge over the header and the position pairs.
-    pub sponge: SpongeTrace,
-    /// The sponge over the collateral pairs (its final word 0 is the commitment).
-    pub collateral_sponge: SpongeTrace,
 }
 
 /// Values of one net-position row.
@@ -195,8 +161,8 @@ pub struct GroupPlan {
     pub totals: GroupTotals,
     /// Running Σ membership(a)·collateral(a) after each account slot.
     pub collateral_sums: Vec<Fp>,
-    /// The net sponge over this group's rows (continuing the previous group's).
-    pub sponge: SpongeTrace,
+    /// The net words of this group's rows, two per absorption ([`crate::sponges`]).
+    pub words: Vec<[Fp; 2]>,
 }
 
 /// Every value the circuit assigns.
@@ -276,27 +242,6 @@ pub fn group_nets(witness: &MarginWitness, groups: usize) -> Vec<Vec<(Fp, i128)>
     nets.into_iter().map(|m| m.into_values().filter(|&(_, n)| n != 0).collect()).collect()
 }
 
-/// The logUp challenge: H(H(commitment chain, net digest), statement binding).
-///
-/// ```text
-/// com ← commitment(0); for a ≥ 1: com ← H(com, commitment(a))
-/// net digest: the net sponge (capacity nets_capacity()) over every net row of every
-///             group slot in order, four rows per absorption (see chips::sponge)
-/// challenge = H(H(com, net digest), binding)
-/// ```
-/// Every position (through the commitments), every net row and every public input
-/// (through the binding, which covers the whole statement) is fixed before it.
-pub fn challenge(commitments: &[Fp], net_digest: Fp, binding: Fp) -> Fp {
-    let com = commitments[1..].iter().fold(commitments[0], |c, &x| hash2(c, x));
-    hash2(hash2(com, net_digest), binding)
-}
-
-/// The absorptions of a list of packed elements, two per pair, with one activity flag
-/// per pair.
-fn pairs_of(elements: &[Fp], active: impl Fn(usize) -> bool) -> Vec<([Fp; 2], bool)> {
-    elements.chunks(2).enumerate().map(|(j, p)| ([p[0], p[1]], active(j))).collect()
-}
-
 impl Plan {
     /// Plans every cell of `shape` for `witness` against `tables`, with threshold
     /// `threshold_units` (money units) and the statement's `binding` public input.
@@ -370,18 +315,19 @@ impl Plan {
             }
             net_slots.push(slots);
         }
-        let mut net_state = [Fp::ZERO, Fp::ZERO, nets_capacity()];
-        let mut net_traces = Vec::with_capacity(shape.groups);
-        for slots in &net_slots {
-            let elements: Vec<Fp> = slots
-                .chunks(2)
-                .map(|p| net_word(net_element_value(p[0].0, signed_to_field(p[0].2)), net_element_value(p[1].0, signed_to_field(p[1].2))))
-                .collect();
-            let trace = SpongeTrace::run(net_state, &pairs_of(&elements, |_| true));
-            net_state = trace.last();
-            net_traces.push(trace);
-        }
-        let chal = challenge(&commitments, net_state[0], binding);
+        // Net words: four slots per absorption, two packed elements per word.
+        let net_words: Vec<Vec<[Fp; 2]>> = net_slots
+            .iter()
+            .map(|slots| {
+                let element = |s: &(Fp, Fp, i128, Option<usize>)| net_element_value(s.0, signed_to_field(s.2));
+                slots
+                    .chunks(NETS_PER_ABSORPTION)
+                    .map(|q| [net_word(element(&q[0]), element(&q[1])), net_word(element(&q[2]), element(&q[3]))])
+                    .collect()
+            })
+            .collect();
+        let all_words: Vec<[Fp; 2]> = net_words.iter().flatten().copied().collect();
+        let chal = SpongePlan::new(shape, HASH_LANES).challenge(&commitments, &all_words, binding);
 
         // Accounts.
         let mut collateral_value = vec![I256::ZERO; shape.accounts];
@@ -412,14 +358,6 @@ impl Plan {
                 logup += qty * inv;
             }
             positions.push(PositionRow { logup, challenge: chal, tag, ..Default::default() });
-            // Header pairs (venue, account), (salt, 0), then the position pairs, each active
-            // when its first slot is.
-            let mut elements = vec![opening.venue, opening.account, opening.salt, Fp::ZERO];
-            elements.extend(positions[..shape.positions].iter().map(|p| p.entry));
-            let sponge = SpongeTrace::run(
-                [Fp::ZERO, Fp::ZERO, commit_capacity()],
-                &pairs_of(&elements, |j| j < 2 || positions[2 * j - 4].active == Fp::ONE),
-            );
             let mut value_sum = I256::ZERO;
             let mut collateral = Vec::with_capacity(shape.collateral + 1);
             for slot in 0..shape.collateral {
@@ -452,10 +390,6 @@ impl Plan {
                 value_sum += wide(amount) * wide(price) * wide(factor);
             }
             collateral.push(CollateralRow { value_sum: wide_to_field(value_sum), ..Default::default() });
-            let elements: Vec<Fp> = collateral[..shape.collateral].iter().map(|x| x.entry).collect();
-            let collateral_sponge =
-                SpongeTrace::run(sponge.last(), &pairs_of(&elements, |j| collateral[2 * j].active == Fp::ONE));
-            debug_assert_eq!(collateral_sponge.last()[0], commitments[a], "in-circuit sponge = native commitment");
             collateral_value[a] = value_sum;
             accounts.push(AccountPlan {
                 venue: opening.venue,
@@ -464,8 +398,6 @@ impl Plan {
                 header_pad: Fp::zero(),
                 positions,
                 collateral,
-                sponge,
-                collateral_sponge,
             });
         }
 
@@ -558,7 +490,7 @@ impl Plan {
                     excess: wide_to_field(excess),
                 },
                 collateral_sums,
-                sponge: net_traces[g].clone(),
+                words: net_words[g].clone(),
             });
         }
         let threshold = wide(threshold_units) * I256::from(10i128.pow(14));

@@ -4,7 +4,7 @@
 use ethnum::I256;
 use halo2_proofs::dev::{FailureLocation, MockProver, VerifyFailure};
 use zkmargin_circuits::circuit::MarginCircuit;
-use zkmargin_circuits::commitment::AccountOpening;
+use zkmargin_circuits::commitment::{commit_capacity, sponge, AccountOpening};
 use zkmargin_circuits::encoding::{field_to_hex, Fp};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::Shape;
@@ -417,13 +417,14 @@ fn real_entries_come_first() {
 
 #[test]
 fn net_rows_must_be_absorbed_as_laid_out() {
+    // The words the net sponges absorb are the packed rows, not anything else.
     let case = Case::example(Level::Initial);
     let mut plan = case.plan();
-    plan.groups[0].sponge.inputs[0][1] += Fp::one();
-    assert_rejected(case.run(plan), "net input 1");
+    plan.groups[0].words[0][1] += Fp::one();
+    assert_rejected(case.run(plan), "net word 1");
     let mut plan = case.plan();
-    plan.groups[0].sponge.states[1][2] += Fp::one();
-    assert_rejected(case.run(plan), "net state");
+    plan.groups[0].words[0][0] += Fp::one();
+    assert_rejected(case.run(plan), "net word 0");
 }
 
 #[test]
@@ -481,17 +482,29 @@ fn running_sums_must_start_at_zero() {
 }
 
 #[test]
-fn commitment_sponge_must_follow_the_active_flag() {
+fn commitment_sponge_skips_exactly_the_inactive_pairs() {
+    // The in-circuit sponge takes each pair's activity from the rows' flags: a public
+    // commitment that also absorbed the padding pairs (every pair active) is refused.
     let case = Case::example(Level::Initial);
-    // Skip a real pair while keeping it active: the state after it stays the one before.
-    let mut plan = case.plan();
-    let trace = &mut plan.accounts[0].sponge;
-    trace.states[3] = trace.states[2];
-    assert_rejected(case.run(plan), "pair state");
-    // Absorb a pair other than the rows' entries.
-    let mut plan = case.plan();
-    plan.accounts[0].sponge.inputs[2][0] += Fp::one();
-    assert_rejected(case.run(plan), "pair input 0");
+    let plan = case.plan();
+    let account = &plan.accounts[0];
+    let slots = case.shape.positions;
+    let mut message = vec![account.venue, account.account, account.salt, account.header_pad];
+    message.extend(account.positions[..slots].iter().map(|p| p.entry));
+    message.extend(account.collateral[..case.shape.collateral].iter().map(|x| x.entry));
+    assert!(account.positions[..slots].iter().any(|p| p.active == Fp::zero()), "the example has padding slots");
+    let every_pair = sponge(commit_capacity(), message.chunks(2).map(|p| ([p[0], p[1]], true)))[0];
+    let honest = case.witness.accounts[0].commitment();
+    assert_ne!(every_pair, honest);
+    let layout = zkmargin_circuits::statement::PublicLayout::new(&case.shape);
+    let mut public = case.public();
+    assert_eq!(public[layout.commitment(0)], honest);
+    public[layout.commitment(0)] = every_pair;
+    let result = zkmargin_circuits::with_lanes!(case.shape.scenarios, S => {
+        let circuit = MarginCircuit::<S> { shape: case.shape, tables: case.tables.clone(), plan: Some(plan.clone()) };
+        MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify()
+    });
+    assert_rejected(result, "permutation");
 }
 
 #[test]

@@ -3,15 +3,16 @@
 //! Regions, each a run of rows closed by one final row (`r = 0..n-1` then `n`):
 //!
 //! **Account rows** (one region per account slot: 4 header rows, `P` position rows, a
-//! closing row; then a collateral region of `C` rows and a closing row). The sponge
-//! columns `st`, `inp`, `out` ([`crate::chips::sponge`]) absorb the `entry` column two
-//! rows at a time (`q_pair` on every other row), so the last state of the collateral
-//! region is the account's commitment ([`crate::commitment`]).
+//! closing row; then a collateral region of `C` rows and a closing row). The account's
+//! commitment sponge ([`crate::sponges`], run by [`crate::chips::hash`]) absorbs the
+//! `entry` column two rows at a time (header pairs always, a position or collateral pair
+//! when the `flag` of its first row is 1: both copied into the hash lanes); its result is
+//! the account's public commitment ([`crate::commitment`]).
 //! ```text
 //! row     | entry      | flag   | id | val | mag      | inv            | chal | tag     | logup   |
-//! 0       | venue      | 1      |    |     |          |                |      |         |         |
+//! 0       | venue      |        |    |     |          |                |      |         |         |
 //! 1       | account    |        |    |     |          |                |      |         |         |
-//! 2       | salt       | 1      |    |     |          |                |      |         |         |
+//! 2       | salt       |        |    |     |          |                |      |         |         |
 //! 3       | 0          |        |    |     |          |                |      |         |         |
 //! 4 + r   | e(i, q)    | active | i  | q   | q + 2^69 | 1/(chal−i−tag) | c    | g·2^250 | Σ q·inv |
 //! 4 + P   |            |        |    |     |          |                | c    | g·2^250 | final   |
@@ -46,9 +47,9 @@
 //! `inv·(chal − id − group_tag) = 1`; each running sum advances by its term to the next
 //! slot (F rows down), lane by lane; lookup `(idx, id, price, linear, short, pnl[0..S])
 //! ∈ instruments`, the P&L read across the slot's F rows (idx is the table row, < 2^20).
-//! `q_start_net` zeroes every sum (every lane). Every fourth slot (`q_net_absorb`) absorbs
-//! four slots into the net sponge, two per rate word, each packed as `k·2^81 + (n + 2^80)`
-//! (< 2^101; see [`crate::chips::sponge`]).
+//! `q_start_net` zeroes every sum (every lane). Every fourth slot (`q_net_absorb`) packs
+//! four slots into two net words in `entry` (its row and the next), `k·2^81 + (n + 2^80)`
+//! each (< 2^101), two per word; the net sponges absorb them ([`crate::sponges`]).
 //!
 //! **Group closing row** (`q_group_total`, the final row of a net region; fixed `loss_factor`):
 //! ```text
@@ -82,16 +83,14 @@ use halo2_proofs::plonk::{
 };
 use halo2_proofs::poly::Rotation;
 
-use crate::chips::sponge::{net_element, PairCells, SpongeChip, SpongeConfig};
-use crate::commitment::{commit_capacity, nets_capacity, EntryKind, ID_SHIFT, KIND_SHIFT, VALUE_OFFSET_BITS};
+use crate::chips::hash::{Absorption, Word};
+use crate::commitment::{EntryKind, ID_SHIFT, KIND_SHIFT, VALUE_OFFSET_BITS};
 use crate::encoding::{pow2, Fp};
 use crate::fixed::MONEY_SCALE;
+use crate::sponges::{net_element, HEADER_ROWS, NET_ELEMENT_BITS};
 use crate::statement::group_tag;
 use crate::tables::MarketTables;
 use crate::witness::{AccountPlan, GroupTotals, NetRow, QTY_OFFSET_BITS};
-
-/// Rows of an account region before its first position row (the sponge header).
-pub const HEADER_ROWS: usize = 4;
 
 /// Scenario-lane columns: S lanes fold into S / 8 rows per net slot (S ≥ 8).
 pub const LANE_COLUMNS: usize = 8;
@@ -120,7 +119,8 @@ pub struct MarginConfig {
     loss: Vec<Column<Advice>>,
     /// Scenario lanes S.
     lanes: usize,
-    sponge: SpongeConfig,
+    /// The packed entry (account rows) or net word (net rows) a sponge absorbs.
+    entry: Column<Advice>,
     group_tag: Column<Fixed>,
     loss_factor: Column<Fixed>,
     instance: Column<Instance>,
@@ -168,10 +168,8 @@ impl MarginConfig {
 pub struct PositionCells {
     /// qty + 2^69 per slot (to range-check to 70 bits).
     pub offsets: Vec<AssignedCell<Fp, Fp>>,
-    /// Sponge absorptions (header pairs, then position pairs).
-    pub pairs: Vec<PairCells>,
-    /// Sponge state after the last position pair.
-    pub final_state: [AssignedCell<Fp, Fp>; 3],
+    /// The commitment sponge's absorptions: header pairs, then position pairs.
+    pub absorptions: Vec<Absorption>,
     /// Challenge cell of the first position row.
     pub challenge: AssignedCell<Fp, Fp>,
     /// Final logUp sum.
@@ -183,12 +181,8 @@ pub struct PositionCells {
 pub struct CollateralCells {
     /// |x| per slot (to range-check to 70 bits).
     pub mags: Vec<AssignedCell<Fp, Fp>>,
-    /// Sponge absorptions.
-    pub pairs: Vec<PairCells>,
-    /// Sponge state before the first collateral pair (linked to the positions' last).
-    pub first_state: [AssignedCell<Fp, Fp>; 3],
-    /// Sponge state after the last pair: word 0 is the commitment.
-    pub final_state: [AssignedCell<Fp, Fp>; 3],
+    /// The commitment sponge's collateral pairs (after the position pairs).
+    pub absorptions: Vec<Absorption>,
     /// Σ collateral values.
     pub value: AssignedCell<Fp, Fp>,
 }
@@ -198,12 +192,8 @@ pub struct CollateralCells {
 pub struct GroupCells {
     /// |n| per slot (80-bit range checks).
     pub mags: Vec<AssignedCell<Fp, Fp>>,
-    /// Net-sponge absorptions (one per four rows).
-    pub pairs: Vec<PairCells>,
-    /// Net-sponge state before the first row (constants for group 0, else linked).
-    pub first_state: [AssignedCell<Fp, Fp>; 3],
-    /// Net-sponge state after the last row.
-    pub final_state: [AssignedCell<Fp, Fp>; 3],
+    /// The net words, one absorption per four slots (always active).
+    pub absorptions: Vec<Absorption>,
     /// Challenge cell of row 0.
     pub challenge: AssignedCell<Fp, Fp>,
     /// Final logUp sum.
@@ -302,11 +292,11 @@ impl MarginChip {
         let loss: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
         // Every value another region or a range check reads sits in one of these; the rest
         // are local to their rows.
-        for col in [val, mag, flag, chal, tag, logup, sum_a] {
+        let entry = meta.advice_column();
+        for col in [val, mag, flag, chal, tag, logup, sum_a, entry] {
             meta.enable_equality(col);
         }
         meta.enable_equality(instance);
-        let sponge = SpongeChip::configure(meta, flag);
         let group_tag = meta.fixed_column();
         let loss_factor = meta.fixed_column();
         let t_instrument: Vec<TableColumn> = (0..5 + lanes).map(|_| meta.lookup_table_column()).collect();
@@ -332,7 +322,7 @@ impl MarginChip {
             pnl,
             loss,
             lanes,
-            sponge,
+            entry,
             group_tag,
             loss_factor,
             instance,
@@ -370,7 +360,7 @@ impl MarginChip {
             let q = m.query_selector(c.q_position);
             let (id, qty, offset, active, inv, chal, tag, logup, entry) = (
                 cur(m, c.id), cur(m, c.val), cur(m, c.mag), cur(m, c.flag), cur(m, c.inv),
-                cur(m, c.chal), cur(m, c.tag), cur(m, c.logup), cur(m, c.sponge.entry),
+                cur(m, c.chal), cur(m, c.tag), cur(m, c.logup), cur(m, c.entry),
             );
             let (active_n, chal_n, tag_n, logup_n) = (next(m, c.flag), next(m, c.chal), next(m, c.tag), next(m, c.logup));
             Constraints::with_selector(
@@ -401,7 +391,7 @@ impl MarginChip {
             let q = m.query_selector(c.q_collateral);
             let (id, amount, pos, neg, mag, active, price, complement, sum, entry) = (
                 cur(m, c.id), cur(m, c.val), cur(m, c.pos), cur(m, c.neg), cur(m, c.mag), cur(m, c.flag),
-                cur(m, c.price), cur(m, c.linear), cur(m, c.sum_a), cur(m, c.sponge.entry),
+                cur(m, c.price), cur(m, c.linear), cur(m, c.sum_a), cur(m, c.entry),
             );
             let (sum_n, active_n) = (next(m, c.sum_a), next(m, c.flag));
             Constraints::with_selector(
@@ -463,25 +453,20 @@ impl MarginChip {
             inputs.into_iter().zip(c.t_instrument.iter()).map(|(x, &t)| (q.clone() * x, t)).collect::<Vec<_>>()
         });
 
-        // Four net rows, two per rate word, into the net sponge (no skipping: every net
-        // slot, padding included, is hashed before the challenge).
-        meta.create_gate("net absorb", |m| {
+        // Four net rows, two per rate word, into the entry column for the net sponges (no
+        // skipping: every net slot, padding included, is hashed before the challenge).
+        meta.create_gate("net words", |m| {
             let q = m.query_selector(c.q_net_absorb);
             let f = c.fold() as i32;
             let row = |m: &mut VirtualCells<Fp>, r: i32| {
                 net_element(m.query_advice(c.idx, Rotation(r * f)), m.query_advice(c.val, Rotation(r * f)))
             };
-            let shift = || Expression::Constant(pow2(crate::chips::sponge::NET_ELEMENT_BITS));
-            let s = &c.sponge;
+            let shift = || Expression::Constant(pow2(NET_ELEMENT_BITS));
             let (e0, e1, e2, e3) = (row(m, 0), row(m, 1), row(m, 2), row(m, 3));
-            let mut constraints = vec![
-                ("net input 0", cur(m, s.inp[0]) - cur(m, s.st[0]) - e0 - e1 * shift()),
-                ("net input 1", cur(m, s.inp[1]) - cur(m, s.st[1]) - e2 - e3 * shift()),
-            ];
-            for j in 0..3 {
-                constraints.push(("net state", m.query_advice(s.st[j], Rotation(4 * f)) - cur(m, s.out[j])));
-            }
-            Constraints::with_selector(q, constraints)
+            Constraints::with_selector(
+                q,
+                [("net word 0", cur(m, c.entry) - e0 - e1 * shift()), ("net word 1", next(m, c.entry) - e2 - e3 * shift())],
+            )
         });
 
         meta.create_gate("group total", |m| {
@@ -534,7 +519,7 @@ impl MarginChip {
             let q = m.query_selector(c.q_start_position);
             Constraints::with_selector(
                 q,
-                [("logUp starts at zero", cur(m, c.logup)), ("header pad is zero", m.query_advice(c.sponge.entry, Rotation::prev()))],
+                [("logUp starts at zero", cur(m, c.logup)), ("header pad is zero", m.query_advice(c.entry, Rotation::prev()))],
             )
         });
         zero_start(meta, "collateral sum starts at zero", c.q_start_collateral, vec![c.sum_a]);
@@ -551,10 +536,15 @@ impl MarginChip {
     pub fn construct(config: MarginConfig) -> Self {
         MarginChip { config }
     }
+}
 
-    fn sponge(&self) -> SpongeChip {
-        SpongeChip::construct(self.config.sponge.clone())
-    }
+/// Consecutive cells two by two as absorptions, `active(j)` the flag of pair j.
+fn pairs(cells: &[AssignedCell<Fp, Fp>], active: impl Fn(usize) -> Word) -> Vec<Absorption> {
+    cells
+        .chunks(2)
+        .enumerate()
+        .map(|(j, p)| Absorption { words: [Word::Cell(p[0].clone()), Word::Cell(p[1].clone())], active: active(j) })
+        .collect()
 }
 
 /// Assigns `f(row)` of each planned row (or an unknown value) into `col`, from `start`.
@@ -633,21 +623,19 @@ impl MarginInstructions for MarginChip {
         tag_offset: usize,
     ) -> Result<PositionCells, Error> {
         let c = &self.config;
-        let sponge = self.sponge();
         layouter.assign_region(
             || "positions",
             |mut region| {
                 // Header: venue, account, salt, 0, absorbed as two always-active pairs.
-                let header = account.map(|a| [a.venue, a.account, a.salt]);
+                let values = account.map(|a| [a.venue, a.account, a.salt]);
+                let mut header = Vec::with_capacity(HEADER_ROWS);
                 for (r, name) in ["venue", "account", "salt"].into_iter().enumerate() {
-                    let value = header.map_or(Value::unknown(), |h| Value::known(h[r]));
-                    region.assign_advice(|| name, c.sponge.entry, r, || value)?;
+                    let value = values.map_or(Value::unknown(), |h| Value::known(h[r]));
+                    header.push(region.assign_advice(|| name, c.entry, r, || value)?);
                 }
                 // The header's fourth entry is 0 (the gate of `q_start_position`).
                 let pad = account.map_or(Value::unknown(), |a| Value::known(a.header_pad));
-                region.assign_advice(|| "header pad", c.sponge.entry, 3, || pad)?;
-                region.assign_advice_from_constant(|| "header active", c.flag, 0, Fp::one())?;
-                region.assign_advice_from_constant(|| "header active", c.flag, 2, Fp::one())?;
+                header.push(region.assign_advice(|| "header pad", c.entry, 3, || pad)?);
                 let h = HEADER_ROWS;
                 let rows = account.map(|a| &a.positions[..]);
                 c.q_start_position.enable(&mut region, h)?;
@@ -658,9 +646,9 @@ impl MarginInstructions for MarginChip {
                 assign_column(&mut region, c.id, rows, slots, h, |p| p.id)?;
                 assign_column(&mut region, c.val, rows, slots, h, |p| p.qty)?;
                 let offsets = assign_column(&mut region, c.mag, rows, slots, h, |p| p.qty_offset)?;
-                assign_column(&mut region, c.flag, rows, slots, h, |p| p.active)?;
+                let flags = assign_column(&mut region, c.flag, rows, slots, h, |p| p.active)?;
                 assign_column(&mut region, c.inv, rows, slots, h, |p| p.inv)?;
-                assign_column(&mut region, c.sponge.entry, rows, slots, h, |p| p.entry)?;
+                let entries = assign_column(&mut region, c.entry, rows, slots, h, |p| p.entry)?;
                 let logups = assign_column(&mut region, c.logup, rows, all, h, |p| p.logup)?;
                 region.assign_advice_from_instance(|| "group tag", c.instance, tag_offset, c.tag, h)?;
                 for r in 1..all {
@@ -670,17 +658,12 @@ impl MarginInstructions for MarginChip {
                 let challenges = assign_column(&mut region, c.chal, rows, all, h, |p| p.challenge)?;
                 // The closing row's flag (read by the last row's "real entries first").
                 region.assign_advice(|| "closing flag", c.flag, h + slots, || Value::known(Fp::zero()))?;
-                let (pairs, _, final_state) = sponge.assign_steps(
-                    &mut region,
-                    account.map(|a| &a.sponge),
-                    (h + slots) / 2,
-                    2,
-                    Some(commit_capacity()),
-                )?;
+                // The header pairs always count; a position pair counts when its first slot does.
+                let mut absorptions = pairs(&header, |_| Word::Constant(Fp::one()));
+                absorptions.extend(pairs(&entries, |j| Word::Cell(flags[2 * j].clone())));
                 Ok(PositionCells {
                     offsets,
-                    pairs,
-                    final_state,
+                    absorptions,
                     challenge: challenges[0].clone(),
                     logup: logups[slots].clone(),
                 })
@@ -691,7 +674,6 @@ impl MarginInstructions for MarginChip {
     fn assign_collateral(&self, layouter: &mut impl Layouter<Fp>, slots: usize, account: Option<&AccountPlan>)
         -> Result<CollateralCells, Error> {
         let c = &self.config;
-        let sponge = self.sponge();
         layouter.assign_region(
             || "collateral",
             |mut region| {
@@ -706,15 +688,14 @@ impl MarginInstructions for MarginChip {
                 assign_column(&mut region, c.pos, rows, slots, 0, |x| x.pos)?;
                 assign_column(&mut region, c.neg, rows, slots, 0, |x| x.neg)?;
                 let mags = assign_column(&mut region, c.mag, rows, slots, 0, |x| x.mag)?;
-                assign_column(&mut region, c.flag, rows, slots, 0, |x| x.active)?;
+                let flags = assign_column(&mut region, c.flag, rows, slots, 0, |x| x.active)?;
                 assign_column(&mut region, c.price, rows, slots, 0, |x| x.price)?;
                 assign_column(&mut region, c.linear, rows, slots, 0, |x| x.haircut_complement)?;
-                assign_column(&mut region, c.sponge.entry, rows, slots, 0, |x| x.entry)?;
+                let entries = assign_column(&mut region, c.entry, rows, slots, 0, |x| x.entry)?;
                 let sums = assign_column(&mut region, c.sum_a, rows, all, 0, |x| x.value_sum)?;
                 region.assign_advice(|| "closing flag", c.flag, slots, || Value::known(Fp::zero()))?;
-                let (pairs, first_state, final_state) =
-                    sponge.assign_steps(&mut region, account.map(|a| &a.collateral_sponge), slots / 2, 2, None)?;
-                Ok(CollateralCells { mags, pairs, first_state, final_state, value: sums[slots].clone() })
+                let absorptions = pairs(&entries, |j| Word::Cell(flags[2 * j].clone()));
+                Ok(CollateralCells { mags, absorptions, value: sums[slots].clone() })
             },
         )
     }
@@ -730,7 +711,6 @@ impl MarginInstructions for MarginChip {
         mode_offset: usize,
     ) -> Result<GroupCells, Error> {
         let c = &self.config;
-        let sponge = self.sponge();
         let rows: Option<&[NetRow]> = group.map(|x| &x.rows[..]);
         let totals: Option<&GroupTotals> = group.map(|x| &x.totals);
         layouter.assign_region(
@@ -776,9 +756,15 @@ impl MarginInstructions for MarginChip {
                         region.assign_advice(|| "loss", c.loss[col], row, || known(&|n| n.loss[s]))?;
                     }
                 }
-                let initial = if g == 0 { Some(nets_capacity()) } else { None };
-                let (pairs, first_state, final_state) =
-                    sponge.assign_steps(&mut region, group.map(|x| &x.sponge), slots / 4, 4 * f, initial)?;
+                // Net words: two per absorption, on the first two rows of every fourth slot.
+                let mut words = Vec::with_capacity(slots / 2);
+                for j in 0..slots / 4 {
+                    for w in 0..2 {
+                        let value = group.map_or(Value::unknown(), |x| Value::known(x.words[j][w]));
+                        words.push(region.assign_advice(|| "net word", c.entry, 4 * f * j + w, || value)?);
+                    }
+                }
+                let absorptions = pairs(&words, |_| Word::Constant(Fp::one()));
                 // Closing row.
                 let close = f * slots;
                 c.q_group_total.enable(&mut region, close)?;
@@ -794,9 +780,7 @@ impl MarginInstructions for MarginChip {
                 let excess = region.assign_advice(|| "excess", c.tag, close, || known(&|t| t.excess))?;
                 Ok(GroupCells {
                     mags,
-                    pairs,
-                    first_state,
-                    final_state,
+                    absorptions,
                     challenge: challenges[0].clone(),
                     logup: logups[slots].clone(),
                     worst,
