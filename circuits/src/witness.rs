@@ -96,6 +96,20 @@ pub struct AccountPlan {
     pub positions: Vec<PositionRow>,
     /// Collateral rows, then one final row (only `value_sum` used).
     pub collateral: Vec<CollateralRow>,
+    /// The cells that cross regions: the challenge coming in, and the final logUp sum and
+    /// collateral value going out (for an honest prover, the rows' own values).
+    pub crossing: Crossing,
+}
+
+/// Values a region takes in or gives out through its equality-enabled cells.
+#[derive(Clone, Debug, Default)]
+pub struct Crossing {
+    /// The logUp challenge, imported.
+    pub challenge: Fp,
+    /// The final logUp sum, exported.
+    pub logup: Fp,
+    /// The collateral value (account regions only), exported.
+    pub value: Fp,
 }
 
 /// Values of one net-position row.
@@ -163,6 +177,8 @@ pub struct GroupPlan {
     pub collateral_sums: Vec<Fp>,
     /// The net words of this group's rows, two per absorption ([`crate::sponges`]).
     pub words: Vec<[Fp; 2]>,
+    /// The challenge coming in and the final logUp sum going out.
+    pub crossing: Crossing,
 }
 
 /// Every value the circuit assigns.
@@ -396,6 +412,11 @@ impl Plan {
                 account: opening.account,
                 salt: opening.salt,
                 header_pad: Fp::zero(),
+                crossing: Crossing {
+                    challenge: chal,
+                    logup: positions[shape.positions].logup,
+                    value: collateral[shape.collateral].value_sum,
+                },
                 positions,
                 collateral,
             });
@@ -481,7 +502,6 @@ impl Plan {
                 })
                 .collect();
             groups.push(GroupPlan {
-                rows,
                 totals: GroupTotals {
                     worst: wide_to_field(worst),
                     slack: loss.iter().map(|&l| wide_to_field(worst - l)).collect(),
@@ -491,6 +511,8 @@ impl Plan {
                 },
                 collateral_sums,
                 words: net_words[g].clone(),
+                crossing: Crossing { challenge: chal, logup: rows[shape.nets].logup, value: Fp::ZERO },
+                rows,
             });
         }
         let threshold = wide(threshold_units) * I256::from(10i128.pow(14));

@@ -534,16 +534,47 @@ fn net_sign_split_must_match_the_net() {
 
 #[test]
 fn challenge_and_tag_must_be_carried_down_every_row() {
+    // Position rows carry the logUp key base (challenge − group tag), net rows the
+    // challenge; both come in once per region and are carried down every row.
     let case = Case::example(Level::Initial);
     let mut plan = case.plan();
     plan.accounts[0].positions[2].challenge += Fp::one();
-    assert_rejected(case.run(plan), "challenge carried");
+    assert_rejected(case.run(plan), "key base carried");
     let mut plan = case.plan();
     plan.groups[0].rows[2].challenge += Fp::one();
     assert_rejected(case.run(plan), "challenge carried");
     let mut plan = case.plan();
     plan.accounts[0].positions[2].tag += Fp::one();
-    assert_rejected(case.run(plan), "tag carried");
+    assert_rejected(case.run(plan), "key base carried");
+}
+
+#[test]
+fn challenge_and_results_cross_regions_only_as_laid_out() {
+    // The key base of the first position row must be the imported challenge minus the
+    // public group tag; a net region's challenge the imported one; the results leaving a
+    // region (final logUp sums, the collateral value) the sums its rows computed.
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    plan.accounts[1].crossing.challenge += Fp::one();
+    assert_rejected(case.run(plan), "key base imported");
+    let mut plan = case.plan();
+    plan.groups[1].crossing.challenge += Fp::one();
+    assert_rejected(case.run(plan), "challenge imported");
+    let mut plan = case.plan();
+    plan.accounts[0].crossing.logup += Fp::one();
+    assert_rejected(case.run(plan), "logUp exported");
+    let mut plan = case.plan();
+    plan.groups[0].crossing.logup += Fp::one();
+    assert_rejected(case.run(plan), "logUp exported");
+    let mut plan = case.plan();
+    plan.accounts[0].crossing.value += Fp::one();
+    assert_rejected(case.run(plan), "value exported");
+    // Every row's key base shifted together still fails at the import.
+    let mut plan = case.plan();
+    for row in plan.accounts[1].positions.iter_mut() {
+        row.tag += Fp::one();
+    }
+    assert_rejected(case.run(plan), "key base imported");
 }
 
 #[test]

@@ -7,27 +7,30 @@
 //! all lanes share the round-constant columns and the selectors. The rounds are those of
 //! halo2_gadgets' `Pow5Chip` (full rounds one per row, partial rounds two per row with one
 //! extra S-box cell). The state passes from one block to the next by rotation, so only an
-//! absorption's two words and its active flag are copied in (the `sbox` column) and a
-//! sponge's result copied out (`sq[0]` of a block's last row): two equality-enabled
-//! columns per lane. Lane l's block (`rc_a[l]`, `rc_b[l]` on row 0 are its chain flag and
-//! initial capacity, so at most 3 lanes):
+//! absorption's two words and its active flag are copied in and a sponge's result copied
+//! out, all through the `sbox` column, the lane's one equality-enabled column. Lane l's
+//! block (`rc_a[l]`, `rc_b[l]` on row 0 are its chain flag and initial capacity, so at
+//! most 3 lanes):
 //! ```text
 //! row    | state[0..3]                | sbox   | sq[0..3]                 | rc_a     | rc_b     | selector
 //! 0      | S, the state before        | e0     |                          | chain_l  | cap_l    | s_absorb
 //! 1      | S + (e0, e1, 0)            | e1     | x_j^2                    | RC[0]    |          | s_full
-//! 2..4   | after full round r         |        | x_j^2                    | RC[r]    |          | s_full
+//! 2      | after full round 1         | active | x_j^2                    | RC[1]    |          | s_full
+//! 3..4   | after full round r         |        | x_j^2                    | RC[r]    |          | s_full
 //! 5 + j  | after 4 full + 2j partial  | x_0^5  | x_0^2, y_0^2             | RC[4+2j] | RC[5+2j] | s_partial
 //! 33 + r | after the partial, r full  |        | x_j^2                    | RC[60+r] |          | s_full
-//! 37     | P = P(S + (e0, e1, 0))     | active | C = S + active·(P − S)   |          |          | s_carry
+//! 37     | P = P(S + (e0, e1, 0))     | C_0    | ·, C_1, C_2              |          |          | s_carry
 //! ```
-//! with `x_j = state_j + rc_a_j`. `s_absorb`: `S = chain·C(row −1) + (1 − chain)·(0, 0,
-//! cap)` (the previous block's carried state, or a new sponge) and row 1 = S + (e0, e1, 0).
+//! with `C = S + active·(P − S)` and `x_j = state_j + rc_a_j`. `s_absorb`: `S = chain·C(row
+//! −1) + (1 − chain)·(0, 0, cap)` (the previous block's carried state, or a new sponge)
+//! and row 1 = S + (e0, e1, 0).
 //! Full round (`s_full`): `sq_j = x_j^2` and `next_i = Σ_j M[i][j]·sq_j^2·x_j`. Partial
 //! pair (`s_partial`), with `mid_i = M[i][0]·sbox + Σ_{j≥1} M[i][j]·x_j` and
 //! `y_0 = mid_0 + rc_b_0`: `sq_0 = x_0^2`, `sbox = sq_0^2·x_0`, `sq_1 = y_0^2`,
 //! `sq_1^2·y_0 = (M⁻¹·next)_0` and `mid_i + rc_b_i = (M⁻¹·next)_i` for i = 1, 2.
-//! `s_carry`: `active ∈ {0, 1}` and `C = S + active·(P − S)` with S read 37 rows up (an
-//! inactive absorption, a padding pair, leaves the state as it was). The witnessed
+//! `s_carry`: `active ∈ {0, 1}` (read 35 rows up) and `C = S + active·(P − S)` with S read
+//! 37 rows up (an inactive absorption, a padding pair, leaves the state as it was); a
+//! sponge's result is `C_0` of its last block. The witnessed
 //! squares keep every gate at degree 4 (the lookups' 5 is then the circuit's).
 //! One seed row above the first block holds a carried state of zeros (`s_seed`), so that
 //! every query stays inside the region. A lane with no sponge left runs blocks that start a sponge of capacity 0 and absorb
@@ -52,6 +55,8 @@ const FIRST_ROUND: usize = 1;
 pub const BLOCK_ROWS: usize = FIRST_ROUND + 2 * HALF_FULL + PARTIAL_ROWS + 1;
 /// Rows above the first block (its carried-in state, zeros).
 pub const SEED_ROWS: usize = 1;
+/// The row of a block whose `sbox` cell holds the absorption's active flag.
+const ACTIVE_ROW: usize = FIRST_ROUND + 1;
 /// The output row of a block.
 const OUTPUT_ROW: usize = BLOCK_ROWS - 1;
 /// At most this many lanes (their chain flags and capacities sit in `rc_a`, `rc_b`).
@@ -64,6 +69,17 @@ struct Lane {
     sbox: Column<Advice>,
     square: [Column<Advice>; WIDTH],
 }
+
+impl Lane {
+    /// The columns of the carried state C on a block's output row: C_0 in `sbox` (so it
+    /// can be copied out), C_1 and C_2 in `sq[1]`, `sq[2]`.
+    fn carried(&self) -> [Column<Advice>; WIDTH] {
+        [self.sbox, self.square[1], self.square[2]]
+    }
+}
+
+/// The test hook's word of each carried column (see `HashChip::corrupt`).
+const CARRIED_WORDS: [usize; WIDTH] = [WIDTH, WIDTH + 2, WIDTH + 3];
 
 /// Columns of the hash chip.
 #[derive(Clone, Debug)]
@@ -213,13 +229,13 @@ impl HashChip {
                 let square = [meta.advice_column(), meta.advice_column(), meta.advice_column()];
                 let sbox = meta.advice_column();
                 meta.enable_equality(sbox);
-                meta.enable_equality(square[0]);
                 Lane { state, sbox, square }
             })
             .collect();
         let one = || Expression::Constant(Fp::one());
         for (l, lane) in lanes.iter().enumerate() {
             let Lane { state, sbox, square } = lane.clone();
+            let carried = lane.carried();
             meta.create_gate("sponge absorb", |m| {
                 let s = m.query_selector(s_absorb);
                 let (chain, cap) = (m.query_fixed(rc_a[l]), m.query_fixed(rc_b[l]));
@@ -227,7 +243,7 @@ impl HashChip {
                 let mut constraints = Vec::with_capacity(2 * WIDTH);
                 for j in 0..WIDTH {
                     let before = m.query_advice(state[j], Rotation::cur());
-                    let carried = m.query_advice(square[j], Rotation::prev());
+                    let carried = m.query_advice(carried[j], Rotation::prev());
                     let fresh = if j == WIDTH - 1 { cap.clone() } else { Expression::Constant(Fp::zero()) };
                     constraints.push(before.clone() - chain.clone() * carried - (one() - chain.clone()) * fresh);
                     let input = m.query_advice(state[j], Rotation::next()) - before;
@@ -239,16 +255,16 @@ impl HashChip {
             // block, a new sponge, ignores), so that its queries stay inside the region.
             meta.create_gate("sponge seed", |m| {
                 let s = m.query_selector(s_seed);
-                Constraints::with_selector(s, square.map(|col| m.query_advice(col, Rotation::cur())))
+                Constraints::with_selector(s, carried.map(|col| m.query_advice(col, Rotation::cur())))
             });
             meta.create_gate("sponge carry", |m| {
                 let s = m.query_selector(s_carry);
-                let active = m.query_advice(sbox, Rotation::cur());
+                let active = m.query_advice(sbox, Rotation(ACTIVE_ROW as i32 - OUTPUT_ROW as i32));
                 let mut constraints = vec![active.clone() * (one() - active.clone())];
                 for j in 0..WIDTH {
                     let before = m.query_advice(state[j], Rotation(-(OUTPUT_ROW as i32)));
                     let output = m.query_advice(state[j], Rotation::cur());
-                    let carried = m.query_advice(square[j], Rotation::cur());
+                    let carried = m.query_advice(carried[j], Rotation::cur());
                     constraints.push(carried - before.clone() - active.clone() * (output - before));
                 }
                 Constraints::with_selector(s, constraints)
@@ -434,8 +450,8 @@ impl HashInstructions for HashChip {
                 let mut inputs: Vec<(Column<Advice>, usize, &Word)> = Vec::new();
                 c.s_seed.enable(&mut region, 0)?;
                 for (l, lane) in lanes.iter().enumerate() {
-                    for (w, col) in lane.square.into_iter().enumerate() {
-                        let seed = self.tamper(l, 0, WIDTH + 1 + w);
+                    for (w, col) in lane.carried().into_iter().enumerate() {
+                        let seed = self.tamper(l, 0, CARRIED_WORDS[w]);
                         region.assign_advice(|| "seed", col, 0, || Value::known(seed))?;
                     }
                 }
@@ -472,15 +488,16 @@ impl HashInstructions for HashChip {
                                 advice(lane.square[w], row, WIDTH + 1 + w, &|t| t.rounds.squares[row - FIRST_ROUND][w])?;
                             }
                         }
+                        let columns = lane.carried();
                         let carried = (0..WIDTH)
-                            .map(|w| advice(lane.square[w], OUTPUT_ROW, WIDTH + 1 + w, &|t| t.carried[w]))
+                            .map(|w| advice(columns[w], OUTPUT_ROW, CARRIED_WORDS[w], &|t| t.carried[w]))
                             .collect::<Result<Vec<_>, _>>()?;
                         if let Some(BlockJob { run, index }) = job {
                             if index + 1 == runs[run].absorptions.len() {
                                 results[run] = Some(carried[0].clone());
                             }
                         }
-                        inputs.extend([(0, &absorption.words[0]), (1, &absorption.words[1]), (OUTPUT_ROW, &absorption.active)]
+                        inputs.extend([(0, &absorption.words[0]), (1, &absorption.words[1]), (ACTIVE_ROW, &absorption.active)]
                             .map(|(row, word)| (lane.sbox, top + row, word)));
                     }
                 }
@@ -613,7 +630,7 @@ mod tests {
             (at(1, 1, 1, 0), "sponge absorb"),
             (at(0, 2, 0, 2), "sponge absorb"),
             (at(0, 0, OUTPUT_ROW, 5), "sponge carry"),
-            (at(1, 1, OUTPUT_ROW, 4), "sponge carry"),
+            (at(1, 1, OUTPUT_ROW, 3), "sponge carry"),
             (at(2, 0, 0, 2), "sponge absorb"),
             (at(2, 0, OUTPUT_ROW, 6), "sponge carry"),
             ((1, 0, 5), "sponge seed"),

@@ -90,7 +90,7 @@ use crate::fixed::MONEY_SCALE;
 use crate::sponges::{net_element, HEADER_ROWS, NET_ELEMENT_BITS};
 use crate::statement::group_tag;
 use crate::tables::MarketTables;
-use crate::witness::{AccountPlan, GroupTotals, NetRow, QTY_OFFSET_BITS};
+use crate::witness::{AccountPlan, Crossing, GroupTotals, NetRow, QTY_OFFSET_BITS};
 
 /// Scenario-lane columns: S lanes fold into S / 8 rows per net slot (S ≥ 8).
 pub const LANE_COLUMNS: usize = 8;
@@ -107,7 +107,6 @@ pub struct MarginConfig {
     flag: Column<Advice>,
     inv: Column<Advice>,
     chal: Column<Advice>,
-    tag: Column<Advice>,
     logup: Column<Advice>,
     price: Column<Advice>,
     linear: Column<Advice>,
@@ -133,6 +132,8 @@ pub struct MarginConfig {
     q_threshold: Selector,
     q_start_position: Selector,
     q_start_collateral: Selector,
+    q_close_position: Selector,
+    q_close_collateral: Selector,
     q_start_net: Selector,
     q_start_dot: Selector,
     t_instrument: Vec<TableColumn>,
@@ -278,14 +279,17 @@ fn next(m: &mut VirtualCells<Fp>, col: Column<Advice>) -> Expression<Fp> {
     m.query_advice(col, Rotation::next())
 }
 
+fn prev(m: &mut VirtualCells<Fp>, col: Column<Advice>) -> Expression<Fp> {
+    m.query_advice(col, Rotation::prev())
+}
+
 impl MarginChip {
     /// Configures the chip with `lanes` scenario lanes; `instance` is the public column.
     pub fn configure(meta: &mut ConstraintSystem<Fp>, lanes: usize, instance: Column<Instance>) -> MarginConfig {
         let mut advice = || meta.advice_column();
         let (idx, id, val, pos, neg, mag, flag, inv, chal) =
             (advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice());
-        let (tag, logup, price, linear, short, sum_a, sum_b, sum_c) =
-            (advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice());
+        let (logup, price, linear, short, sum_a, sum_b, sum_c) = (advice(), advice(), advice(), advice(), advice(), advice(), advice());
         let width = lanes.min(LANE_COLUMNS);
         assert_eq!(lanes % width, 0, "scenario lanes fold into whole rows");
         let pnl: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
@@ -293,7 +297,7 @@ impl MarginChip {
         // Every value another region or a range check reads sits in one of these; the rest
         // are local to their rows.
         let entry = meta.advice_column();
-        for col in [val, mag, flag, chal, tag, logup, sum_a, entry] {
+        for col in [val, mag, flag, entry] {
             meta.enable_equality(col);
         }
         meta.enable_equality(instance);
@@ -311,7 +315,6 @@ impl MarginChip {
             flag,
             inv,
             chal,
-            tag,
             logup,
             price,
             linear,
@@ -335,6 +338,8 @@ impl MarginChip {
             q_threshold: meta.selector(),
             q_start_position: meta.selector(),
             q_start_collateral: meta.selector(),
+            q_close_position: meta.selector(),
+            q_close_collateral: meta.selector(),
             q_start_net: meta.selector(),
             q_start_dot: meta.selector(),
             t_instrument,
@@ -358,11 +363,11 @@ impl MarginChip {
 
         meta.create_gate("position row", |m| {
             let q = m.query_selector(c.q_position);
-            let (id, qty, offset, active, inv, chal, tag, logup, entry) = (
+            let (id, qty, offset, active, inv, base, logup, entry) = (
                 cur(m, c.id), cur(m, c.val), cur(m, c.mag), cur(m, c.flag), cur(m, c.inv),
-                cur(m, c.chal), cur(m, c.tag), cur(m, c.logup), cur(m, c.entry),
+                cur(m, c.chal), cur(m, c.logup), cur(m, c.entry),
             );
-            let (active_n, chal_n, tag_n, logup_n) = (next(m, c.flag), next(m, c.chal), next(m, c.tag), next(m, c.logup));
+            let (active_n, base_n, logup_n) = (next(m, c.flag), next(m, c.chal), next(m, c.logup));
             Constraints::with_selector(
                 q,
                 [
@@ -371,10 +376,9 @@ impl MarginChip {
                     ("padding holds nothing", (one() - active.clone()) * qty.clone()),
                     ("offset quantity", offset - qty.clone() - Expression::Constant(pow2(QTY_OFFSET_BITS))),
                     ("packed entry", entry - packed(EntryKind::Position, active, id.clone(), qty.clone())),
-                    ("logUp inverse", inv.clone() * (chal.clone() - id - tag.clone()) - one()),
+                    ("logUp inverse", inv.clone() * (base.clone() - id) - one()),
                     ("logUp sum", logup_n - logup - qty * inv),
-                    ("challenge carried", chal_n - chal),
-                    ("tag carried", tag_n - tag),
+                    ("key base carried", base_n - base),
                 ],
             )
         });
@@ -472,7 +476,7 @@ impl MarginChip {
         meta.create_gate("group total", |m| {
             let q = m.query_selector(c.q_group_total);
             let (worst, collateral, mode, req, excess) =
-                (cur(m, c.mag), cur(m, c.val), cur(m, c.flag), cur(m, c.neg), cur(m, c.tag));
+                (cur(m, c.mag), cur(m, c.val), cur(m, c.flag), cur(m, c.neg), cur(m, c.entry));
             let (mark_sum, linear_sum, short_sum) = (cur(m, c.sum_a), cur(m, c.sum_b), cur(m, c.sum_c));
             let lf = m.query_fixed(c.loss_factor);
             let mut constraints = vec![
@@ -484,6 +488,8 @@ impl MarginChip {
                         - (one() - mode) * million() * linear_sum,
                 ),
                 ("excess", excess - (collateral + million() * mark_sum - req)),
+                ("challenge imported", cur(m, c.chal) - next(m, c.val)),
+                ("logUp exported", m.query_advice(c.val, Rotation(2)) - cur(m, c.logup)),
             ];
             // Lane s's slack sits s + 1 rows below, under the worst loss in the same column:
             // every range-checked value of the region in one equality-enabled column.
@@ -496,14 +502,14 @@ impl MarginChip {
 
         meta.create_gate("weighted sum", |m| {
             let q = m.query_selector(c.q_dot);
-            let (w, v, s) = (cur(m, c.flag), cur(m, c.val), cur(m, c.sum_a));
-            let s_next = next(m, c.sum_a);
+            let (w, v, s) = (cur(m, c.flag), cur(m, c.val), cur(m, c.mag));
+            let s_next = next(m, c.mag);
             Constraints::with_selector(q, [("accumulate", s_next - s - w * v)])
         });
 
         meta.create_gate("threshold", |m| {
             let q = m.query_selector(c.q_threshold);
-            let (threshold, total, slack) = (cur(m, c.val), cur(m, c.sum_a), cur(m, c.mag));
+            let (threshold, total, slack) = (cur(m, c.val), cur(m, c.flag), cur(m, c.mag));
             Constraints::with_selector(q, [("slack", slack - (total - threshold))])
         });
 
@@ -519,11 +525,25 @@ impl MarginChip {
             let q = m.query_selector(c.q_start_position);
             Constraints::with_selector(
                 q,
-                [("logUp starts at zero", cur(m, c.logup)), ("header pad is zero", m.query_advice(c.entry, Rotation::prev()))],
+                [
+                    ("logUp starts at zero", cur(m, c.logup)),
+                    ("header pad is zero", m.query_advice(c.entry, Rotation::prev())),
+                    ("key base imported", cur(m, c.chal) - prev(m, c.val) + prev(m, c.mag)),
+                ],
             )
         });
         zero_start(meta, "collateral sum starts at zero", c.q_start_collateral, vec![c.sum_a]);
-        zero_start(meta, "weighted sum starts at zero", c.q_start_dot, vec![c.sum_a]);
+        zero_start(meta, "weighted sum starts at zero", c.q_start_dot, vec![c.mag]);
+        // A region's result leaves through `val` on its closing row (so that only `val`,
+        // `mag`, `flag` and `entry` of this chip are equality-enabled).
+        meta.create_gate("position result", |m| {
+            let q = m.query_selector(c.q_close_position);
+            Constraints::with_selector(q, [("logUp exported", cur(m, c.val) - cur(m, c.logup))])
+        });
+        meta.create_gate("collateral result", |m| {
+            let q = m.query_selector(c.q_close_collateral);
+            Constraints::with_selector(q, [("value exported", cur(m, c.val) - cur(m, c.sum_a))])
+        });
         meta.create_gate("net sums start at zero", |m| {
             let q = m.query_selector(c.q_start_net);
             let mut sums: Vec<Expression<Fp>> = [c.logup, c.sum_a, c.sum_b, c.sum_c].iter().map(|&col| cur(m, col)).collect();
@@ -649,13 +669,16 @@ impl MarginInstructions for MarginChip {
                 let flags = assign_column(&mut region, c.flag, rows, slots, h, |p| p.active)?;
                 assign_column(&mut region, c.inv, rows, slots, h, |p| p.inv)?;
                 let entries = assign_column(&mut region, c.entry, rows, slots, h, |p| p.entry)?;
-                let logups = assign_column(&mut region, c.logup, rows, all, h, |p| p.logup)?;
-                region.assign_advice_from_instance(|| "group tag", c.instance, tag_offset, c.tag, h)?;
-                for r in 1..all {
-                    let value = rows.map_or(Value::unknown(), |rows| Value::known(rows[r].tag));
-                    region.assign_advice(|| "tag", c.tag, h + r, || value)?;
-                }
-                let challenges = assign_column(&mut region, c.chal, rows, all, h, |p| p.challenge)?;
+                assign_column(&mut region, c.logup, rows, all, h, |p| p.logup)?;
+                // The challenge (linked to the derived one) and the group tag (from the
+                // public inputs) come in on the last header row; every row carries their
+                // difference, the logUp key base.
+                let crossing = |f: fn(&Crossing) -> Fp| account.map_or(Value::unknown(), |a| Value::known(f(&a.crossing)));
+                let challenge = region.assign_advice(|| "challenge", c.val, h - 1, || crossing(|x| x.challenge))?;
+                region.assign_advice_from_instance(|| "group tag", c.instance, tag_offset, c.mag, h - 1)?;
+                assign_column(&mut region, c.chal, rows, all, h, |p| p.challenge - p.tag)?;
+                c.q_close_position.enable(&mut region, h + slots)?;
+                let logup = region.assign_advice(|| "logUp out", c.val, h + slots, || crossing(|x| x.logup))?;
                 // The closing row's flag (read by the last row's "real entries first").
                 region.assign_advice(|| "closing flag", c.flag, h + slots, || Value::known(Fp::zero()))?;
                 // The header pairs always count; a position pair counts when its first slot does.
@@ -664,8 +687,8 @@ impl MarginInstructions for MarginChip {
                 Ok(PositionCells {
                     offsets,
                     absorptions,
-                    challenge: challenges[0].clone(),
-                    logup: logups[slots].clone(),
+                    challenge,
+                    logup,
                 })
             },
         )
@@ -692,10 +715,13 @@ impl MarginInstructions for MarginChip {
                 assign_column(&mut region, c.price, rows, slots, 0, |x| x.price)?;
                 assign_column(&mut region, c.linear, rows, slots, 0, |x| x.haircut_complement)?;
                 let entries = assign_column(&mut region, c.entry, rows, slots, 0, |x| x.entry)?;
-                let sums = assign_column(&mut region, c.sum_a, rows, all, 0, |x| x.value_sum)?;
+                assign_column(&mut region, c.sum_a, rows, all, 0, |x| x.value_sum)?;
+                c.q_close_collateral.enable(&mut region, slots)?;
+                let out = account.map_or(Value::unknown(), |a| Value::known(a.crossing.value));
+                let value = region.assign_advice(|| "value out", c.val, slots, || out)?;
                 region.assign_advice(|| "closing flag", c.flag, slots, || Value::known(Fp::zero()))?;
                 let absorptions = pairs(&entries, |j| Word::Cell(flags[2 * j].clone()));
-                Ok(CollateralCells { mags, absorptions, value: sums[slots].clone() })
+                Ok(CollateralCells { mags, absorptions, value })
             },
         )
     }
@@ -739,11 +765,11 @@ impl MarginInstructions for MarginChip {
                 column(&mut region, c.linear, slots, |n| n.linear)?;
                 column(&mut region, c.short, slots, |n| n.short_charge)?;
                 column(&mut region, c.inv, slots, |n| n.inv)?;
-                let logups = column(&mut region, c.logup, all, |n| n.logup)?;
+                column(&mut region, c.logup, all, |n| n.logup)?;
                 column(&mut region, c.sum_a, all, |n| n.mark_sum)?;
                 column(&mut region, c.sum_b, all, |n| n.linear_sum)?;
                 column(&mut region, c.sum_c, all, |n| n.short_sum)?;
-                let challenges = column(&mut region, c.chal, all, |n| n.challenge)?;
+                column(&mut region, c.chal, all, |n| n.challenge)?;
                 // Lane s of slot r sits in column s mod W, row f·r + s / W.
                 let width = c.pnl.len();
                 for r in 0..all {
@@ -777,12 +803,16 @@ impl MarginInstructions for MarginChip {
                 collateral.copy_advice(|| "collateral", &mut region, c.val, close)?;
                 region.assign_advice_from_instance(|| "mode", c.instance, mode_offset, c.flag, close)?;
                 region.assign_advice(|| "requirement", c.neg, close, || known(&|t| t.requirement))?;
-                let excess = region.assign_advice(|| "excess", c.tag, close, || known(&|t| t.excess))?;
+                let excess = region.assign_advice(|| "excess", c.entry, close, || known(&|t| t.excess))?;
+                // The challenge comes in, and the final logUp sum leaves, through `val` below.
+                let crossing = |f: fn(&Crossing) -> Fp| group.map_or(Value::unknown(), |x| Value::known(f(&x.crossing)));
+                let challenge = region.assign_advice(|| "challenge", c.val, close + 1, || crossing(|x| x.challenge))?;
+                let logup = region.assign_advice(|| "logUp out", c.val, close + 2, || crossing(|x| x.logup))?;
                 Ok(GroupCells {
                     mags,
                     absorptions,
-                    challenge: challenges[0].clone(),
-                    logup: logups[slots].clone(),
+                    challenge,
+                    logup,
                     worst,
                     slack,
                     excess,
@@ -798,7 +828,7 @@ impl MarginInstructions for MarginChip {
             || "weighted sum",
             |mut region| {
                 c.q_start_dot.enable(&mut region, 0)?;
-                let mut sum = region.assign_advice(|| "sum", c.sum_a, 0, || Value::known(Fp::zero()))?;
+                let mut sum = region.assign_advice(|| "sum", c.mag, 0, || Value::known(Fp::zero()))?;
                 for (r, (weight, value)) in terms.iter().enumerate() {
                     c.q_dot.enable(&mut region, r)?;
                     match weight {
@@ -809,7 +839,7 @@ impl MarginInstructions for MarginChip {
                     };
                     value.copy_advice(|| "value", &mut region, c.val, r)?;
                     let next = sums.map_or(Value::unknown(), |s| Value::known(s[r]));
-                    sum = region.assign_advice(|| "sum", c.sum_a, r + 1, || next)?;
+                    sum = region.assign_advice(|| "sum", c.mag, r + 1, || next)?;
                 }
                 Ok(sum)
             },
@@ -829,7 +859,7 @@ impl MarginInstructions for MarginChip {
             |mut region| {
                 c.q_threshold.enable(&mut region, 0)?;
                 region.assign_advice_from_instance(|| "threshold", c.instance, threshold_offset, c.val, 0)?;
-                total.copy_advice(|| "total", &mut region, c.sum_a, 0)?;
+                total.copy_advice(|| "total", &mut region, c.flag, 0)?;
                 region.assign_advice(|| "slack", c.mag, 0, || slack.map_or(Value::unknown(), Value::known))
             },
         )
