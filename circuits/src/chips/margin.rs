@@ -1,6 +1,8 @@
 //! The margin chip: every gate of SPEC section 5 over private positions.
 //!
-//! Regions, each a run of rows closed by one final row (`r = 0..n-1` then `n`):
+//! Regions, each a run of rows closed by one final row (`r = 0..n-1` then `n`). Values
+//! cross regions only through the equality-enabled columns `val`, `mag`, `flag` and
+//! `entry`, each on a row a gate ties to the column that uses it.
 //!
 //! **Account rows** (one region per account slot: 4 header rows, `P` position rows, a
 //! closing row; then a collateral region of `C` rows and a closing row). The account's
@@ -9,20 +11,23 @@
 //! when the `flag` of its first row is 1: both copied into the hash lanes); its result is
 //! the account's public commitment ([`crate::commitment`]).
 //! ```text
-//! row     | entry      | flag   | id | val | mag      | inv            | chal | tag     | logup   |
-//! 0       | venue      |        |    |     |          |                |      |         |         |
-//! 1       | account    |        |    |     |          |                |      |         |         |
-//! 2       | salt       |        |    |     |          |                |      |         |         |
-//! 3       | 0          |        |    |     |          |                |      |         |         |
-//! 4 + r   | e(i, q)    | active | i  | q   | q + 2^69 | 1/(chal−i−tag) | c    | g·2^250 | Σ q·inv |
-//! 4 + P   |            |        |    |     |          |                | c    | g·2^250 | final   |
+//! row     | entry      | flag   | id | val          | mag       | inv          | chal          | logup   |
+//! 0       | venue      |        |    |              |           |              |               |         |
+//! 1       | account    |        |    |              |           |              |               |         |
+//! 2       | salt       |        |    |              |           |              |               |         |
+//! 3       | 0          |        |    | challenge c  | tag t     |              |               |         |
+//! 4 + r   | e(i, q)    | active | i  | q            | q + 2^69  | 1/(b − i)    | b = c − t     | Σ q·inv |
+//! 4 + P   |            |        |    | final logup  |           |              | b             | final   |
 //! ```
+//! (t = g·2^250 is the account's group tag, from the public inputs; c is linked to the
+//! derived challenge; b, the logUp key base, is carried down every row.)
 //! Position rows (`q_position`): `active ∈ {0,1}`; `active' ≤ active` (real entries
 //! first); `(1−active)·q = 0`; `mag = q + 2^69` (range-checked to 70 bits);
-//! `entry = active·(2^232 + i·2^72 + q + 2^70)`; `inv·(chal − i − tag) = 1`;
-//! `logup' = logup + q·inv`; `chal' = chal`; `tag' = tag`; lookup `i ∈ instrument ids`
-//! (so i < 2^160 and the packing is injective). `q_start_position` sets `logup = 0` and the
-//! header's fourth entry (the row above) to 0.
+//! `entry = active·(2^232 + i·2^72 + q + 2^70)`; `inv·(b − i) = 1`;
+//! `logup' = logup + q·inv`; `b' = b`; lookup `i ∈ instrument ids`
+//! (so i < 2^160 and the packing is injective). `q_start_position` sets `logup = 0`, the
+//! header's fourth entry (the row above) to 0, and `b = c − t` from the row above;
+//! `q_close_position` sets `val = logup` on the closing row (the region's result).
 //!
 //! **Collateral rows** (`q_collateral`):
 //! ```text
@@ -33,7 +38,8 @@
 //! `pos·neg = 0`; `mag = pos + neg` (range-checked to 70 bits, so both parts are);
 //! `entry = active·(2·2^232 + a·2^72 + x + 2^70)`;
 //! `sum_a' = sum_a + price·(pos·linear − neg·10^6)`; lookup `(a, price, linear) ∈ assets`.
-//! `q_start_collateral` sets `sum_a = 0` on row 0.
+//! `q_start_collateral` sets `sum_a = 0` on row 0; `q_close_collateral` sets `val = sum_a`
+//! on the closing row (the account's collateral value).
 //!
 //! **Net rows** (`q_net`, one region per group slot; fixed `group_tag` = g·2^250). Each
 //! net slot takes `F = S / 8` rows: the S scenario lanes fold into 8 columns, lane s in
@@ -53,22 +59,25 @@
 //!
 //! **Group closing row** (`q_group_total`, the final row of a net region; fixed `loss_factor`):
 //! ```text
-//! | row           | mag             | val        | flag | neg | tag    | sum_a..c, loss[s] (final) |
-//! | close         | worst           | collateral | mode | req | excess |                           |
-//! | close + 1 + s | worst − loss[s] |            |      |     |        |                           |
+//! | row           | mag             | val         | flag | neg | entry  | chal, logup, sum_a..c, loss[s] (final) |
+//! | close         | worst           | collateral  | mode | req | excess |                                        |
+//! | close + 1     | worst − loss[0] | challenge   |      |     |        |                                        |
+//! | close + 2     | worst − loss[1] | final logup |      |     |        |                                        |
+//! | close + 1 + s | worst − loss[s] |             |      |     |        |                                        |
 //! ```
 //! (the final loss of lane s read, as above, from column `s mod 8`, row `close + s / 8`).
 //! `mag(close + 1 + s) = worst − loss[s]` (each range-checked, so worst ≥ every loss; worst itself is
 //! range-checked, so worst ≥ 0); `mode ∈ {0,1}`;
 //! `req = mode·(lf·worst + 10^6·sum_c) + (1 − mode)·10^6·sum_b`;
-//! `excess = collateral + 10^6·sum_a − req` (range-checked: excess ≥ 0).
+//! `excess = collateral + 10^6·sum_a − req` (range-checked: excess ≥ 0); the carried
+//! `chal` equals the imported challenge and the final `logup` leaves through `val`.
 //! A worst above the true maximum only raises the requirement, so it can never make a
 //! false claim provable; the prover's honest value is the exact maximum.
 //!
-//! **Weighted sums** (`q_dot`): `| flag: w | val: v | sum_a: s |` with `s' = s + w·v`,
+//! **Weighted sums** (`q_dot`): `| flag: w | val: v | mag: s |` with `s' = s + w·v`,
 //! `q_start_dot` sets `s = 0` on row 0.
 //!
-//! **Threshold** (`q_threshold`): `| val: T | sum_a: total | mag: slack |` with
+//! **Threshold** (`q_threshold`): `| val: T | flag: total | mag: slack |` with
 //! `slack = total − T` (range-checked: total ≥ T).
 //!
 //! Bounds (with the limits of [`crate::shape`]): |q|, |x| < 2^70; |n| < 2^80;
