@@ -258,12 +258,25 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
             policy.quorum()
         )
     });
-    let markets: Vec<Market> = a.markets.iter().map(|p| io::read_market(p)).collect::<Result<_, _>>()?;
-    let read: Vec<Result<Bundle, String>> = a.proofs.iter().map(|p| read_bundle(p)).collect::<Result<_, _>>()?;
-    let good: Vec<Bundle> = read.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
-    let digests: Vec<String> = markets.iter().map(Market::digest_hex).collect();
     let verifier = Verifier::new(params::default_dir()).with_progress(a.progress.clone());
-    let outcomes = verifier.verify_many(&markets, &good, &expect);
+    // The bundles name their k: cached parameters are read while the markets parse (an
+    // unreadable market is still reported before an unreadable bundle).
+    let bundles: Vec<_> = a.proofs.iter().map(|p| read_bundle(p)).collect();
+    let sizes: std::collections::BTreeSet<u32> = bundles
+        .iter()
+        .filter_map(|b| b.as_ref().ok()?.as_ref().ok())
+        .map(|b| b.circuit.k)
+        .filter(|&k| k <= expect.max_k)
+        .collect();
+    let markets = std::thread::scope(|s| {
+        s.spawn(|| sizes.iter().for_each(|&k| verifier.preload(k)));
+        a.markets.iter().map(|p| io::read_market(p)).collect::<Result<Vec<Market>, _>>()
+    })?;
+    let read: Vec<Result<Bundle, String>> = bundles.into_iter().collect::<Result<_, _>>()?;
+    let good: Vec<Bundle> = read.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let raw: Vec<[u8; 32]> = markets.iter().map(Market::digest).collect();
+    let digests: Vec<String> = raw.iter().map(hex::encode).collect();
+    let outcomes = verifier.verify_many_digested(&markets, &raw, &good, &expect);
     a.progress.finish();
     let mut outcomes = outcomes.map_err(|e| CliError::Internal(e.to_string()))?.into_iter();
     let mut invalid = Vec::new();

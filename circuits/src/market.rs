@@ -229,7 +229,11 @@ impl Market {
                 .pnl
                 .iter()
                 .enumerate()
-                .map(|(s, v)| decimal(source, &format!("instruments[{i}].pnl[{s}]"), v, DecimalKind::Money))
+                // The path is only formatted for an error (64k values in a large snapshot).
+                .map(|(s, v)| {
+                    decimal(source, "", v, DecimalKind::Money)
+                        .or_else(|_| decimal(source, &format!("instruments[{i}].pnl[{s}]"), v, DecimalKind::Money))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             instruments.push(Instrument {
                 id: ins.id.clone(),

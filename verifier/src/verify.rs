@@ -454,6 +454,20 @@ impl Verifier {
         Ok(k)
     }
 
+    /// Reads the parameters for k into memory when its directory already holds them
+    /// (never generates them), so that a caller can overlap the read with other work; a
+    /// later [`Verifier::params`] finds them there.
+    pub fn preload(&self, k: u32) {
+        if let Store::Dir(dir) = &self.store {
+            if self.params.lock().expect("lock").contains_key(&k) {
+                return;
+            }
+            if let Some(p) = params::load_cached(dir, k) {
+                self.params.lock().expect("lock").entry(k).or_insert_with(|| Arc::new(p));
+            }
+        }
+    }
+
     /// Parameters for k (cached in memory, and on disk for a directory verifier).
     pub fn params(&self, k: u32) -> Result<Arc<Params<vesta::Affine>>, VerifierError> {
         if let Some(p) = self.params.lock().expect("lock").get(&k) {
@@ -500,6 +514,14 @@ impl Verifier {
     /// reason names both.
     pub fn verify_many(&self, markets: &[Market], bundles: &[Bundle], expect: &Expectations) -> Result<Vec<Outcome>, VerifierError> {
         let raw: Vec<[u8; 32]> = markets.iter().map(Market::digest).collect();
+        self.verify_many_digested(markets, &raw, bundles, expect)
+    }
+
+    /// [`Verifier::verify_many`] with each market's digest already computed (`raw[m]` is
+    /// `markets[m].digest()`; hashing a large snapshot takes milliseconds).
+    pub fn verify_many_digested(&self, markets: &[Market], raw: &[[u8; 32]], bundles: &[Bundle], expect: &Expectations)
+        -> Result<Vec<Outcome>, VerifierError> {
+        assert_eq!(markets.len(), raw.len(), "one digest per market");
         let digests: Vec<String> = raw.iter().map(hex::encode).collect();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; bundles.len()];
         // (market index, key) -> bundle indices with their prechecked inputs.

@@ -17,7 +17,7 @@
 //! 1      | S + (e0, e1, 0)            | e1     | x_j^2                    | RC[0]    |          | s_full
 //! 2      | after full round 1         | active | x_j^2                    | RC[1]    |          | s_full
 //! 3..4   | after full round r         |        | x_j^2                    | RC[r]    |          | s_full
-//! 5 + j  | after 4 full + 2j partial  | x_0^5  | x_0^2, y_0^2             | RC[4+2j] | RC[5+2j] | s_partial
+//! 5 + j  | after 4 full + 2j partial  | x_0^5  | x_0^2, y_0^2             | e_{4+2j} | e_{5+2j} | s_partial
 //! 33 + r | after the partial, r full  |        | x_j^2                    | RC[60+r] |          | s_full
 //! 37     | P = P(S + (e0, e1, 0))     | C_0    | ·, C_1, C_2              |          |          | s_carry
 //! ```
@@ -25,9 +25,10 @@
 //! −1) + (1 − chain)·(0, 0, cap)` (the previous block's carried state, or a new sponge)
 //! and row 1 = S + (e0, e1, 0).
 //! Full round (`s_full`): `sq_j = x_j^2` and `next_i = Σ_j M[i][j]·sq_j^2·x_j`. Partial
-//! pair (`s_partial`), with `mid_i = M[i][0]·sbox + Σ_{j≥1} M[i][j]·x_j` and
-//! `y_0 = mid_0 + rc_b_0`: `sq_0 = x_0^2`, `sbox = sq_0^2·x_0`, `sq_1 = y_0^2`,
-//! `sq_1^2·y_0 = (M⁻¹·next)_0` and `mid_i + rc_b_i = (M⁻¹·next)_i` for i = 1, 2.
+//! pair (`s_partial`; its constants on word 0 only, see `Constants`), with
+//! `mid_i = M[i][0]·sbox + Σ_{j≥1} M[i][j]·state_j` and `y_0 = mid_0 + rc_b_0`:
+//! `sq_0 = x_0^2`, `sbox = sq_0^2·x_0`, `sq_1 = y_0^2`, `sq_1^2·y_0 = (M⁻¹·next)_0` and
+//! `mid_i = (M⁻¹·next)_i` for i = 1, 2.
 //! `s_carry`: `active ∈ {0, 1}` (read 35 rows up) and `C = S + active·(P − S)` with S read
 //! 37 rows up (an inactive absorption, a padding pair, leaves the state as it was); a
 //! sponge's result is `C_0` of its last block. The witnessed
@@ -144,7 +145,17 @@ pub struct HashChip {
     corrupt: Option<(usize, usize, usize)>,
 }
 
-/// P128Pow5T3's round constants and matrices.
+/// P128Pow5T3's matrices and round constants, as laid out.
+///
+/// A partial round adds its constant to word 0 only (`rc[r] = (e_0, 0, 0)`): the
+/// constants of words 1 and 2, which bypass the S-box, are carried through the linear
+/// layer into the next round (the equivalent form of the Poseidon paper, appendix B:
+/// with `d` the carried part, round r uses `e = rc[r] + d` and passes on `M·(0, e_1, e_2)`),
+/// and what is left after the last partial round joins the next full round's constants.
+/// The states between partial rounds differ from the reference's by the carried part;
+/// the permutation's output is the same (the tests compare it with
+/// [`crate::commitment::permute`]). Four of the six round-constant columns are then
+/// empty on partial rows.
 #[derive(Debug)]
 struct Constants {
     rc: Vec<[Fp; WIDTH]>,
@@ -154,7 +165,15 @@ struct Constants {
 
 impl Constants {
     fn new() -> Self {
-        let (rc, mds, mds_inv) = <P128Pow5T3 as Spec<Fp, WIDTH, 2>>::constants();
+        let (mut rc, mds, mds_inv) = <P128Pow5T3 as Spec<Fp, WIDTH, 2>>::constants();
+        let mut carried = [Fp::zero(); WIDTH];
+        for round in HALF_FULL..HALF_FULL + 2 * PARTIAL_ROWS {
+            let e: [Fp; WIDTH] = std::array::from_fn(|i| rc[round][i] + carried[i]);
+            rc[round] = [e[0], Fp::zero(), Fp::zero()];
+            carried = std::array::from_fn(|i| mds[i][1] * e[1] + mds[i][2] * e[2]);
+        }
+        let next = HALF_FULL + 2 * PARTIAL_ROWS;
+        rc[next] = std::array::from_fn(|i| rc[next][i] + carried[i]);
         Constants { rc, mds, mds_inv }
     }
 
@@ -178,14 +197,14 @@ impl Constants {
         }
         for j in 0..PARTIAL_ROWS {
             t.states.push(s);
-            let (a, b) = (&self.rc[HALF_FULL + 2 * j], &self.rc[HALF_FULL + 2 * j + 1]);
-            let x0 = s[0] + a[0];
+            let (a, b) = (self.rc[HALF_FULL + 2 * j][0], self.rc[HALF_FULL + 2 * j + 1][0]);
+            let x0 = s[0] + a;
             let first = x0.square().square() * x0;
             t.sboxes.push(first);
-            let mid = self.apply_mds([first, s[1] + a[1], s[2] + a[2]]);
-            let y0 = mid[0] + b[0];
+            let mid = self.apply_mds([first, s[1], s[2]]);
+            let y0 = mid[0] + b;
             t.squares.push([x0.square(), y0.square(), Fp::zero()]); // the third is not laid out
-            s = self.apply_mds([y0.square().square() * y0, mid[1] + b[1], mid[2] + b[2]]);
+            s = self.apply_mds([y0.square().square() * y0, mid[1], mid[2]]);
         }
         for r in 0..HALF_FULL {
             t.states.push(s);
@@ -287,9 +306,7 @@ impl HashChip {
                 let s = m.query_selector(s_partial);
                 let sbox = m.query_advice(sbox, Rotation::cur());
                 let mid = |i: usize, m: &mut VirtualCells<Fp>| {
-                    (1..WIDTH).fold(sbox.clone() * mds[i][0], |acc, j| {
-                        acc + (m.query_advice(state[j], Rotation::cur()) + m.query_fixed(rc_a[j])) * mds[i][j]
-                    })
+                    (1..WIDTH).fold(sbox.clone() * mds[i][0], |acc, j| acc + m.query_advice(state[j], Rotation::cur()) * mds[i][j])
                 };
                 let unmixed = |i: usize, m: &mut VirtualCells<Fp>| {
                     (0..WIDTH)
@@ -307,7 +324,7 @@ impl HashChip {
                     pow5(&sq_b, &y0) - unmixed(0, m),
                 ];
                 for i in 1..WIDTH {
-                    constraints.push(mid(i, m) + m.query_fixed(rc_b[i]) - unmixed(i, m));
+                    constraints.push(mid(i, m) - unmixed(i, m));
                 }
                 Constraints::with_selector(s, constraints)
             });
@@ -340,10 +357,8 @@ impl HashChip {
             }
         }
         for j in 0..PARTIAL_ROWS {
-            for w in 0..WIDTH {
-                fixed(c.rc_a[w], first_partial + j, rc[HALF_FULL + 2 * j][w])?;
-                fixed(c.rc_b[w], first_partial + j, rc[HALF_FULL + 2 * j + 1][w])?;
-            }
+            fixed(c.rc_a[0], first_partial + j, rc[HALF_FULL + 2 * j][0])?;
+            fixed(c.rc_b[0], first_partial + j, rc[HALF_FULL + 2 * j + 1][0])?;
         }
         c.s_absorb.enable(region, top)?;
         for row in (FIRST_ROUND..first_partial).chain(last_full..OUTPUT_ROW) {
