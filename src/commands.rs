@@ -259,8 +259,8 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
         )
     });
     let verifier = Verifier::new(params::default_dir()).with_progress(a.progress.clone());
-    // The bundles name their k: cached parameters are read while the markets parse (an
-    // unreadable market is still reported before an unreadable bundle).
+    // The bundles name their k: cached parameters are read while the markets parse and
+    // hash (an unreadable market is still reported before an unreadable bundle).
     let bundles: Vec<_> = a.proofs.iter().map(|p| read_bundle(p)).collect();
     let sizes: std::collections::BTreeSet<u32> = bundles
         .iter()
@@ -268,13 +268,14 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
         .map(|b| b.circuit.k)
         .filter(|&k| k <= expect.max_k)
         .collect();
-    let markets = std::thread::scope(|s| {
+    let (markets, raw) = std::thread::scope(|s| {
         s.spawn(|| sizes.iter().for_each(|&k| verifier.preload(k)));
-        a.markets.iter().map(|p| io::read_market(p)).collect::<Result<Vec<Market>, _>>()
+        let markets = a.markets.iter().map(|p| io::read_market(p)).collect::<Result<Vec<Market>, _>>()?;
+        let raw: Vec<[u8; 32]> = markets.iter().map(Market::digest).collect();
+        Ok::<_, CliError>((markets, raw))
     })?;
     let read: Vec<Result<Bundle, String>> = bundles.into_iter().collect::<Result<_, _>>()?;
     let good: Vec<Bundle> = read.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
-    let raw: Vec<[u8; 32]> = markets.iter().map(Market::digest).collect();
     let digests: Vec<String> = raw.iter().map(hex::encode).collect();
     let outcomes = verifier.verify_many_digested(&markets, &raw, &good, &expect);
     a.progress.finish();
