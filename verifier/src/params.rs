@@ -189,4 +189,21 @@ mod tests {
         assert!(matches!(load_or_create(&dir, 3).unwrap().1, Source::Replaced(_)));
         let _ = fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn load_cached_never_generates() {
+        let dir = std::env::temp_dir().join(format!("zkmargin-params-cached-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        assert!(load_cached(&dir, 4).is_none());
+        assert!(!dir.exists(), "nothing is written for a k that is not cached");
+        load_or_create(&dir, 4).unwrap();
+        assert_eq!(load_cached(&dir, 4).map(|p| p.k()), Some(4));
+        let path = dir.join(file_name(4));
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[50] ^= 1;
+        fs::write(&path, &bytes).unwrap();
+        assert!(load_cached(&dir, 4).is_none(), "a damaged file is not used");
+        assert_eq!(fs::read(&path).unwrap(), bytes, "nor replaced");
+        let _ = fs::remove_dir_all(&dir);
+    }
 }
