@@ -22,7 +22,7 @@ use halo2_proofs::plonk::{
     Advice, Any, Assigned, Assignment, Circuit, Column, ConstraintSystem, Error, Fixed, FloorPlanner, Instance, Selector,
 };
 
-use crate::chips::hash::{Absorption, HashChip, HashConfig, HashInstructions, SpongeRun, Word};
+use crate::chips::hash::{Absorption, Active, HashChip, HashConfig, HashInstructions, SpongeRun, Word};
 use crate::chips::margin::{MarginChip, MarginConfig, MarginInstructions, Weight};
 use crate::chips::range::{RangeCheckChip, RangeCheckConfig, RangeInstructions, WORD_BITS};
 use crate::encoding::Fp;
@@ -57,7 +57,6 @@ pub mod words {
 /// Columns of the whole circuit.
 #[derive(Clone, Debug)]
 pub struct MarginCircuitConfig {
-    constants: Column<Fixed>,
     margin: MarginConfig,
     range: RangeCheckConfig,
     hash: HashConfig,
@@ -75,8 +74,8 @@ pub struct MarginCircuit<const S: usize> {
     pub plan: Option<Plan>,
 }
 
-/// A layout pass that commits nothing: it records the highest row any region, table
-/// or constant touches.
+/// A layout pass that commits nothing: it records the highest row any region or table
+/// touches.
 #[derive(Default)]
 struct RowCounter {
     rows: usize,
@@ -133,7 +132,7 @@ impl Assignment<Fp> for RowCounter {
 /// The exact size of a circuit's layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rows {
-    /// Rows the layout uses (regions, tables and constants).
+    /// Rows the layout uses (regions and tables).
     pub used: usize,
     /// Rows halo2 reserves at the end (blinding factors and the last row).
     pub reserved: usize,
@@ -150,11 +149,11 @@ impl Rows {
 }
 
 /// A lower bound on k from the market alone: the instrument table (one row per
-/// instrument and the zero row) and the 10-bit range table must fit. Cheap, so a
+/// instrument, the zero row and the padding row) and the 10-bit range table must fit. Cheap, so a
 /// verifier refuses an impossible shape before any work; [`MarginCircuit::rows`] gives
 /// the exact figure.
 pub fn estimated_k(instruments: usize, assets: usize) -> u32 {
-    let table_rows = (instruments.max(assets) + 1).max(1 << WORD_BITS);
+    let table_rows = (instruments + 2).max(assets + 1).max(1 << WORD_BITS);
     (table_rows + 8).next_power_of_two().trailing_zeros()
 }
 
@@ -163,10 +162,9 @@ impl<const S: usize> MarginCircuit<S> {
     pub fn rows(&self) -> Rows {
         let mut cs = ConstraintSystem::default();
         let config = Self::configure(&mut cs);
-        let constants = vec![config.constants];
         let mut counter = RowCounter::default();
         let circuit = self.without_witnesses();
-        SimpleFloorPlanner::synthesize(&mut counter, &circuit, config, constants).expect("a layout pass cannot fail");
+        SimpleFloorPlanner::synthesize(&mut counter, &circuit, config, vec![]).expect("a layout pass cannot fail");
         Rows { used: counter.rows, reserved: cs.blinding_factors() + 1, minimum: cs.minimum_rows() }
     }
 
@@ -177,7 +175,7 @@ impl<const S: usize> MarginCircuit<S> {
 }
 
 /// Terms of a plain sum: every cell with weight 1.
-fn ones(cells: &[AssignedCell<Fp, Fp>]) -> Vec<(Weight, &AssignedCell<Fp, Fp>)> {
+fn ones(cells: &[AssignedCell<Fp, Fp>]) -> Vec<(Weight<'_>, &AssignedCell<Fp, Fp>)> {
     cells.iter().map(|x| (Weight::One, x)).collect()
 }
 
@@ -191,14 +189,14 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
     }
 
     fn configure(meta: &mut ConstraintSystem<Fp>) -> Self::Config {
+        // No constants column: zeros and ones come from gates (see the chips), and the
+        // public inputs enter through one region (so neither column needs equality).
         let instance = meta.instance_column();
-        let constants = meta.fixed_column();
-        meta.enable_constant(constants);
         let margin = MarginChip::configure(meta, S, instance);
         let range_lanes: Vec<_> = (0..RANGE_LANES).map(|_| meta.advice_column()).collect();
         let range = RangeCheckChip::configure(meta, &range_lanes);
         let hash = HashChip::configure(meta, HASH_LANES);
-        MarginCircuitConfig { constants, margin, range, hash }
+        MarginCircuitConfig { margin, range, hash }
     }
 
     fn synthesize(&self, config: Self::Config, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
@@ -210,14 +208,15 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         let shape = &self.shape;
         let layout = PublicLayout::new(shape);
         let plan = self.plan.as_ref();
-        let instance = config.margin.instance();
         let margin = MarginChip::construct(config.margin);
         let range = RangeCheckChip::construct(config.range);
         let hash = HashChip::construct(config.hash);
         let layouter = &mut layouter;
+        // The public inputs first: the region must start at row 0 (see `load_public`).
+        let public = margin.load_public(layouter, layout.len(), plan.map(|p| &p.public[..]))?;
         margin.load_tables(layouter, &self.tables)?;
         range.load_table(layouter)?;
-        let binding = margin.bind_instance(layouter, BINDING)?;
+        let binding = public[BINDING].clone();
 
         // Cells that must be equal, linked in one region at the end.
         let mut links: Vec<(Cell, Cell)> = Vec::new();
@@ -232,7 +231,7 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         // 1. Account commitments: header, positions and collateral through the sponge.
         for a in 0..shape.accounts {
             let account = plan.map(|p| &p.accounts[a]);
-            let positions = margin.assign_positions(layouter, shape.positions, account, layout.group_tag(a))?;
+            let positions = margin.assign_positions(layouter, shape.positions, account, &public[layout.group_tag(a)])?;
             for offset in &positions.offsets {
                 range.check_words(layouter, offset, words::QUANTITY)?;
             }
@@ -252,11 +251,12 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         let mut excesses = Vec::with_capacity(shape.groups);
         let mut group_logups = Vec::with_capacity(shape.groups);
         for g in 0..shape.groups {
-            let terms: Vec<(Weight, &AssignedCell<Fp, Fp>)> =
-                account_values.iter().enumerate().map(|(a, v)| (Weight::Instance(layout.membership(a, g)), v)).collect();
+            let terms: Vec<(Weight<'_>, &AssignedCell<Fp, Fp>)> =
+                account_values.iter().enumerate().map(|(a, v)| (Weight::Cell(&public[layout.membership(a, g)]), v)).collect();
             let group = plan.map(|p| &p.groups[g]);
             let collateral = margin.weighted_sum(layouter, &terms, group.map(|x| &x.collateral_sums[..]))?;
-            let cells = margin.assign_group(layouter, g, shape.nets, group, self.tables.loss_factor, &collateral, layout.mode(g))?;
+            let cells =
+                margin.assign_group(layouter, g, shape.nets, group, self.tables.loss_factor, &collateral, &public[layout.mode(g)])?;
             net_absorptions.extend(cells.absorptions);
             for mag in &cells.mags {
                 range.check_words(layouter, mag, words::NET)?;
@@ -274,7 +274,7 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         // 3. Σ excess ≥ T.
         let terms = ones(&excesses);
         let total = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.excess_sums[..]))?;
-        let slack = margin.threshold_slack(layouter, &total, THRESHOLD, plan.map(|p| p.threshold_slack))?;
+        let slack = margin.threshold_slack(layouter, &total, &public[THRESHOLD], plan.map(|p| p.threshold_slack))?;
         range.check_words(layouter, &slack, words::TOTAL)?;
 
         // 4. logUp balance: Σ over position rows = Σ over net rows.
@@ -293,16 +293,14 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         let mut message: Vec<Word> = (0..runs.len()).map(Word::Output).collect();
         message.push(Word::Cell(binding));
         if message.len() % 2 == 1 {
-            message.push(Word::Constant(Fp::zero()));
+            message.push(Word::Zero);
         }
-        let absorptions = message
-            .chunks(2)
-            .map(|p| Absorption { words: [p[0].clone(), p[1].clone()], active: Word::Constant(Fp::one()) })
-            .collect();
+        let absorptions =
+            message.chunks(2).map(|p| Absorption { words: [p[0].clone(), p[1].clone()], active: Active::Always }).collect();
         runs.push(SpongeRun { capacity: challenge_capacity(), absorptions });
         let outputs = hash.sponges(layouter, &runs, &sponges.placement)?;
         for (a, commitment) in outputs[..shape.accounts].iter().enumerate() {
-            layouter.constrain_instance(commitment.cell(), instance, layout.commitment(a))?;
+            links.push((commitment.cell(), public[layout.commitment(a)].cell()));
         }
         let derived = &outputs[sponges.challenge_run(shape.accounts)];
         for cell in &challenge_cells {

@@ -7,7 +7,7 @@ use crate::market::{Level, Market};
 /// One instrument row: id element and its level-specific numbers (money units).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstrumentRow {
-    /// Row index in the lookup table: market order + 1 (row 0 is the all-zero row).
+    /// Index: market order + 1 (0 is the padding instrument).
     pub index: u64,
     /// Instrument id element.
     pub id: Fp,

@@ -16,7 +16,7 @@ use crate::encoding::{pow2, signed_to_field, Fp};
 use crate::fixed::{MONEY_SCALE, RATE_SCALE};
 use crate::shape::Shape;
 use crate::sponges::{net_element_value, net_word, SpongePlan, NETS_PER_ABSORPTION};
-use crate::statement::{group_tag, Mode};
+use crate::statement::{group_tag, Mode, PublicLayout, BINDING};
 use crate::tables::MarketTables;
 
 /// Offset added to a quantity before its range check: qty + 2^69 ∈ [0, 2^70).
@@ -200,6 +200,8 @@ pub struct Plan {
     pub net_logup_sums: Vec<Fp>,
     /// Total excess − threshold.
     pub threshold_slack: Fp,
+    /// The public inputs, as the public-input region's cells.
+    pub public: Vec<Fp>,
 }
 
 /// Why a witness does not fit, or its claim cannot be planned.
@@ -260,16 +262,17 @@ pub fn group_nets(witness: &MarginWitness, groups: usize) -> Vec<Vec<(Fp, i128)>
 
 impl Plan {
     /// Plans every cell of `shape` for `witness` against `tables`, with threshold
-    /// `threshold_units` (money units) and the statement's `binding` public input.
+    /// `threshold_units` (money units) and the statement's public inputs `public`
+    /// ([`crate::statement::PublicLayout`]; the binding is one of them).
     pub fn new(
         shape: &Shape,
         tables: &MarketTables,
         witness: &MarginWitness,
         threshold_units: i128,
-        binding: Fp,
+        public: &[Fp],
     ) -> Result<Plan, PlanError> {
         let nets = group_nets(witness, shape.groups);
-        Plan::with_nets(shape, tables, witness, &nets, threshold_units, binding)
+        Plan::with_nets(shape, tables, witness, &nets, threshold_units, public)
     }
 
     /// Plans with the given net rows per group slot instead of the true nets (an honest
@@ -280,7 +283,7 @@ impl Plan {
         witness: &MarginWitness,
         nets: &[Vec<(Fp, i128)>],
         threshold_units: i128,
-        binding: Fp,
+        public: &[Fp],
     ) -> Result<Plan, PlanError> {
         let fit = |what: &str, have: usize, room: usize| {
             if have > room {
@@ -289,6 +292,10 @@ impl Plan {
                 Ok(())
             }
         };
+        let layout = PublicLayout::new(shape);
+        if public.len() != layout.len() {
+            return Err(PlanError::DoesNotFit(format!("{} public inputs, the shape has {}", public.len(), layout.len())));
+        }
         fit("accounts", witness.accounts.len(), shape.accounts)?;
         fit("groups", witness.group_modes.len(), shape.groups)?;
         for acc in &witness.accounts {
@@ -343,7 +350,7 @@ impl Plan {
             })
             .collect();
         let all_words: Vec<[Fp; 2]> = net_words.iter().flatten().copied().collect();
-        let chal = SpongePlan::new(shape, HASH_LANES).challenge(&commitments, &all_words, binding);
+        let chal = SpongePlan::new(shape, HASH_LANES).challenge(&commitments, &all_words, public[BINDING]);
 
         // Accounts.
         let mut collateral_value = vec![I256::ZERO; shape.accounts];
@@ -533,6 +540,7 @@ impl Plan {
             position_logup_sums,
             net_logup_sums,
             threshold_slack: wide_to_field(total - threshold),
+            public: public.to_vec(),
         })
     }
 }

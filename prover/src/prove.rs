@@ -8,7 +8,6 @@ use pasta_curves::vesta;
 use zkmargin_circuits::circuit::MarginCircuit;
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::MAX_K;
-use zkmargin_circuits::statement::BINDING;
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_circuits::witness::Plan;
 use zkmargin_circuits::with_lanes;
@@ -100,7 +99,7 @@ pub fn prove(
         timings.keygen = started.elapsed();
         let started = std::time::Instant::now();
         progress.stage("witness");
-        let plan = Plan::new(&circuit.shape, &circuit.tables, &inputs.witness, threshold_units, public[BINDING])
+        let plan = Plan::new(&circuit.shape, &circuit.tables, &inputs.witness, threshold_units, &public)
             .map_err(|e| ProveError::Proving(e.to_string()))?;
         circuit.plan = Some(plan);
         progress.stage("proof (create_proof)");

@@ -10,7 +10,6 @@ use halo2_proofs::dev::MockProver;
 use proptest::prelude::*;
 use zkmargin_circuits::circuit::MarginCircuit;
 use zkmargin_circuits::market::{Level, Market};
-use zkmargin_circuits::statement::BINDING;
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_circuits::witness::Plan;
 use zkmargin_prover::engine::{self, money_to_common, COMMON_DECIMALS};
@@ -69,7 +68,7 @@ fn circuit_accepts(market: &Market, portfolio: &Portfolio, level: Level, thresho
     let shape = shape_for(&inputs).unwrap();
     let tables = MarketTables::new(market, level, 8);
     let public = inputs.statement.public_inputs(&shape, &market.digest()).unwrap();
-    let plan = Plan::new(&shape, &tables, &inputs.witness, threshold, public[BINDING]).unwrap();
+    let plan = Plan::new(&shape, &tables, &inputs.witness, threshold, &public).unwrap();
     let circuit = MarginCircuit::<8> { shape, tables, plan: Some(plan) };
     MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify().is_ok()
 }

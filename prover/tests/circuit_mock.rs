@@ -49,7 +49,7 @@ impl Case {
     }
 
     fn plan(&self) -> Plan {
-        Plan::new(&self.shape, &self.tables, &self.witness, self.threshold, self.public()[BINDING]).unwrap()
+        Plan::new(&self.shape, &self.tables, &self.witness, self.threshold, &self.public()).unwrap()
     }
 
     fn public(&self) -> Vec<Fp> {
@@ -57,9 +57,13 @@ impl Case {
     }
 
     fn run(&self, plan: Plan) -> Result<(), Vec<VerifyFailure>> {
+        self.run_with_public(plan, self.public())
+    }
+
+    fn run_with_public(&self, plan: Plan, public: Vec<Fp>) -> Result<(), Vec<VerifyFailure>> {
         zkmargin_circuits::with_lanes!(self.shape.scenarios, S => {
             let circuit = MarginCircuit::<S> { shape: self.shape, tables: self.tables.clone(), plan: Some(plan) };
-            MockProver::run(circuit.min_k(), &circuit, vec![self.public()]).unwrap().verify()
+            MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify()
         })
     }
 }
@@ -94,8 +98,8 @@ fn assert_rejected(result: Result<(), Vec<VerifyFailure>>, needle: &str) -> Vec<
     failures
 }
 
-/// A failure inside a range check (a word out of the table, or the strict check's final
-/// running sum, which is pinned to the constant 0 outside any region).
+/// A failure inside a range check (a word out of the table; the lookup runs on every row
+/// of a lane, so one may also be reported outside any region).
 fn only_range_checks(failure: &VerifyFailure) -> bool {
     let region = region_of(failure);
     region.contains("range check") || region.starts_with("outside any region")
@@ -126,7 +130,7 @@ fn forged_netting_is_rejected_by_the_logup_balance() {
     // Claim the short call position is half its true size: a lower requirement.
     let (_, n) = nets[0].iter_mut().find(|(_, n)| *n < 0).expect("the cross group is short a call");
     *n /= 2;
-    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, case.threshold, case.public()[BINDING]).unwrap();
+    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, case.threshold, &case.public()).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }
 
@@ -194,7 +198,7 @@ fn commitment_opened_with_another_salt_is_rejected() {
     let case = Case::example(Level::Initial);
     let mut witness = case.witness.clone();
     witness.accounts[0].salt += Fp::one();
-    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, case.public()[BINDING]).unwrap();
+    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, &case.public()).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }
 
@@ -252,18 +256,20 @@ fn quantities_beyond_the_bound_are_rejected() {
 #[test]
 fn pnl_or_mark_not_from_the_market_is_rejected() {
     let case = Case::example(Level::Initial);
-    for edit in ["pnl", "mark", "linear"] {
+    for edit in ["pnl", "pnl as stored", "mark", "linear"] {
         // The prover plans against a market with one number changed; the circuit's
-        // tables hold the real one.
+        // tables hold the real one (P&L shifted by 2^60: a P&L that is the table's
+        // stored number does not pass either).
         let mut forged = case.market.clone();
         let call = &mut forged.instruments[1];
         match edit {
             "pnl" => call.pnl[4] -= 1,
+            "pnl as stored" => call.pnl[4] += 1 << zkmargin_circuits::chips::margin::PNL_SHIFT_BITS,
             "mark" => call.mark += 1,
             _ => call.linear.initial -= 1,
         }
         let tables = MarketTables::new(&forged, Level::Initial, LANES);
-        let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold, case.public()[BINDING]).unwrap();
+        let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold, &case.public()).unwrap();
         assert_rejected(case.run(plan), "lookup");
     }
 }
@@ -274,7 +280,7 @@ fn haircut_not_from_the_market_is_rejected() {
     let mut forged = case.market.clone();
     forged.assets[1].haircut = 0; // BTC at no haircut
     let tables = MarketTables::new(&forged, Level::Initial, LANES);
-    let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold, case.public()[BINDING]).unwrap();
+    let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold, &case.public()).unwrap();
     assert_rejected(case.run(plan), "lookup");
 }
 
@@ -318,7 +324,7 @@ fn padding_account_cannot_carry_collateral() {
     ghost.collateral.push((case.tables.assets[0].id, 1_000_000_000_000));
     witness.accounts.push(ghost);
     witness.account_group.push(0);
-    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, case.public()[BINDING]).unwrap();
+    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, &case.public()).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }
 
@@ -339,7 +345,7 @@ fn position_cannot_be_keyed_into_another_group() {
         let entry = nets[g].iter_mut().find(|(id, _)| *id == perp).unwrap();
         entry.1 += delta;
     }
-    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, case.threshold, case.public()[BINDING]).unwrap();
+    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, case.threshold, &case.public()).unwrap();
     assert_rejected(case.run(plan), "lookup");
 }
 
@@ -362,7 +368,7 @@ fn leading_entries_cannot_be_cut_off_an_opening() {
     forged.venue = state[0];
     forged.account = state[1];
     forged.positions.drain(..2);
-    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, case.public()[BINDING]).unwrap();
+    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, &case.public()).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }
 
@@ -457,14 +463,13 @@ fn quantity_offset_must_be_exact() {
 
 #[test]
 fn group_mode_must_be_a_bit() {
+    // A statement with mode 2, the witness's public cells agreeing with it.
     let case = Case::example(Level::Initial);
-    let plan = case.plan();
-    let mut public = case.public();
+    let mut plan = case.plan();
     let layout = zkmargin_circuits::statement::PublicLayout::new(&case.shape);
-    public[layout.mode(0)] = Fp::from(2);
-    let circuit = MarginCircuit::<LANES> { shape: case.shape, tables: case.tables.clone(), plan: Some(plan) };
-    let result = MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify();
-    assert_rejected(result, "mode is boolean");
+    plan.public[layout.mode(0)] = Fp::from(2);
+    let public = plan.public.clone();
+    assert_rejected(case.run_with_public(plan, public), "mode is boolean");
 }
 
 #[test]
@@ -497,14 +502,11 @@ fn commitment_sponge_skips_exactly_the_inactive_pairs() {
     let honest = case.witness.accounts[0].commitment();
     assert_ne!(every_pair, honest);
     let layout = zkmargin_circuits::statement::PublicLayout::new(&case.shape);
-    let mut public = case.public();
-    assert_eq!(public[layout.commitment(0)], honest);
-    public[layout.commitment(0)] = every_pair;
-    let result = zkmargin_circuits::with_lanes!(case.shape.scenarios, S => {
-        let circuit = MarginCircuit::<S> { shape: case.shape, tables: case.tables.clone(), plan: Some(plan.clone()) };
-        MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify()
-    });
-    assert_rejected(result, "permutation");
+    let mut plan = plan.clone();
+    assert_eq!(plan.public[layout.commitment(0)], honest);
+    plan.public[layout.commitment(0)] = every_pair;
+    let public = plan.public.clone();
+    assert_rejected(case.run_with_public(plan, public), "permutation");
 }
 
 #[test]
@@ -589,6 +591,32 @@ fn weighted_sums_and_threshold_slack_are_checked() {
     let mut plan = case.plan();
     plan.threshold_slack += Fp::one();
     assert_rejected(case.run(plan), "slack");
+}
+
+#[test]
+fn every_public_input_is_bound_at_its_row() {
+    // The honest witness against a statement changed in any one public input: the
+    // public-input region's `val` no longer equals the instance.
+    let case = Case::example(Level::Initial);
+    let layout = zkmargin_circuits::statement::PublicLayout::new(&case.shape);
+    let rows = [
+        BINDING,
+        zkmargin_circuits::statement::THRESHOLD,
+        layout.commitment(0),
+        layout.group_tag(0),
+        layout.membership(0, 0),
+        layout.mode(0),
+        layout.len() - 1,
+    ];
+    for row in rows {
+        let mut public = case.public();
+        public[row] += Fp::one();
+        assert_rejected(case.run_with_public(case.plan(), public), "val is the instance");
+    }
+    // A value past the layout (where the instance column is zero) is no public input.
+    let mut public = case.public();
+    public.push(Fp::one());
+    assert!(case.run_with_public(case.plan(), public).is_ok());
 }
 
 #[test]

@@ -9,13 +9,13 @@
 //! extra S-box cell). The state passes from one block to the next by rotation, so only an
 //! absorption's two words and its active flag are copied in and a sponge's result copied
 //! out, all through the `sbox` column, the lane's one equality-enabled column. Lane l's
-//! block (`rc_a[l]`, `rc_b[l]` on row 0 are its chain flag and initial capacity, so at
-//! most 3 lanes):
+//! block (`rc_a[l]`, `rc_b[l]` on row 0 are its chain flag and initial capacity, and
+//! `rc_b[l]` on row 2 its always-active flag, so at most 3 lanes):
 //! ```text
 //! row    | state[0..3]                | sbox   | sq[0..3]                 | rc_a     | rc_b     | selector
 //! 0      | S, the state before        | e0     |                          | chain_l  | cap_l    | s_absorb
 //! 1      | S + (e0, e1, 0)            | e1     | x_j^2                    | RC[0]    |          | s_full
-//! 2      | after full round 1         | active | x_j^2                    | RC[1]    |          | s_full
+//! 2      | after full round 1         | active | x_j^2                    | RC[1]    | always_l | s_full, s_active
 //! 3..4   | after full round r         |        | x_j^2                    | RC[r]    |          | s_full
 //! 5 + j  | after 4 full + 2j partial  | x_0^5  | x_0^2, y_0^2             | e_{4+2j} | e_{5+2j} | s_partial
 //! 33 + r | after the partial, r full  |        | x_j^2                    | RC[60+r] |          | s_full
@@ -29,13 +29,16 @@
 //! `mid_i = M[i][0]·sbox + Σ_{j≥1} M[i][j]·state_j` and `y_0 = mid_0 + rc_b_0`:
 //! `sq_0 = x_0^2`, `sbox = sq_0^2·x_0`, `sq_1 = y_0^2`, `sq_1^2·y_0 = (M⁻¹·next)_0` and
 //! `mid_i = (M⁻¹·next)_i` for i = 1, 2.
+//! `s_active` (row 2) pins `active = 1` where `always` (its `rc_b[l]`) is 1: an
+//! absorption that always counts needs no flag copied in.
 //! `s_carry`: `active ∈ {0, 1}` (read 35 rows up) and `C = S + active·(P − S)` with S read
 //! 37 rows up (an inactive absorption, a padding pair, leaves the state as it was); a
 //! sponge's result is `C_0` of its last block. The witnessed
 //! squares keep every gate at degree 4 (the lookups' 5 is then the circuit's).
 //! One seed row above the first block holds a carried state of zeros (`s_seed`), so that
-//! every query stays inside the region. A lane with no sponge left runs blocks that start a sponge of capacity 0 and absorb
-//! the constant 0, inactive; their cells are all fixed by the gates.
+//! every query stays inside the region; its `sbox` cell in lane 0 is the zero that a
+//! [`Word::Zero`] copies (so the circuit needs no constants column). A lane with no sponge left runs blocks that start a sponge of capacity 0 and absorb
+//! zeros, inactive; their cells are all fixed by the gates.
 
 use halo2_poseidon::{Mds, Spec, P128Pow5T3};
 use halo2_proofs::circuit::{AssignedCell, Layouter, Region, Value};
@@ -93,27 +96,37 @@ pub struct HashConfig {
     s_partial: Selector,
     s_carry: Selector,
     s_seed: Selector,
+    s_active: Selector,
 }
 
-/// A word absorbed (or an active flag): a cell to copy, a constant, or the result of an
+/// A word absorbed (or an active flag): a cell to copy, zero, or the result of an
 /// earlier sponge run.
 #[derive(Clone, Debug)]
 pub enum Word {
     /// Copied from this cell.
     Cell(AssignedCell<Fp, Fp>),
-    /// A constant (from the circuit's constants column).
-    Constant(Fp),
+    /// 0 (copied from the region's seed row).
+    Zero,
     /// Word 0 of the final state of the run with this number (a smaller one).
     Output(usize),
 }
 
-/// One absorption: two rate words and whether it counts (1) or is skipped (0).
+/// Whether an absorption counts.
+#[derive(Clone, Debug)]
+pub enum Active {
+    /// Always (pinned by a fixed flag; nothing copied in).
+    Always,
+    /// When this word is 1; when it is 0 the state stays as it was.
+    If(Word),
+}
+
+/// One absorption: two rate words and whether it counts.
 #[derive(Clone, Debug)]
 pub struct Absorption {
     /// Added to the rate words.
     pub words: [Word; 2],
-    /// 1: the state becomes the permutation's output; 0: it stays as it was.
-    pub active: Word,
+    /// Whether the state becomes the permutation's output.
+    pub active: Active,
 }
 
 /// A sponge from `[0, 0, capacity]` over its absorptions ([`crate::commitment::sponge`]).
@@ -240,7 +253,7 @@ impl HashChip {
         let rc_a = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
         let rc_b = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
         let (s_absorb, s_full, s_partial, s_carry) = (meta.selector(), meta.selector(), meta.selector(), meta.selector());
-        let s_seed = meta.selector();
+        let (s_seed, s_active) = (meta.selector(), meta.selector());
         let Constants { mds, mds_inv, .. } = Constants::new();
         let lanes: Vec<Lane> = (0..lanes)
             .map(|_| {
@@ -279,14 +292,21 @@ impl HashChip {
             meta.create_gate("sponge carry", |m| {
                 let s = m.query_selector(s_carry);
                 let active = m.query_advice(sbox, Rotation(ACTIVE_ROW as i32 - OUTPUT_ROW as i32));
-                let mut constraints = vec![active.clone() * (one() - active.clone())];
+                let mut constraints = vec![("active is a bit", active.clone() * (one() - active.clone()))];
                 for j in 0..WIDTH {
                     let before = m.query_advice(state[j], Rotation(-(OUTPUT_ROW as i32)));
                     let output = m.query_advice(state[j], Rotation::cur());
                     let carried = m.query_advice(carried[j], Rotation::cur());
-                    constraints.push(carried - before.clone() - active.clone() * (output - before));
+                    constraints.push(("carried state", carried - before.clone() - active.clone() * (output - before)));
                 }
                 Constraints::with_selector(s, constraints)
+            });
+            // On the active row (whose `rc_b` is otherwise empty): an absorption that always
+            // counts has its flag pinned to 1.
+            meta.create_gate("always active", |m| {
+                let s = m.query_selector(s_active);
+                let (always, active) = (m.query_fixed(rc_b[l]), m.query_advice(sbox, Rotation::cur()));
+                Constraints::with_selector(s, [always * (one() - active)])
             });
             meta.create_gate("poseidon full round", |m| {
                 let s = m.query_selector(s_full);
@@ -329,7 +349,7 @@ impl HashChip {
                 Constraints::with_selector(s, constraints)
             });
         }
-        HashConfig { lanes, rc_a, rc_b, s_absorb, s_full, s_partial, s_carry, s_seed }
+        HashConfig { lanes, rc_a, rc_b, s_absorb, s_full, s_partial, s_carry, s_seed, s_active }
     }
 
     /// A chip for one synthesis pass.
@@ -361,6 +381,7 @@ impl HashChip {
             fixed(c.rc_b[0], first_partial + j, rc[HALF_FULL + 2 * j + 1][0])?;
         }
         c.s_absorb.enable(region, top)?;
+        c.s_active.enable(region, top + ACTIVE_ROW)?;
         for row in (FIRST_ROUND..first_partial).chain(last_full..OUTPUT_ROW) {
             c.s_full.enable(region, top + row)?;
         }
@@ -384,22 +405,35 @@ impl HashChip {
     fn value(word: &Word, outputs: &[Value<Fp>]) -> Value<Fp> {
         match word {
             Word::Cell(cell) => cell.value().copied(),
-            Word::Constant(c) => Value::known(*c),
+            Word::Zero => Value::known(Fp::zero()),
             Word::Output(run) => outputs[*run],
         }
     }
 
-    /// Places `word` into `column` at `row`: a copy, a constant, or a copy of an output.
-    fn place(region: &mut Region<'_, Fp>, word: &Word, column: Column<Advice>, row: usize, outputs: &[Option<AssignedCell<Fp, Fp>>])
-        -> Result<(), Error> {
-        match word {
-            Word::Cell(cell) => cell.copy_advice(|| "absorbed", region, column, row).map(|_| ()),
-            Word::Constant(c) => region.assign_advice_from_constant(|| "absorbed", column, row, *c).map(|_| ()),
-            Word::Output(run) => {
-                let cell = outputs[*run].as_ref().expect("a run names only outputs of smaller runs");
-                cell.copy_advice(|| "absorbed", region, column, row).map(|_| ())
-            }
+    /// The value of an active flag, given the earlier runs' outputs.
+    fn flag(active: &Active, outputs: &[Value<Fp>]) -> Value<Fp> {
+        match active {
+            Active::Always => Value::known(Fp::one()),
+            Active::If(word) => Self::value(word, outputs),
         }
+    }
+
+    /// Places `word` into `column` at `row`: a copy of a cell, of the seed row's `zero`,
+    /// or of an output.
+    fn place(
+        region: &mut Region<'_, Fp>,
+        word: &Word,
+        column: Column<Advice>,
+        row: usize,
+        zero: &AssignedCell<Fp, Fp>,
+        outputs: &[Option<AssignedCell<Fp, Fp>>],
+    ) -> Result<(), Error> {
+        let source = match word {
+            Word::Cell(cell) => cell,
+            Word::Zero => zero,
+            Word::Output(run) => outputs[*run].as_ref().expect("a run names only outputs of smaller runs"),
+        };
+        source.copy_advice(|| "absorbed", region, column, row).map(|_| ())
     }
 }
 
@@ -439,7 +473,8 @@ impl HashInstructions for HashChip {
             let mut state = Value::known([Fp::zero(), Fp::zero(), run.capacity]);
             let mut blocks = Vec::with_capacity(run.absorptions.len());
             for a in &run.absorptions {
-                let [e0, e1, active] = [&a.words[0], &a.words[1], &a.active].map(|w| Self::value(w, &outputs));
+                let [e0, e1] = [&a.words[0], &a.words[1]].map(|w| Self::value(w, &outputs));
+                let active = Self::flag(&a.active, &outputs);
                 let trace = state.zip(e0.zip(e1)).zip(active).map(|((s, (e0, e1)), active)| {
                     let rounds = self.constants.trace([s[0] + e0, s[1] + e1, s[2]]);
                     let out = *rounds.states.last().expect("an output row");
@@ -452,7 +487,7 @@ impl HashInstructions for HashChip {
             outputs[r] = state.map(|s| s[0]);
             traces.push(blocks);
         }
-        let idle = Absorption { words: [Word::Constant(Fp::zero()), Word::Constant(Fp::zero())], active: Word::Constant(Fp::zero()) };
+        let idle = Absorption { words: [Word::Zero, Word::Zero], active: Active::If(Word::Zero) };
         let idle_trace =
             BlockTrace { before: [Fp::zero(); WIDTH], rounds: self.constants.trace([Fp::zero(); WIDTH]), carried: [Fp::zero(); WIDTH] };
 
@@ -464,12 +499,15 @@ impl HashInstructions for HashChip {
                 // (column, row, word) of every copied-in word, placed once every output exists.
                 let mut inputs: Vec<(Column<Advice>, usize, &Word)> = Vec::new();
                 c.s_seed.enable(&mut region, 0)?;
+                let mut seeds = Vec::with_capacity(lanes.len() * WIDTH);
                 for (l, lane) in lanes.iter().enumerate() {
                     for (w, col) in lane.carried().into_iter().enumerate() {
                         let seed = self.tamper(l, 0, CARRIED_WORDS[w]);
-                        region.assign_advice(|| "seed", col, 0, || Value::known(seed))?;
+                        seeds.push(region.assign_advice(|| "seed", col, 0, || Value::known(seed))?);
                     }
                 }
+                // Lane 0's carried C_0 on the seed row: `sbox`, pinned to 0 by "sponge seed".
+                let zero = &seeds[0];
                 for b in 0..blocks {
                     let top = SEED_ROWS + b * BLOCK_ROWS;
                     self.assign_rounds(&mut region, top)?;
@@ -512,12 +550,23 @@ impl HashInstructions for HashChip {
                                 results[run] = Some(carried[0].clone());
                             }
                         }
-                        inputs.extend([(0, &absorption.words[0]), (1, &absorption.words[1]), (ACTIVE_ROW, &absorption.active)]
-                            .map(|(row, word)| (lane.sbox, top + row, word)));
+                        inputs.extend([(0, &absorption.words[0]), (1, &absorption.words[1])].map(|(row, word)| (lane.sbox, top + row, word)));
+                        let always = match &absorption.active {
+                            Active::If(word) => {
+                                inputs.push((lane.sbox, top + ACTIVE_ROW, word));
+                                false
+                            }
+                            Active::Always => {
+                                advice(lane.sbox, ACTIVE_ROW, WIDTH, &|_| Fp::one())?;
+                                true
+                            }
+                        };
+                        let always = Value::known(Fp::from(u64::from(always)));
+                        region.assign_fixed(|| "always", c.rc_b[l], top + ACTIVE_ROW, || always)?;
                     }
                 }
                 for (column, row, word) in inputs {
-                    Self::place(&mut region, word, column, row, &results)?;
+                    Self::place(&mut region, word, column, row, zero, &results)?;
                 }
                 Ok(results.into_iter().map(|c| c.expect("every run is placed in a lane")).collect())
             },
@@ -535,8 +584,8 @@ mod tests {
     use crate::commitment::sponge;
 
     /// Three sponges over 3 lanes (the third idle): run 0 absorbs three pairs, the middle
-    /// one inactive; run 1 one pair; run 2 the outputs of runs 0 and 1, then a cell and a
-    /// constant. The loaded values are `x` (words) and `active` (run 0's flags); every
+    /// one inactive; run 1 one pair; run 2 the outputs of runs 0 and 1, then a cell and
+    /// zero (runs 1 and 2 always active). The loaded values are `x` (words) and `active` (run 0's flags); every
     /// run's output is a public input, in run order.
     #[derive(Clone)]
     struct TestCircuit {
@@ -569,8 +618,6 @@ mod tests {
             self.clone()
         }
         fn configure(meta: &mut ConstraintSystem<Fp>) -> TestConfig {
-            let constants = meta.fixed_column();
-            meta.enable_constant(constants);
             let load = meta.advice_column();
             meta.enable_equality(load);
             let instance = meta.instance_column();
@@ -588,15 +635,18 @@ mod tests {
                         .collect::<Result<Vec<_>, _>>()
                 },
             )?;
-            let pair = |i: usize, active: Word| Absorption { words: [cells[i].clone(), cells[i + 1].clone()], active };
+            let pair = |i: usize, active: Active| Absorption { words: [cells[i].clone(), cells[i + 1].clone()], active };
             let runs = [
-                SpongeRun { capacity: Fp::from(5), absorptions: (0..3).map(|j| pair(2 * j, cells[9 + j].clone())).collect() },
-                SpongeRun { capacity: Fp::from(7), absorptions: vec![pair(6, Word::Constant(Fp::one()))] },
+                SpongeRun {
+                    capacity: Fp::from(5),
+                    absorptions: (0..3).map(|j| pair(2 * j, Active::If(cells[9 + j].clone()))).collect(),
+                },
+                SpongeRun { capacity: Fp::from(7), absorptions: vec![pair(6, Active::Always)] },
                 SpongeRun {
                     capacity: Fp::from(9),
                     absorptions: vec![
-                        Absorption { words: [Word::Output(0), Word::Output(1)], active: Word::Constant(Fp::one()) },
-                        Absorption { words: [cells[8].clone(), Word::Constant(Fp::from(3))], active: Word::Constant(Fp::one()) },
+                        Absorption { words: [Word::Output(0), Word::Output(1)], active: Active::Always },
+                        Absorption { words: [cells[8].clone(), Word::Zero], active: Active::Always },
                     ],
                 },
             ];
@@ -612,7 +662,7 @@ mod tests {
         let x = c.x;
         let run0 = sponge(Fp::from(5), (0..3).map(|j| ([x[2 * j], x[2 * j + 1]], c.active[j] == Fp::one())))[0];
         let run1 = sponge(Fp::from(7), [([x[6], x[7]], true)])[0];
-        let run2 = sponge(Fp::from(9), [([run0, run1], true), ([x[8], Fp::from(3)], true)])[0];
+        let run2 = sponge(Fp::from(9), [([run0, run1], true), ([x[8], Fp::zero()], true)])[0];
         vec![run0, run1, run2]
     }
 
@@ -649,6 +699,11 @@ mod tests {
             (at(2, 0, 0, 2), "sponge absorb"),
             (at(2, 0, OUTPUT_ROW, 6), "sponge carry"),
             ((1, 0, 5), "sponge seed"),
+            // The zero a `Word::Zero` copies.
+            ((0, 0, WIDTH), "sponge seed"),
+            // An always-active absorption's flag.
+            (at(1, 0, ACTIVE_ROW, WIDTH), "always active"),
+            (at(1, 1, ACTIVE_ROW, WIDTH), "always active"),
         ];
         for (corrupt, gate) in cases {
             let circuit = TestCircuit { corrupt: Some(corrupt), ..TestCircuit::default() };

@@ -51,8 +51,15 @@
 //! ```
 //! `n = pos − neg`; `pos·neg = 0`; `mag = pos + neg` (range-checked to 80 bits);
 //! `inv·(chal − id − group_tag) = 1`; each running sum advances by its term to the next
-//! slot (F rows down), lane by lane; lookup `(idx, id, price, linear, short, pnl[0..S])
-//! ∈ instruments`, the P&L read across the slot's F rows (idx is the table row, < 2^20).
+//! slot (F rows down), lane by lane; lookup `(idx, id, price, linear, short,
+//! pnl[0..S] + 2^60) ∈ instruments`, the P&L read across the slot's F rows (idx is the
+//! market row + 1, < 2^20). The table holds each P&L shifted by 2^60 (|P&L| < 2^60, so
+//! every entry is a non-negative number below 2^61: committing to small numbers is what
+//! makes the 32 P&L columns cheap to rebuild in every verifier's key); its first row is
+//! all zeros (what a disabled row presents) and its second the padding instrument
+//! (index 0, id 0, P&L 0). The all-zero row is open to an enabled row only with id 0
+//! and P&L −2^60: no committed position has id 0, so the logUp balance leaves such a
+//! row's net at 0 and its P&L counts for nothing.
 //! `q_start_net` zeroes every sum (every lane). Every fourth slot (`q_net_absorb`) packs
 //! four slots into two net words in `entry` (its row and the next), `k·2^81 + (n + 2^80)`
 //! each (< 2^101), two per word; the net sponges absorb them ([`crate::sponges`]).
@@ -74,11 +81,17 @@
 //! A worst above the true maximum only raises the requirement, so it can never make a
 //! false claim provable; the prover's honest value is the exact maximum.
 //!
-//! **Weighted sums** (`q_dot`): `| flag: w | val: v | mag: s |` with `s' = s + w·v`,
+//! **Weighted sums** (`q_dot`): `| flag: w | val: v | mag: s |` with `s' = s + w·v`;
+//! a plain term (`q_sum`, weight 1) has no weight cell: `s' = s + v`;
 //! `q_start_dot` sets `s = 0` on row 0.
 //!
 //! **Threshold** (`q_threshold`): `| val: T | flag: total | mag: slack |` with
 //! `slack = total − T` (range-checked: total ≥ T).
+//!
+//! **Public inputs** (`q_public`, the circuit's first region, so its row r is the
+//! absolute row r): `val = instance` on the same row. Every public value (commitments,
+//! group tags, memberships, modes, threshold, binding) reaches the rows that use it by a
+//! copy of its `val` cell; the instance column itself takes no copies.
 //!
 //! Bounds (with the limits of [`crate::shape`]): |q|, |x| < 2^70; |n| < 2^80;
 //! money < 2^60, rates < 2^30; every loss, worst and slack < 2^160; every group excess
@@ -92,7 +105,7 @@ use halo2_proofs::plonk::{
 };
 use halo2_proofs::poly::Rotation;
 
-use crate::chips::hash::{Absorption, Word};
+use crate::chips::hash::{Absorption, Active, Word};
 use crate::commitment::{EntryKind, ID_SHIFT, KIND_SHIFT, VALUE_OFFSET_BITS};
 use crate::encoding::{pow2, Fp};
 use crate::fixed::MONEY_SCALE;
@@ -103,6 +116,10 @@ use crate::witness::{AccountPlan, Crossing, GroupTotals, NetRow, QTY_OFFSET_BITS
 
 /// Scenario-lane columns: S lanes fold into S / 8 rows per net slot (S ≥ 8).
 pub const LANE_COLUMNS: usize = 8;
+
+/// The P&L table columns hold P&L + 2^PNL_SHIFT_BITS (non-negative: see the module doc).
+pub const PNL_SHIFT_BITS: u32 = 60;
+const _: () = assert!(crate::fixed::MAX_MONEY_UNITS < 1 << PNL_SHIFT_BITS);
 
 /// Columns, selectors and tables of the margin chip.
 #[derive(Clone, Debug)]
@@ -138,7 +155,9 @@ pub struct MarginConfig {
     q_net_absorb: Selector,
     q_group_total: Selector,
     q_dot: Selector,
+    q_sum: Selector,
     q_threshold: Selector,
+    q_public: Selector,
     q_start_position: Selector,
     q_start_collateral: Selector,
     q_close_position: Selector,
@@ -220,14 +239,14 @@ pub struct GroupCells {
 pub trait MarginInstructions {
     /// Loads the market's instrument and asset tables.
     fn load_tables(&self, layouter: &mut impl Layouter<Fp>, tables: &MarketTables) -> Result<(), Error>;
-    /// Lays out one account slot's header and position rows; `tag_offset` is its group
-    /// tag's instance row.
+    /// Lays out one account slot's header and position rows; `tag` is its group tag's
+    /// public cell.
     fn assign_positions(
         &self,
         layouter: &mut impl Layouter<Fp>,
         slots: usize,
         account: Option<&AccountPlan>,
-        tag_offset: usize,
+        tag: &AssignedCell<Fp, Fp>,
     ) -> Result<PositionCells, Error>;
     /// Lays out one account slot's collateral rows.
     fn assign_collateral(&self, layouter: &mut impl Layouter<Fp>, slots: usize, account: Option<&AccountPlan>)
@@ -242,32 +261,35 @@ pub trait MarginInstructions {
         group: Option<&crate::witness::GroupPlan>,
         loss_factor: i128,
         collateral: &AssignedCell<Fp, Fp>,
-        mode_offset: usize,
+        mode: &AssignedCell<Fp, Fp>,
     ) -> Result<GroupCells, Error>;
-    /// Σ w_i·v_i with each weight either an instance row or the constant 1; `sums` are
-    /// the planned running sums after each term (prover only).
-    fn weighted_sum(&self, layouter: &mut impl Layouter<Fp>, terms: &[(Weight, &AssignedCell<Fp, Fp>)], sums: Option<&[Fp]>)
+    /// Σ w_i·v_i with each weight either the constant 1 or a cell; `sums` are the planned
+    /// running sums after each term (prover only).
+    fn weighted_sum(&self, layouter: &mut impl Layouter<Fp>, terms: &[(Weight<'_>, &AssignedCell<Fp, Fp>)], sums: Option<&[Fp]>)
         -> Result<AssignedCell<Fp, Fp>, Error>;
-    /// total − T from the instance row `threshold_offset`, `slack` as planned; returns the
+    /// total − T with T the public `threshold` cell, `slack` as planned; returns the
     /// slack cell to range-check.
     fn threshold_slack(
         &self,
         layouter: &mut impl Layouter<Fp>,
         total: &AssignedCell<Fp, Fp>,
-        threshold_offset: usize,
+        threshold: &AssignedCell<Fp, Fp>,
         slack: Option<Fp>,
     ) -> Result<AssignedCell<Fp, Fp>, Error>;
-    /// Copies an instance row into a fresh cell (so the value is bound to the proof).
-    fn bind_instance(&self, layouter: &mut impl Layouter<Fp>, offset: usize) -> Result<AssignedCell<Fp, Fp>, Error>;
+    /// The `count` public inputs as cells holding `values` (prover only; the gate ties
+    /// each to its instance row): the first region of the circuit, so that its row r is
+    /// instance row r.
+    fn load_public(&self, layouter: &mut impl Layouter<Fp>, count: usize, values: Option<&[Fp]>)
+        -> Result<Vec<AssignedCell<Fp, Fp>>, Error>;
 }
 
 /// A weight of a weighted sum.
 #[derive(Clone, Copy, Debug)]
-pub enum Weight {
-    /// The constant 1.
+pub enum Weight<'a> {
+    /// The constant 1 (a plain sum row).
     One,
-    /// The value at this instance row.
-    Instance(usize),
+    /// The value of this cell (a public input).
+    Cell(&'a AssignedCell<Fp, Fp>),
 }
 
 /// The margin chip.
@@ -309,7 +331,6 @@ impl MarginChip {
         for col in [val, mag, flag, entry] {
             meta.enable_equality(col);
         }
-        meta.enable_equality(instance);
         let group_tag = meta.fixed_column();
         let loss_factor = meta.fixed_column();
         let t_instrument: Vec<TableColumn> = (0..5 + lanes).map(|_| meta.lookup_table_column()).collect();
@@ -344,7 +365,9 @@ impl MarginChip {
             q_net_absorb: meta.selector(),
             q_group_total: meta.selector(),
             q_dot: meta.selector(),
+            q_sum: meta.selector(),
             q_threshold: meta.selector(),
+            q_public: meta.selector(),
             q_start_position: meta.selector(),
             q_start_collateral: meta.selector(),
             q_close_position: meta.selector(),
@@ -462,7 +485,8 @@ impl MarginChip {
             let q = m.query_selector(c.q_net);
             let mut inputs: Vec<Expression<Fp>> =
                 [c.idx, c.id, c.price, c.linear, c.short].iter().map(|&col| m.query_advice(col, Rotation::cur())).collect();
-            inputs.extend((0..c.lanes).map(|s| c.pnl_at(m, s, 0)));
+            let shift = Expression::Constant(pow2(PNL_SHIFT_BITS));
+            inputs.extend((0..c.lanes).map(|s| c.pnl_at(m, s, 0) + shift.clone()));
             inputs.into_iter().zip(c.t_instrument.iter()).map(|(x, &t)| (q.clone() * x, t)).collect::<Vec<_>>()
         });
 
@@ -516,6 +540,21 @@ impl MarginChip {
             Constraints::with_selector(q, [("accumulate", s_next - s - w * v)])
         });
 
+        meta.create_gate("plain sum", |m| {
+            let q = m.query_selector(c.q_sum);
+            let (v, s, s_next) = (cur(m, c.val), cur(m, c.mag), next(m, c.mag));
+            Constraints::with_selector(q, [("accumulate", s_next - s - v)])
+        });
+
+        // The public inputs enter on the rows of the first region, row r of `val` equal to
+        // instance row r (so the instance column needs no equality: its values reach the
+        // rest of the circuit by copies of these `val` cells).
+        meta.create_gate("public input", |m| {
+            let q = m.query_selector(c.q_public);
+            let public = m.query_instance(c.instance, Rotation::cur());
+            Constraints::with_selector(q, [("val is the instance", cur(m, c.val) - public)])
+        });
+
         meta.create_gate("threshold", |m| {
             let q = m.query_selector(c.q_threshold);
             let (threshold, total, slack) = (cur(m, c.val), cur(m, c.flag), cur(m, c.mag));
@@ -567,8 +606,8 @@ impl MarginChip {
     }
 }
 
-/// Consecutive cells two by two as absorptions, `active(j)` the flag of pair j.
-fn pairs(cells: &[AssignedCell<Fp, Fp>], active: impl Fn(usize) -> Word) -> Vec<Absorption> {
+/// Consecutive cells two by two as absorptions, `active(j)` whether pair j counts.
+fn pairs(cells: &[AssignedCell<Fp, Fp>], active: impl Fn(usize) -> Active) -> Vec<Absorption> {
     cells
         .chunks(2)
         .enumerate()
@@ -613,12 +652,16 @@ impl MarginInstructions for MarginChip {
         layouter.assign_table(
             || "instruments",
             |mut table| {
-                // Row 0 is all zeros: the tuple a disabled lookup row presents.
-                let zero_row = std::iter::repeat_n(Fp::zero(), 5 + tables.lanes).collect::<Vec<_>>();
-                let rows = std::iter::once(zero_row).chain(tables.instruments.iter().map(|r| {
+                // Row 0 is all zeros: the tuple a disabled lookup row presents (and the
+                // value halo2 repeats down the unused rows). Row 1 is the padding
+                // instrument, then the market's; P&L shifted (see the module doc).
+                let shift = pow2(PNL_SHIFT_BITS);
+                let zero_row = vec![Fp::zero(); 5 + tables.lanes];
+                let padding = (0..5 + tables.lanes).map(|col| if col < 5 { Fp::zero() } else { shift }).collect();
+                let rows = [zero_row, padding].into_iter().chain(tables.instruments.iter().map(|r| {
                     [Fp::from(r.index), r.id, fp(r.mark), fp(r.linear), fp(r.short_charge)]
                         .into_iter()
-                        .chain(r.pnl.iter().map(|&p| fp(p)))
+                        .chain(r.pnl.iter().map(|&p| fp(p) + shift))
                         .collect()
                 }));
                 for (i, row) in rows.enumerate() {
@@ -649,7 +692,7 @@ impl MarginInstructions for MarginChip {
         layouter: &mut impl Layouter<Fp>,
         slots: usize,
         account: Option<&AccountPlan>,
-        tag_offset: usize,
+        tag: &AssignedCell<Fp, Fp>,
     ) -> Result<PositionCells, Error> {
         let c = &self.config;
         layouter.assign_region(
@@ -684,15 +727,15 @@ impl MarginInstructions for MarginChip {
                 // difference, the logUp key base.
                 let crossing = |f: fn(&Crossing) -> Fp| account.map_or(Value::unknown(), |a| Value::known(f(&a.crossing)));
                 let challenge = region.assign_advice(|| "challenge", c.val, h - 1, || crossing(|x| x.challenge))?;
-                region.assign_advice_from_instance(|| "group tag", c.instance, tag_offset, c.mag, h - 1)?;
+                tag.copy_advice(|| "group tag", &mut region, c.mag, h - 1)?;
                 assign_column(&mut region, c.chal, rows, all, h, |p| p.challenge - p.tag)?;
                 c.q_close_position.enable(&mut region, h + slots)?;
                 let logup = region.assign_advice(|| "logUp out", c.val, h + slots, || crossing(|x| x.logup))?;
                 // The closing row's flag (read by the last row's "real entries first").
                 region.assign_advice(|| "closing flag", c.flag, h + slots, || Value::known(Fp::zero()))?;
                 // The header pairs always count; a position pair counts when its first slot does.
-                let mut absorptions = pairs(&header, |_| Word::Constant(Fp::one()));
-                absorptions.extend(pairs(&entries, |j| Word::Cell(flags[2 * j].clone())));
+                let mut absorptions = pairs(&header, |_| Active::Always);
+                absorptions.extend(pairs(&entries, |j| Active::If(Word::Cell(flags[2 * j].clone()))));
                 Ok(PositionCells {
                     offsets,
                     absorptions,
@@ -729,7 +772,7 @@ impl MarginInstructions for MarginChip {
                 let out = account.map_or(Value::unknown(), |a| Value::known(a.crossing.value));
                 let value = region.assign_advice(|| "value out", c.val, slots, || out)?;
                 region.assign_advice(|| "closing flag", c.flag, slots, || Value::known(Fp::zero()))?;
-                let absorptions = pairs(&entries, |j| Word::Cell(flags[2 * j].clone()));
+                let absorptions = pairs(&entries, |j| Active::If(Word::Cell(flags[2 * j].clone())));
                 Ok(CollateralCells { mags, absorptions, value })
             },
         )
@@ -743,7 +786,7 @@ impl MarginInstructions for MarginChip {
         group: Option<&crate::witness::GroupPlan>,
         loss_factor: i128,
         collateral: &AssignedCell<Fp, Fp>,
-        mode_offset: usize,
+        mode: &AssignedCell<Fp, Fp>,
     ) -> Result<GroupCells, Error> {
         let c = &self.config;
         let rows: Option<&[NetRow]> = group.map(|x| &x.rows[..]);
@@ -799,7 +842,7 @@ impl MarginInstructions for MarginChip {
                         words.push(region.assign_advice(|| "net word", c.entry, 4 * f * j + w, || value)?);
                     }
                 }
-                let absorptions = pairs(&words, |_| Word::Constant(Fp::one()));
+                let absorptions = pairs(&words, |_| Active::Always);
                 // Closing row.
                 let close = f * slots;
                 c.q_group_total.enable(&mut region, close)?;
@@ -810,7 +853,7 @@ impl MarginInstructions for MarginChip {
                     .map(|s| region.assign_advice(|| "slack", c.mag, close + 1 + s, || known(&|t| t.slack[s])))
                     .collect::<Result<Vec<_>, _>>()?;
                 collateral.copy_advice(|| "collateral", &mut region, c.val, close)?;
-                region.assign_advice_from_instance(|| "mode", c.instance, mode_offset, c.flag, close)?;
+                mode.copy_advice(|| "mode", &mut region, c.flag, close)?;
                 region.assign_advice(|| "requirement", c.neg, close, || known(&|t| t.requirement))?;
                 let excess = region.assign_advice(|| "excess", c.entry, close, || known(&|t| t.excess))?;
                 // The challenge comes in, and the final logUp sum leaves, through `val` below.
@@ -830,7 +873,7 @@ impl MarginInstructions for MarginChip {
         )
     }
 
-    fn weighted_sum(&self, layouter: &mut impl Layouter<Fp>, terms: &[(Weight, &AssignedCell<Fp, Fp>)], sums: Option<&[Fp]>)
+    fn weighted_sum(&self, layouter: &mut impl Layouter<Fp>, terms: &[(Weight<'_>, &AssignedCell<Fp, Fp>)], sums: Option<&[Fp]>)
         -> Result<AssignedCell<Fp, Fp>, Error> {
         let c = &self.config;
         layouter.assign_region(
@@ -839,13 +882,13 @@ impl MarginInstructions for MarginChip {
                 c.q_start_dot.enable(&mut region, 0)?;
                 let mut sum = region.assign_advice(|| "sum", c.mag, 0, || Value::known(Fp::zero()))?;
                 for (r, (weight, value)) in terms.iter().enumerate() {
-                    c.q_dot.enable(&mut region, r)?;
                     match weight {
-                        Weight::One => region.assign_advice_from_constant(|| "one", c.flag, r, Fp::one())?,
-                        Weight::Instance(offset) => {
-                            region.assign_advice_from_instance(|| "weight", c.instance, *offset, c.flag, r)?
+                        Weight::One => c.q_sum.enable(&mut region, r)?,
+                        Weight::Cell(w) => {
+                            c.q_dot.enable(&mut region, r)?;
+                            w.copy_advice(|| "weight", &mut region, c.flag, r)?;
                         }
-                    };
+                    }
                     value.copy_advice(|| "value", &mut region, c.val, r)?;
                     let next = sums.map_or(Value::unknown(), |s| Value::known(s[r]));
                     sum = region.assign_advice(|| "sum", c.mag, r + 1, || next)?;
@@ -859,7 +902,7 @@ impl MarginInstructions for MarginChip {
         &self,
         layouter: &mut impl Layouter<Fp>,
         total: &AssignedCell<Fp, Fp>,
-        threshold_offset: usize,
+        threshold: &AssignedCell<Fp, Fp>,
         slack: Option<Fp>,
     ) -> Result<AssignedCell<Fp, Fp>, Error> {
         let c = &self.config;
@@ -867,18 +910,27 @@ impl MarginInstructions for MarginChip {
             || "threshold",
             |mut region| {
                 c.q_threshold.enable(&mut region, 0)?;
-                region.assign_advice_from_instance(|| "threshold", c.instance, threshold_offset, c.val, 0)?;
+                threshold.copy_advice(|| "threshold", &mut region, c.val, 0)?;
                 total.copy_advice(|| "total", &mut region, c.flag, 0)?;
                 region.assign_advice(|| "slack", c.mag, 0, || slack.map_or(Value::unknown(), Value::known))
             },
         )
     }
 
-    fn bind_instance(&self, layouter: &mut impl Layouter<Fp>, offset: usize) -> Result<AssignedCell<Fp, Fp>, Error> {
+    fn load_public(&self, layouter: &mut impl Layouter<Fp>, count: usize, values: Option<&[Fp]>)
+        -> Result<Vec<AssignedCell<Fp, Fp>>, Error> {
         let c = &self.config;
         layouter.assign_region(
-            || "bind instance",
-            |mut region| region.assign_advice_from_instance(|| "public", c.instance, offset, c.val, 0),
+            || "public inputs",
+            |mut region| {
+                (0..count)
+                    .map(|r| {
+                        c.q_public.enable(&mut region, r)?;
+                        let value = values.map_or(Value::unknown(), |v| Value::known(v[r]));
+                        region.assign_advice(|| "public", c.val, r, || value)
+                    })
+                    .collect()
+            },
         )
     }
 }

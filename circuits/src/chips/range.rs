@@ -1,16 +1,20 @@
 //! Range checks: `0 ≤ x < 2^(10·words)` by a strict running-sum decomposition into
 //! 10-bit words, each looked up in one shared table of 0..2^10.
 //!
-//! One check is one region in one lane (an advice column):
+//! One check is one region of `words` rows in one lane (an advice column `z` beside a
+//! fixed column `shift`):
 //! ```text
-//! row   | z (lane)                         | q_word
-//! 0     | z_0 = x (copied in)              | 1
-//! i     | z_i = (z_{i−1} − w_{i−1}) / 2^10 | 1
-//! words | z_words = 0 (the constant)       |
+//! row       | z (lane)                         | shift
+//! 0         | z_0 = x (copied in)              | 2^10
+//! i         | z_i = (z_{i−1} − w_{i−1}) / 2^10 | 2^10
+//! words − 1 | z_{words−1}, the top word        | 0
 //! ```
-//! Lookup (`q_word`): `z_i − 2^10·z_{i+1} ∈ [0, 2^10)`. So `x = Σ w_i·2^(10i)` with
-//! every `w_i < 2^10` and nothing left over: `x < 2^(10·words)`. The lookup's input is
-//! of degree 2 (selector × a difference), which keeps the circuit at degree 5.
+//! Lookup, on every row of the lane: `z − shift·z_next ∈ [0, 2^10)`. So
+//! `x = Σ w_i·2^(10i)` with every `w_i < 2^10` (the last row's word is `z_{words−1}`
+//! itself, nothing shifted out): `x < 2^(10·words)`. A row outside every check has
+//! `shift = 0` and `z = 0` (or any word: it feeds nothing), so no selector is needed, the
+//! top word needs no zero row below it, and no constant is copied in. The lookup's input
+//! is of degree 2 (fixed × advice), which keeps the circuit at degree 5.
 //!
 //! Several lanes share the table and their checks are spread over the lanes in turn,
 //! so that the floor planner lays them side by side.
@@ -19,7 +23,7 @@ use std::cell::Cell;
 
 use ff::{Field, PrimeField};
 use halo2_proofs::circuit::{AssignedCell, Layouter, Value};
-use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, Selector, TableColumn};
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Fixed, TableColumn};
 use halo2_proofs::poly::Rotation;
 
 use crate::encoding::{pow2, Fp};
@@ -27,11 +31,11 @@ use crate::encoding::{pow2, Fp};
 /// Bits per looked-up word.
 pub const WORD_BITS: usize = 10;
 
-/// One lane's column and selector.
+/// One lane's running sums and its shifts (2^10 where a word is cut off, else 0).
 #[derive(Clone, Debug)]
 struct Lane {
     z: Column<Advice>,
-    q_word: Selector,
+    shift: Column<Fixed>,
 }
 
 /// Columns of the range-check chip.
@@ -62,14 +66,12 @@ impl RangeCheckChip {
             .iter()
             .map(|&z| {
                 meta.enable_equality(z);
-                let q_word = meta.complex_selector();
+                let shift = meta.fixed_column();
                 meta.lookup(|m| {
-                    let q = m.query_selector(q_word);
-                    let word = m.query_advice(z, Rotation::cur())
-                        - m.query_advice(z, Rotation::next()) * Expression::Constant(pow2(WORD_BITS as u32));
-                    vec![(q * word, table)]
+                    let word = m.query_advice(z, Rotation::cur()) - m.query_fixed(shift) * m.query_advice(z, Rotation::next());
+                    vec![(word, table)]
                 });
-                Lane { z, q_word }
+                Lane { z, shift }
             })
             .collect();
         RangeCheckConfig { lanes, table }
@@ -95,8 +97,8 @@ impl RangeCheckChip {
 }
 
 /// The running sums `z_1..z_words` of `x` (`z_0 = x`): each the previous with its low
-/// 10 bits removed, then divided by 2^10 (in the field, so a too-large x leaves a
-/// non-zero or wrapped remainder that the lookups or the final zero reject).
+/// 10 bits removed, then divided by 2^10 (in the field, so a too-large x leaves a top
+/// word `z_{words−1}` of 2^10 or more, or a wrapped one, which its lookup rejects).
 fn running_sums(x: Fp, words: usize) -> Vec<Fp> {
     let inverse = pow2(WORD_BITS as u32).invert().expect("2^10 is invertible");
     let mut z = x;
@@ -121,13 +123,14 @@ impl RangeInstructions for RangeCheckChip {
             |mut region| {
                 value.copy_advice(|| "z_0", &mut region, lane.z, 0)?;
                 let sums = value.value().map(|&x| running_sums(x, words));
+                let cut = pow2(WORD_BITS as u32);
                 for i in 0..words {
-                    lane.q_word.enable(&mut region, i)?;
+                    let shift = if i + 1 < words { cut } else { Fp::zero() };
+                    region.assign_fixed(|| "shift", lane.shift, i, || Value::known(shift))?;
                     if i + 1 < words {
                         region.assign_advice(|| "z", lane.z, i + 1, || sums.as_ref().map(|z| z[i]))?;
                     }
                 }
-                region.assign_advice_from_constant(|| "z_words = 0", lane.z, words, Fp::zero())?;
                 Ok(())
             },
         )
@@ -156,8 +159,6 @@ mod tests {
             self.clone()
         }
         fn configure(meta: &mut ConstraintSystem<Fp>) -> Self::Config {
-            let constants = meta.fixed_column();
-            meta.enable_constant(constants);
             let load = meta.advice_column();
             meta.enable_equality(load);
             let lanes = [meta.advice_column(), meta.advice_column()];
@@ -181,8 +182,20 @@ mod tests {
         }
     }
 
+    fn run_words(values: Vec<Fp>, words: usize) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
+        MockProver::run(11, &TestCircuit { values, words }, vec![]).unwrap().verify()
+    }
+
     fn run(values: Vec<Fp>) -> Result<(), Vec<halo2_proofs::dev::VerifyFailure>> {
-        MockProver::run(11, &TestCircuit { values, words: 3 }, vec![]).unwrap().verify()
+        run_words(values, 3)
+    }
+
+    #[test]
+    fn a_one_word_check_is_the_top_word_alone() {
+        assert_eq!(run_words(vec![Fp::zero(), Fp::from(1023)], 1), Ok(()));
+        for bad in [Fp::from(1024), -Fp::one()] {
+            assert!(run_words(vec![Fp::from(5), bad], 1).is_err());
+        }
     }
 
     #[test]
