@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use zkmargin_circuits::market::{Level, Market};
-use zkmargin_circuits::circuit::MarginCircuit;
+use zkmargin_circuits::circuit::layout_rows;
 use zkmargin_circuits::tables::MarketTables;
-use zkmargin_circuits::with_lanes;
 use zkmargin_prover::baseline;
 use zkmargin_prover::engine;
 use zkmargin_prover::portfolio::Portfolio;
@@ -39,14 +38,12 @@ fn bench_profile(c: &mut Criterion, profile: Profile) {
     let dir = params_dir();
     let bundle = prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap().bundle;
     let shape = bundle.circuit;
-    let rows = with_lanes!(shape.scenarios, S => {
-        let tables = MarketTables::new(&market, Level::Initial, S);
-        MarginCircuit::<S> { shape, tables, plan: None }.rows()
-    });
+    let (rows, wide) = layout_rows(&shape, &MarketTables::new(&market, Level::Initial, shape.scenarios));
     eprintln!(
-        "{}: k = {}, rows used {} of {} (reserved {}), proof {} bytes",
+        "{}: k = {} ({} layout), rows used {} of {} (reserved {}), proof {} bytes",
         profile.as_str(),
         shape.k,
+        if wide { "wide" } else { "compact" },
         rows.used,
         1usize << shape.k,
         rows.reserved,

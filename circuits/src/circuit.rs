@@ -22,7 +22,7 @@ use halo2_proofs::plonk::{
     Advice, Any, Assigned, Assignment, Circuit, Column, ConstraintSystem, Error, Fixed, FloorPlanner, Instance, Selector,
 };
 
-use crate::chips::hash::{Absorption, Active, HashChip, HashConfig, HashInstructions, SpongeRun, Word};
+use crate::chips::hash::{Absorption, Active, Geometry, HashChip, HashConfig, HashInstructions, SpongeRun, Word};
 use crate::chips::margin::{MarginChip, MarginConfig, MarginInstructions, Weight};
 use crate::chips::range::{RangeCheckChip, RangeCheckConfig, RangeInstructions, WORD_BITS};
 use crate::encoding::Fp;
@@ -35,8 +35,72 @@ use crate::witness::Plan;
 
 /// Poseidon lanes laid side by side.
 pub const HASH_LANES: usize = 3;
-/// Range-check lanes laid side by side.
-pub const RANGE_LANES: usize = 2;
+
+/// The lanes beside the margin rows: how many range-check lanes, and how the hash lanes
+/// lay out a permutation. Halo2 fixes columns before it sees a shape, so the circuit
+/// type carries the choice (`MarginCircuit<S, WIDE>`) and [`size`] makes it per shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Range-check lanes.
+    pub range_lanes: usize,
+    /// Partial rounds per hash row.
+    pub geometry: Geometry,
+}
+
+impl Layout {
+    /// Fewest columns: 2 range lanes, 38-row hash blocks (small and medium books).
+    pub const COMPACT: Layout = Layout { range_lanes: 2, geometry: Geometry::COMPACT };
+    /// Fewest rows: 3 range lanes, 29-row hash blocks (a large book one k lower).
+    pub const WIDE: Layout = Layout { range_lanes: 3, geometry: Geometry::WIDE };
+
+    /// The layout of `MarginCircuit<S, wide>`.
+    pub const fn of(wide: bool) -> Layout {
+        if wide {
+            Layout::WIDE
+        } else {
+            Layout::COMPACT
+        }
+    }
+}
+
+/// The rows of the layout [`size`] picks for `shape` over `tables`, and whether it is the
+/// wide one (for reports).
+pub fn layout_rows(shape: &Shape, tables: &MarketTables) -> (Rows, bool) {
+    let wide = size(shape, tables).wide;
+    let rows = crate::with_circuit!(tables.lanes, wide, S, W => {
+        MarginCircuit::<S, W> { shape: *shape, tables: tables.clone(), plan: None }.rows()
+    });
+    (rows, wide)
+}
+
+/// How a shape is laid out: its k and whether in the wide layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sizing {
+    /// Rows are 2^k.
+    pub k: u32,
+    /// The wide layout ([`Layout::WIDE`]).
+    pub wide: bool,
+}
+
+/// The k and layout of `shape` (its own k ignored) over `tables`: the compact layout
+/// unless the wide one needs a smaller k. Exact (layout passes that commit nothing: the
+/// wide one only where the compact one needs more rows than the tables), and the same
+/// for the prover and every verifier.
+pub fn size(shape: &Shape, tables: &MarketTables) -> Sizing {
+    crate::with_lanes!(tables.lanes, S => {
+        let compact = MarginCircuit::<S, false> { shape: *shape, tables: tables.clone(), plan: None }.min_k();
+        // The wide layout saves lane rows, not table rows: no gain where the tables set k.
+        if compact <= estimated_k(tables.instruments.len(), tables.assets.len()) {
+            return Sizing { k: compact, wide: false };
+        }
+        let wide = MarginCircuit::<S, true> { shape: *shape, tables: tables.clone(), plan: None }.min_k();
+        if wide < compact {
+            Sizing { k: wide, wide: true }
+        } else {
+            Sizing { k: compact, wide: false }
+        }
+    })
+}
 
 /// Words (of 10 bits) of each range check; see the bounds in [`crate::chips::margin`].
 pub mod words {
@@ -65,7 +129,7 @@ pub struct MarginCircuitConfig {
 /// The margin circuit for a shape and a market at one level; `plan` is the witness
 /// (absent for key generation).
 #[derive(Clone, Debug)]
-pub struct MarginCircuit<const S: usize> {
+pub struct MarginCircuit<const S: usize, const WIDE: bool = false> {
     /// Circuit shape.
     pub shape: Shape,
     /// Market tables at the statement's level.
@@ -157,7 +221,7 @@ pub fn estimated_k(instruments: usize, assets: usize) -> u32 {
     (table_rows + 8).next_power_of_two().trailing_zeros()
 }
 
-impl<const S: usize> MarginCircuit<S> {
+impl<const S: usize, const WIDE: bool> MarginCircuit<S, WIDE> {
     /// The exact rows of this circuit's layout (a synthesis pass that commits nothing).
     pub fn rows(&self) -> Rows {
         let mut cs = ConstraintSystem::default();
@@ -180,7 +244,7 @@ fn ones(cells: &[AssignedCell<Fp, Fp>]) -> Vec<(Weight<'_>, &AssignedCell<Fp, Fp
 }
 
 
-impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
+impl<const S: usize, const WIDE: bool> Circuit<Fp> for MarginCircuit<S, WIDE> {
     type Config = MarginCircuitConfig;
     type FloorPlanner = SimpleFloorPlanner;
 
@@ -193,9 +257,10 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
         // public inputs enter through one region (so neither column needs equality).
         let instance = meta.instance_column();
         let margin = MarginChip::configure(meta, S, instance);
-        let range_lanes: Vec<_> = (0..RANGE_LANES).map(|_| meta.advice_column()).collect();
+        let layout = Layout::of(WIDE);
+        let range_lanes: Vec<_> = (0..layout.range_lanes).map(|_| meta.advice_column()).collect();
         let range = RangeCheckChip::configure(meta, &range_lanes);
-        let hash = HashChip::configure(meta, HASH_LANES);
+        let hash = HashChip::configure(meta, HASH_LANES, layout.geometry);
         MarginCircuitConfig { margin, range, hash }
     }
 
@@ -317,6 +382,25 @@ impl<const S: usize> Circuit<Fp> for MarginCircuit<S> {
             },
         )
     }
+}
+
+/// Runs `$body` with `$lanes` (a runtime lane count) bound as the const `$S` and
+/// `$wide` (a runtime [`Sizing::wide`]) as the const `$W`.
+///
+/// ```ignore
+/// with_circuit!(shape.scenarios, sizing.wide, S, W => MarginCircuit::<S, W> { .. })
+/// ```
+#[macro_export]
+macro_rules! with_circuit {
+    ($lanes:expr, $wide:expr, $S:ident, $W:ident => $body:expr) => {
+        if $wide {
+            const $W: bool = true;
+            $crate::with_lanes!($lanes, $S => $body)
+        } else {
+            const $W: bool = false;
+            $crate::with_lanes!($lanes, $S => $body)
+        }
+    };
 }
 
 /// Runs `$body` with `$lanes` (a runtime lane count) bound as the const `$S`.

@@ -4,10 +4,9 @@
 
 use std::time::Instant;
 
-use zkmargin_circuits::circuit::MarginCircuit;
+use zkmargin_circuits::circuit::layout_rows;
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::tables::MarketTables;
-use zkmargin_circuits::with_lanes;
 use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::prove::prove;
 use zkmargin_prover::sample::{generate, Profile};
@@ -36,10 +35,7 @@ fn main() {
     let t = &proven.timings;
     let bundle = proven.bundle;
     let shape = bundle.circuit;
-    let rows = with_lanes!(shape.scenarios, S => {
-        let tables = MarketTables::new(&market, Level::Initial, S);
-        MarginCircuit::<S> { shape, tables, plan: None }.rows()
-    });
+    let (rows, wide) = layout_rows(&shape, &MarketTables::new(&market, Level::Initial, shape.scenarios));
     let started = Instant::now();
     let verifier = Verifier::new(dir.clone());
     let vk = verifier.verifying_key(&market, Level::Initial, &shape).unwrap();
@@ -53,9 +49,10 @@ fn main() {
     let warm = started.elapsed() / 5;
     let pinned = format!("{:#?}", vk.pinned());
     println!(
-        "{}: k={} advice={} fixed={} lookups={} rows used {}/{} | sizing+params {:.2} s, keygen vk+pk {:.2} s, witness+create_proof {:.2} s | cold verify {:.2} s (keygen_vk {:.2} s), further bundle {:.0} ms | proof {} B",
+        "{}: k={} ({}) advice={} fixed={} lookups={} rows used {}/{} | sizing+params {:.2} s, keygen vk+pk {:.2} s, witness+create_proof {:.2} s | cold verify {:.2} s (keygen_vk {:.2} s), further bundle {:.0} ms | proof {} B",
         profile.as_str(),
         shape.k,
+        if wide { "wide" } else { "compact" },
         count(&pinned, "num_advice_columns"),
         count(&pinned, "num_fixed_columns"),
         pinned.matches("Argument {").count(),

@@ -5,12 +5,12 @@ use std::path::Path;
 use halo2_proofs::plonk::{create_proof, keygen_pk, keygen_vk};
 use halo2_proofs::transcript::{Blake2bWrite, Challenge255};
 use pasta_curves::vesta;
-use zkmargin_circuits::circuit::MarginCircuit;
+use zkmargin_circuits::circuit::{size, MarginCircuit, Sizing};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::MAX_K;
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_circuits::witness::Plan;
-use zkmargin_circuits::with_lanes;
+use zkmargin_circuits::with_circuit;
 use zkmargin_verifier::bundle::{Bundle, MarketRef, FORMAT};
 use zkmargin_verifier::params;
 use zkmargin_verifier::progress::Progress;
@@ -77,14 +77,14 @@ pub fn prove(
     let shape = shape_for(&inputs).map_err(ProveError::TooLarge)?;
     let digest = market.digest();
     let public = inputs.statement.public_inputs(&shape, &digest).map_err(ProveError::Proving)?;
-    with_lanes!(shape.scenarios, S => {
-        let tables = MarketTables::new(market, level, S);
-        let mut timings = Timings::default();
-        let started = std::time::Instant::now();
-        let mut circuit = MarginCircuit::<S> { shape, tables, plan: None };
-        // The exact row count (a layout pass that commits nothing) fixes k.
-        progress.stage("sizing the circuit (row count)");
-        let k = circuit.min_k();
+    let tables = MarketTables::new(market, level, shape.scenarios);
+    let mut timings = Timings::default();
+    let started = std::time::Instant::now();
+    // The exact row count of each layout (passes that commit nothing) fixes k and the layout.
+    progress.stage("sizing the circuit (row count)");
+    let Sizing { k, wide } = size(&shape, &tables);
+    with_circuit!(shape.scenarios, wide, S, W => {
+        let mut circuit = MarginCircuit::<S, W> { shape, tables, plan: None };
         if k > MAX_K {
             return Err(ProveError::TooLarge(format!("the circuit needs 2^{k} rows, above 2^{MAX_K}")));
         }

@@ -60,6 +60,14 @@ impl Case {
         self.run_with_public(plan, self.public())
     }
 
+    /// Runs in the wide layout (3 range lanes, three partial rounds per hash row).
+    fn run_wide(&self, plan: Plan) -> Result<(), Vec<VerifyFailure>> {
+        zkmargin_circuits::with_lanes!(self.shape.scenarios, S => {
+            let circuit = MarginCircuit::<S, true> { shape: self.shape, tables: self.tables.clone(), plan: Some(plan) };
+            MockProver::run(circuit.min_k(), &circuit, vec![self.public()]).unwrap().verify()
+        })
+    }
+
     fn run_with_public(&self, plan: Plan, public: Vec<Fp>) -> Result<(), Vec<VerifyFailure>> {
         zkmargin_circuits::with_lanes!(self.shape.scenarios, S => {
             let circuit = MarginCircuit::<S> { shape: self.shape, tables: self.tables.clone(), plan: Some(plan) };
@@ -591,6 +599,21 @@ fn weighted_sums_and_threshold_slack_are_checked() {
     let mut plan = case.plan();
     plan.threshold_slack += Fp::one();
     assert_rejected(case.run(plan), "slack");
+}
+
+#[test]
+fn wide_layout_passes_honestly_and_rejects_forgeries() {
+    let case = Case::example(Level::Initial);
+    assert_eq!(case.run_wide(case.plan()), Ok(()));
+    let mut plan = case.plan();
+    plan.groups[0].rows[1].logup += Fp::one();
+    assert_rejected(case.run_wide(plan), "logUp sum");
+    let mut plan = case.plan();
+    plan.accounts[0].salt += Fp::one();
+    assert_rejected(case.run_wide(plan), "permutation");
+    let mut plan = case.plan();
+    plan.groups[0].totals.excess -= Fp::one();
+    assert_rejected(case.run_wide(plan), "excess");
 }
 
 #[test]

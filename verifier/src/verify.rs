@@ -27,12 +27,12 @@ use halo2_proofs::poly::commitment::{Guard, Params, MSM};
 use halo2_proofs::transcript::{Blake2bRead, Challenge255, EncodedChallenge};
 use pasta_curves::vesta;
 use sha2::{Digest, Sha512};
-use zkmargin_circuits::circuit::{estimated_k, MarginCircuit};
+use zkmargin_circuits::circuit::{estimated_k, size, MarginCircuit, Sizing};
 use zkmargin_circuits::encoding::Fp;
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::{Shape, SCENARIO_LANES};
 use zkmargin_circuits::tables::MarketTables;
-use zkmargin_circuits::with_lanes;
+use zkmargin_circuits::with_circuit;
 
 use crate::bundle::{Bundle, FORMAT};
 pub use crate::expect::{Expectations, Netting};
@@ -210,8 +210,15 @@ pub fn build_verifying_key(
     shape: &Shape,
 ) -> Result<VerifyingKey<vesta::Affine>, String> {
     let tables = MarketTables::new(market, level, shape.scenarios);
-    with_lanes!(shape.scenarios, S => {
-        let circuit = MarginCircuit::<S> { shape: *shape, tables, plan: None };
+    let wide = size(shape, &tables).wide;
+    keygen_in_layout(params, tables, shape, wide)
+}
+
+/// [`build_verifying_key`] with the layout already sized.
+fn keygen_in_layout(params: &Params<vesta::Affine>, tables: MarketTables, shape: &Shape, wide: bool)
+    -> Result<VerifyingKey<vesta::Affine>, String> {
+    with_circuit!(shape.scenarios, wide, S, W => {
+        let circuit = MarginCircuit::<S, W> { shape: *shape, tables, plan: None };
         keygen_vk(params, &circuit)
     })
     .map_err(|e| format!("{e:?}"))
@@ -234,16 +241,24 @@ pub struct Prechecked {
     pub public: Vec<Fp>,
     /// The proof bytes.
     pub proof: Vec<u8>,
+    /// The circuit's layout ([`Sizing::wide`]).
+    pub wide: bool,
 }
+
+/// Sizings already computed, by (market, level, shape): one pair of layout passes per
+/// key, however many bundles share it.
+type Sizings = HashMap<KeyId, Sizing>;
 
 /// Every check of `bundle` against `market` and `expect` that needs no parameters and
 /// no key: format, market, expectations, statement, shape and cost bounds.
 pub fn precheck(market: &Market, bundle: &Bundle, expect: &Expectations) -> Result<Prechecked, Rejection> {
-    precheck_with_digest(market, &market.digest(), bundle, expect)
+    precheck_with_digest(market, &market.digest(), bundle, expect, &mut Sizings::new())
 }
 
-/// [`precheck`] with the market's digest already computed (it hashes the whole snapshot).
-fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, expect: &Expectations) -> Result<Prechecked, Rejection> {
+/// [`precheck`] with the market's digest already computed (it hashes the whole snapshot)
+/// and the sizings of earlier bundles.
+fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, expect: &Expectations, sizings: &mut Sizings)
+    -> Result<Prechecked, Rejection> {
     if bundle.format != FORMAT {
         return Err(Rejection::Format(bundle.format.clone()));
     }
@@ -317,10 +332,9 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
     if shape.k < floor {
         return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for this market (at least {floor})", shape.k)));
     }
-    let exact_k = with_lanes!(shape.scenarios, S => {
-        let tables = MarketTables::new(market, statement.level, S);
-        MarginCircuit::<S> { shape: *shape, tables, plan: None }.min_k()
-    });
+    let key = KeyId { digest, level: statement.level, shape: *shape };
+    let sizing = *sizings.entry(key).or_insert_with(|| size(shape, &MarketTables::new(market, statement.level, shape.scenarios)));
+    let exact_k = sizing.k;
     if shape.k < exact_k {
         return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for its slots (they need {exact_k})", shape.k)));
     }
@@ -329,7 +343,7 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
     }
     let public = statement.public_inputs(shape, &digest).map_err(Rejection::Statement)?;
     let proof = hex::decode(&bundle.proof).map_err(|e| Rejection::Statement(format!("proof is not hex: {e}")))?;
-    Ok(Prechecked { public, proof })
+    Ok(Prechecked { public, proof, wide: sizing.wide })
 }
 
 /// One proof of a batch.
@@ -486,10 +500,12 @@ impl Verifier {
     /// The verifying key of the margin circuit for (market, level, shape), built once.
     pub fn verifying_key(&self, market: &Market, level: Level, shape: &Shape)
         -> Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError> {
-        self.verifying_key_for(market, market.digest(), level, shape)
+        let tables = MarketTables::new(market, level, shape.scenarios);
+        let wide = size(shape, &tables).wide;
+        self.verifying_key_for(market, market.digest(), level, shape, wide)
     }
 
-    fn verifying_key_for(&self, market: &Market, digest: [u8; 32], level: Level, shape: &Shape)
+    fn verifying_key_for(&self, market: &Market, digest: [u8; 32], level: Level, shape: &Shape, wide: bool)
         -> Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError> {
         let id = KeyId { digest, level, shape: *shape };
         if let Some(vk) = self.keys.lock().expect("lock").get(&id) {
@@ -497,7 +513,8 @@ impl Verifier {
         }
         let params = self.params(shape.k)?;
         self.progress.stage(&format!("verifying key (rebuilt from market {:?} at k={})", market.id, shape.k));
-        let vk = Arc::new(build_verifying_key(&params, market, level, shape).map_err(VerifierError::Keygen)?);
+        let tables = MarketTables::new(market, level, shape.scenarios);
+        let vk = Arc::new(keygen_in_layout(&params, tables, shape, wide).map_err(VerifierError::Keygen)?);
         self.keys.lock().expect("lock").insert(id, vk.clone());
         Ok(vk)
     }
@@ -526,6 +543,7 @@ impl Verifier {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; bundles.len()];
         // (market index, key) -> bundle indices with their prechecked inputs.
         let mut groups: Vec<(usize, KeyId, Vec<(usize, Prechecked)>)> = Vec::new();
+        let mut sizings = Sizings::new();
         for (i, bundle) in bundles.iter().enumerate() {
             let m = match digests.iter().position(|d| d.eq_ignore_ascii_case(&bundle.market.digest)) {
                 Some(m) => m,
@@ -538,7 +556,7 @@ impl Verifier {
                     continue;
                 }
             };
-            match precheck_with_digest(&markets[m], &raw[m], bundle, expect) {
+            match precheck_with_digest(&markets[m], &raw[m], bundle, expect, &mut sizings) {
                 Err(r) => outcomes[i] = Some(Outcome::Invalid(r)),
                 Ok(ready) => {
                     let key = KeyId { digest: raw[m], level: bundle.statement.level, shape: bundle.circuit };
@@ -561,7 +579,10 @@ impl Verifier {
             groups.iter().enumerate().flat_map(|(g, group)| group.2.chunks(MAX_BATCH).map(move |c| (g, c))).collect();
         // Keys once per group (in parallel across groups).
         let keys: Vec<Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError>> =
-            par_map(&groups, |(m, key, _)| self.verifying_key_for(&markets[*m], key.digest, key.level, &key.shape));
+            par_map(&groups, |(m, key, bundles)| {
+                let wide = bundles[0].1.wide; // one sizing per key
+                self.verifying_key_for(&markets[*m], key.digest, key.level, &key.shape, wide)
+            });
         if !units.is_empty() {
             let proofs: usize = units.iter().map(|u| u.1.len()).sum();
             self.progress.stage(&match proofs {

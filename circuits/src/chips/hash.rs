@@ -2,33 +2,41 @@
 //! the circuit ([`crate::sponges`]: the account commitments, the net-row digests and the
 //! logUp challenge).
 //!
-//! A lane runs its sponges one after another, one absorption per block of
-//! [`BLOCK_ROWS`] rows; every lane runs the same round in the same row of one region, so
+//! A lane runs its sponges one after another, one absorption per block of rows
+//! ([`Geometry::block_rows`]); every lane runs the same round in the same row of one region, so
 //! all lanes share the round-constant columns and the selectors. The rounds are those of
-//! halo2_gadgets' `Pow5Chip` (full rounds one per row, partial rounds two per row with one
-//! extra S-box cell). The state passes from one block to the next by rotation, so only an
+//! halo2_gadgets' `Pow5Chip` with witnessed S-box squares: full rounds one per row,
+//! partial rounds two per row ([`Geometry::COMPACT`], 38-row blocks) or three per row
+//! ([`Geometry::WIDE`], one more S-box column `sbox2`, 29-row blocks: the 56th partial
+//! round pairs with the 55th on the last partial row). The wide geometry, with 24 % fewer
+//! rows, is for circuits whose hash lanes would otherwise set k. The table shows the wide
+//! block (the compact one: 28 pair rows, no `sbox2`, `rc_a[1]` empty on partial rows): The state passes from one block to the next by rotation, so only an
 //! absorption's two words and its active flag are copied in and a sponge's result copied
 //! out, all through the `sbox` column, the lane's one equality-enabled column. Lane l's
 //! block (`rc_a[l]`, `rc_b[l]` on row 0 are its chain flag and initial capacity, and
 //! `rc_b[l]` on row 2 its always-active flag, so at most 3 lanes):
 //! ```text
-//! row    | state[0..3]                | sbox   | sq[0..3]                 | rc_a     | rc_b     | selector
-//! 0      | S, the state before        | e0     |                          | chain_l  | cap_l    | s_absorb
-//! 1      | S + (e0, e1, 0)            | e1     | x_j^2                    | RC[0]    |          | s_full
-//! 2      | after full round 1         | active | x_j^2                    | RC[1]    | always_l | s_full, s_active
-//! 3..4   | after full round r         |        | x_j^2                    | RC[r]    |          | s_full
-//! 5 + j  | after 4 full + 2j partial  | x_0^5  | x_0^2, y_0^2             | e_{4+2j} | e_{5+2j} | s_partial
-//! 33 + r | after the partial, r full  |        | x_j^2                    | RC[60+r] |          | s_full
-//! 37     | P = P(S + (e0, e1, 0))     | C_0    | ·, C_1, C_2              |          |          | s_carry
+//! row    | state[0..3]                | sbox   | sbox2  | sq[0..3]            | rc_a                   | rc_b       | selector
+//! 0      | S, the state before        | e0     |        |                     | chain_l                | cap_l      | s_absorb
+//! 1      | S + (e0, e1, 0)            | e1     |        | x_j^2               | RC[0]                  |            | s_full
+//! 2      | after full round 1         | active |        | x_j^2               | RC[1]                  | always_l   | s_full, s_active
+//! 3..4   | after full round r         |        |        | x_j^2               | RC[r]                  |            | s_full
+//! 5 + j  | after 4 full + 3j partial  | x_0^5  | y_0^5  | x_0^2, y_0^2, z_0^2 | e_{4+3j}, e_{6+3j}, · | e_{5+3j}   | s_partial (j < 18)
+//! 23     | after 4 full + 54 partial  | x_0^5  |        | x_0^2, y_0^2        | e_58                   | e_59       | s_partial_pair
+//! 24 + r | after the partial, r full  |        |        | x_j^2               | RC[60+r]               |            | s_full
+//! 28     | P = P(S + (e0, e1, 0))     | C_0    |        | ·, C_1, C_2         |                        |            | s_carry
 //! ```
 //! with `C = S + active·(P − S)` and `x_j = state_j + rc_a_j`. `s_absorb`: `S = chain·C(row
 //! −1) + (1 − chain)·(0, 0, cap)` (the previous block's carried state, or a new sponge)
 //! and row 1 = S + (e0, e1, 0).
 //! Full round (`s_full`): `sq_j = x_j^2` and `next_i = Σ_j M[i][j]·sq_j^2·x_j`. Partial
-//! pair (`s_partial`; its constants on word 0 only, see `Constants`), with
-//! `mid_i = M[i][0]·sbox + Σ_{j≥1} M[i][j]·state_j` and `y_0 = mid_0 + rc_b_0`:
-//! `sq_0 = x_0^2`, `sbox = sq_0^2·x_0`, `sq_1 = y_0^2`, `sq_1^2·y_0 = (M⁻¹·next)_0` and
-//! `mid_i = (M⁻¹·next)_i` for i = 1, 2.
+//! rounds (their constants on word 0 only, see `Constants`): round k of the row has input
+//! word `w_k + e_k` (`w_0 = state_0`), S-box output `o_k` and leaves
+//! `M·(o_k, rest)`, whose word 0 is the next round's `w`; with `x_0, y_0, z_0` the rounds'
+//! inputs: `sq_k = input_k^2`, `o_k = sq_k^2·input_k` where `o_0 = sbox`, `o_1 = sbox2`
+//! (`s_partial`), and the last round's output is checked against the next row through
+//! `M⁻¹`: `sq^2·input = (M⁻¹·next)_0` and the carried words `= (M⁻¹·next)_i`, i = 1, 2.
+//! Every intermediate word is a linear expression in the row's cells.
 //! `s_active` (row 2) pins `active = 1` where `always` (its `rc_b[l]`) is 1: an
 //! absorption that always counts needs no flag copied in.
 //! `s_carry`: `active ∈ {0, 1}` (read 35 rows up) and `C = S + active·(P − S)` with S read
@@ -51,18 +59,60 @@ use crate::encoding::Fp;
 const WIDTH: usize = 3;
 /// Full rounds before (and after) the partial rounds.
 const HALF_FULL: usize = 4;
-/// Rows holding partial rounds (two rounds each).
-const PARTIAL_ROWS: usize = 28;
+/// Partial rounds of P128Pow5T3.
+const PARTIAL_ROUNDS: usize = 56;
 /// The first round's row.
 const FIRST_ROUND: usize = 1;
 /// Rows of one block: the absorption, the rounds and the output row.
-pub const BLOCK_ROWS: usize = FIRST_ROUND + 2 * HALF_FULL + PARTIAL_ROWS + 1;
+/// The first partial row of a block.
+const FIRST_PARTIAL: usize = FIRST_ROUND + HALF_FULL;
+
+/// How a block lays out the partial rounds: `per_row` of them on each partial row (the
+/// last row takes what is left).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    per_row: usize,
+}
+
+impl Geometry {
+    /// Two partial rounds per row: 38-row blocks, 7 advice columns per lane.
+    pub const COMPACT: Geometry = Geometry { per_row: 2 };
+    /// Three partial rounds per row: 29-row blocks, 8 advice columns per lane.
+    pub const WIDE: Geometry = Geometry { per_row: 3 };
+
+    /// Rows holding partial rounds.
+    const fn partial_rows(self) -> usize {
+        PARTIAL_ROUNDS.div_ceil(self.per_row)
+    }
+
+    /// Partial rounds on partial row `j`.
+    const fn rounds_in_row(self, j: usize) -> usize {
+        if j + 1 < self.partial_rows() {
+            self.per_row
+        } else {
+            PARTIAL_ROUNDS - self.per_row * (self.partial_rows() - 1)
+        }
+    }
+
+    /// Rows of one block: the absorption, the rounds and the output row.
+    pub const fn block_rows(self) -> usize {
+        FIRST_ROUND + 2 * HALF_FULL + self.partial_rows() + 1
+    }
+
+    /// The output row of a block.
+    const fn output_row(self) -> usize {
+        self.block_rows() - 1
+    }
+
+    /// The first full row after the partial rounds.
+    const fn last_full(self) -> usize {
+        FIRST_PARTIAL + self.partial_rows()
+    }
+}
 /// Rows above the first block (its carried-in state, zeros).
 pub const SEED_ROWS: usize = 1;
 /// The row of a block whose `sbox` cell holds the absorption's active flag.
 const ACTIVE_ROW: usize = FIRST_ROUND + 1;
-/// The output row of a block.
-const OUTPUT_ROW: usize = BLOCK_ROWS - 1;
 /// At most this many lanes (their chain flags and capacities sit in `rc_a`, `rc_b`).
 pub const MAX_LANES: usize = WIDTH;
 
@@ -71,6 +121,8 @@ pub const MAX_LANES: usize = WIDTH;
 struct Lane {
     state: [Column<Advice>; WIDTH],
     sbox: Column<Advice>,
+    /// The middle partial round's S-box output (the wide geometry only).
+    sbox2: Option<Column<Advice>>,
     square: [Column<Advice>; WIDTH],
 }
 
@@ -84,16 +136,22 @@ impl Lane {
 
 /// The test hook's word of each carried column (see `HashChip::corrupt`).
 const CARRIED_WORDS: [usize; WIDTH] = [WIDTH, WIDTH + 2, WIDTH + 3];
+/// The test hook's word of the `sbox2` column.
+const SBOX2_WORD: usize = 2 * WIDTH + 1;
 
 /// Columns of the hash chip.
 #[derive(Clone, Debug)]
 pub struct HashConfig {
+    geometry: Geometry,
     lanes: Vec<Lane>,
     rc_a: [Column<Fixed>; WIDTH],
     rc_b: [Column<Fixed>; WIDTH],
     s_absorb: Selector,
     s_full: Selector,
-    s_partial: Selector,
+    /// Rows of three partial rounds (the wide geometry; the compact one has pairs only).
+    s_partial: Option<Selector>,
+    /// Rows of two partial rounds.
+    s_partial_pair: Selector,
     s_carry: Selector,
     s_seed: Selector,
     s_active: Selector,
@@ -153,7 +211,7 @@ pub struct HashChip {
     config: HashConfig,
     constants: Constants,
     /// Tests only: (lane, row of the region, word) of one trace cell to assign off by one
-    /// (word 3 is the lane's S-box column, words 4..7 its squares).
+    /// (word 3 is the lane's S-box column, words 4..7 its squares, word 7 its `sbox2`).
     #[cfg(test)]
     corrupt: Option<(usize, usize, usize)>,
 }
@@ -180,12 +238,12 @@ impl Constants {
     fn new() -> Self {
         let (mut rc, mds, mds_inv) = <P128Pow5T3 as Spec<Fp, WIDTH, 2>>::constants();
         let mut carried = [Fp::zero(); WIDTH];
-        for round in HALF_FULL..HALF_FULL + 2 * PARTIAL_ROWS {
+        for round in HALF_FULL..HALF_FULL + PARTIAL_ROUNDS {
             let e: [Fp; WIDTH] = std::array::from_fn(|i| rc[round][i] + carried[i]);
             rc[round] = [e[0], Fp::zero(), Fp::zero()];
             carried = std::array::from_fn(|i| mds[i][1] * e[1] + mds[i][2] * e[2]);
         }
-        let next = HALF_FULL + 2 * PARTIAL_ROWS;
+        let next = HALF_FULL + PARTIAL_ROUNDS;
         rc[next] = std::array::from_fn(|i| rc[next][i] + carried[i]);
         Constants { rc, mds, mds_inv }
     }
@@ -195,8 +253,8 @@ impl Constants {
     }
 
     /// Every witnessed value of one lane of a block.
-    fn trace(&self, input: [Fp; WIDTH]) -> Trace {
-        let mut t = Trace { states: Vec::with_capacity(BLOCK_ROWS), sboxes: Vec::new(), squares: Vec::new() };
+    fn trace(&self, geometry: Geometry, input: [Fp; WIDTH]) -> Trace {
+        let mut t = Trace { states: Vec::with_capacity(geometry.block_rows()), sboxes: Vec::new(), squares: Vec::new() };
         let mut s = input;
         let full = |t: &mut Trace, s: [Fp; WIDTH], rc: &[Fp; WIDTH]| {
             let x: [Fp; WIDTH] = std::array::from_fn(|i| s[i] + rc[i]);
@@ -208,20 +266,25 @@ impl Constants {
             t.states.push(s);
             s = full(&mut t, s, &self.rc[r]);
         }
-        for j in 0..PARTIAL_ROWS {
+        for j in 0..geometry.partial_rows() {
             t.states.push(s);
-            let (a, b) = (self.rc[HALF_FULL + 2 * j][0], self.rc[HALF_FULL + 2 * j + 1][0]);
-            let x0 = s[0] + a;
-            let first = x0.square().square() * x0;
-            t.sboxes.push(first);
-            let mid = self.apply_mds([first, s[1], s[2]]);
-            let y0 = mid[0] + b;
-            t.squares.push([x0.square(), y0.square(), Fp::zero()]); // the third is not laid out
-            s = self.apply_mds([y0.square().square() * y0, mid[1], mid[2]]);
+            let mut squares = [Fp::zero(); WIDTH]; // a pair row lays out two
+            let mut outputs = [Fp::zero(); 2]; // sbox, sbox2 (a pair row lays out the first)
+            for k in 0..geometry.rounds_in_row(j) {
+                let input = s[0] + self.rc[HALF_FULL + geometry.per_row * j + k][0];
+                squares[k] = input.square();
+                let output = squares[k].square() * input;
+                if k < 2 {
+                    outputs[k] = output;
+                }
+                s = self.apply_mds([output, s[1], s[2]]);
+            }
+            t.sboxes.push(outputs);
+            t.squares.push(squares);
         }
         for r in 0..HALF_FULL {
             t.states.push(s);
-            s = full(&mut t, s, &self.rc[HALF_FULL + 2 * PARTIAL_ROWS + r]);
+            s = full(&mut t, s, &self.rc[HALF_FULL + PARTIAL_ROUNDS + r]);
         }
         t.states.push(s);
         t
@@ -232,9 +295,9 @@ impl Constants {
 struct Trace {
     /// The state at each row (the last is the output).
     states: Vec<[Fp; WIDTH]>,
-    /// The first S-box of each partial row.
-    sboxes: Vec<Fp>,
-    /// The squares of each round row (partial rows: the two S-box inputs' squares).
+    /// The first two S-box outputs of each partial row.
+    sboxes: Vec<[Fp; 2]>,
+    /// The squares of each round row (partial rows: the S-box inputs' squares).
     squares: Vec<[Fp; WIDTH]>,
 }
 
@@ -248,11 +311,15 @@ fn pow5(sq: &Expression<Fp>, x: &Expression<Fp>) -> Expression<Fp> {
 impl HashChip {
     /// Configures `lanes` (at most [`MAX_LANES`]) Poseidon lanes, 7 advice columns each,
     /// over one set of 6 round-constant columns.
-    pub fn configure(meta: &mut ConstraintSystem<Fp>, lanes: usize) -> HashConfig {
+    pub fn configure(meta: &mut ConstraintSystem<Fp>, lanes: usize, geometry: Geometry) -> HashConfig {
         assert!((1..=MAX_LANES).contains(&lanes), "1 to {MAX_LANES} hash lanes");
+        assert!((2..=3).contains(&geometry.per_row), "two or three partial rounds per row");
+        let output_row = geometry.output_row() as i32;
         let rc_a = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
         let rc_b = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
-        let (s_absorb, s_full, s_partial, s_carry) = (meta.selector(), meta.selector(), meta.selector(), meta.selector());
+        let (s_absorb, s_full, s_carry) = (meta.selector(), meta.selector(), meta.selector());
+        let s_partial = (geometry.per_row == 3).then(|| meta.selector());
+        let s_partial_pair = meta.selector();
         let (s_seed, s_active) = (meta.selector(), meta.selector());
         let Constants { mds, mds_inv, .. } = Constants::new();
         let lanes: Vec<Lane> = (0..lanes)
@@ -261,12 +328,13 @@ impl HashChip {
                 let square = [meta.advice_column(), meta.advice_column(), meta.advice_column()];
                 let sbox = meta.advice_column();
                 meta.enable_equality(sbox);
-                Lane { state, sbox, square }
+                let sbox2 = (geometry.per_row == 3).then(|| meta.advice_column());
+                Lane { state, sbox, sbox2, square }
             })
             .collect();
         let one = || Expression::Constant(Fp::one());
         for (l, lane) in lanes.iter().enumerate() {
-            let Lane { state, sbox, square } = lane.clone();
+            let Lane { state, sbox, sbox2, square } = lane.clone();
             let carried = lane.carried();
             meta.create_gate("sponge absorb", |m| {
                 let s = m.query_selector(s_absorb);
@@ -291,10 +359,10 @@ impl HashChip {
             });
             meta.create_gate("sponge carry", |m| {
                 let s = m.query_selector(s_carry);
-                let active = m.query_advice(sbox, Rotation(ACTIVE_ROW as i32 - OUTPUT_ROW as i32));
+                let active = m.query_advice(sbox, Rotation(ACTIVE_ROW as i32 - output_row));
                 let mut constraints = vec![("active is a bit", active.clone() * (one() - active.clone()))];
                 for j in 0..WIDTH {
-                    let before = m.query_advice(state[j], Rotation(-(OUTPUT_ROW as i32)));
+                    let before = m.query_advice(state[j], Rotation(-output_row));
                     let output = m.query_advice(state[j], Rotation::cur());
                     let carried = m.query_advice(carried[j], Rotation::cur());
                     constraints.push(("carried state", carried - before.clone() - active.clone() * (output - before)));
@@ -322,34 +390,56 @@ impl HashChip {
                 }
                 Constraints::with_selector(s, constraints)
             });
-            meta.create_gate("poseidon partial rounds", |m| {
-                let s = m.query_selector(s_partial);
-                let sbox = m.query_advice(sbox, Rotation::cur());
-                let mid = |i: usize, m: &mut VirtualCells<Fp>| {
-                    (1..WIDTH).fold(sbox.clone() * mds[i][0], |acc, j| acc + m.query_advice(state[j], Rotation::cur()) * mds[i][j])
-                };
-                let unmixed = |i: usize, m: &mut VirtualCells<Fp>| {
-                    (0..WIDTH)
-                        .map(|j| m.query_advice(state[j], Rotation::next()) * mds_inv[i][j])
-                        .reduce(|a, b| a + b)
-                        .expect("width > 0")
-                };
-                let x0 = m.query_advice(state[0], Rotation::cur()) + m.query_fixed(rc_a[0]);
-                let y0 = mid(0, m) + m.query_fixed(rc_b[0]);
-                let (sq_a, sq_b) = (m.query_advice(square[0], Rotation::cur()), m.query_advice(square[1], Rotation::cur()));
-                let mut constraints = vec![
-                    sq_a.clone() - x0.clone() * x0.clone(),
-                    pow5(&sq_a, &x0) - sbox.clone(),
-                    sq_b.clone() - y0.clone() * y0.clone(),
-                    pow5(&sq_b, &y0) - unmixed(0, m),
-                ];
-                for i in 1..WIDTH {
-                    constraints.push(mid(i, m) - unmixed(i, m));
+            // Partial rounds: three on a row (`s_partial`), two on a pair row (`s_partial_pair`).
+            let partial = |m: &mut VirtualCells<Fp>, rounds: usize| {
+                // Only the cells the row lays out (a pair row has no third constant, no sbox2).
+                let constants: Vec<_> = [rc_a[0], rc_b[0], rc_a[1]][..rounds].iter().map(|&col| m.query_fixed(col)).collect();
+                let outputs: Vec<_> =
+                    [Some(sbox), sbox2][..rounds - 1].iter().map(|col| m.query_advice(col.expect("sbox2 in the wide geometry"), Rotation::cur())).collect();
+                let unmixed: Vec<Expression<Fp>> = (0..WIDTH)
+                    .map(|i| {
+                        (0..WIDTH)
+                            .map(|j| m.query_advice(state[j], Rotation::next()) * mds_inv[i][j])
+                            .reduce(|a, b| a + b)
+                            .expect("width > 0")
+                    })
+                    .collect();
+                let mut words: Vec<Expression<Fp>> = (0..WIDTH).map(|j| m.query_advice(state[j], Rotation::cur())).collect();
+                let mut constraints = Vec::with_capacity(2 * rounds + WIDTH - 1);
+                for k in 0..rounds {
+                    let input = words[0].clone() + constants[k].clone();
+                    let square = m.query_advice(square[k], Rotation::cur());
+                    constraints.push(square.clone() - input.clone() * input.clone());
+                    if k + 1 == rounds {
+                        constraints.push(pow5(&square, &input) - unmixed[0].clone());
+                        break;
+                    }
+                    constraints.push(pow5(&square, &input) - outputs[k].clone());
+                    // M·(o_k, w_1, w_2): linear in the row's cells.
+                    let mixed_in = [outputs[k].clone(), words[1].clone(), words[2].clone()];
+                    words = (0..WIDTH)
+                        .map(|i| {
+                            (0..WIDTH).map(|j| mixed_in[j].clone() * mds[i][j]).reduce(|a, b| a + b).expect("width > 0")
+                        })
+                        .collect();
                 }
-                Constraints::with_selector(s, constraints)
+                for i in 1..WIDTH {
+                    constraints.push(words[i].clone() - unmixed[i].clone());
+                }
+                constraints
+            };
+            if let Some(s_partial) = s_partial {
+                meta.create_gate("poseidon partial rounds", |m| {
+                    let s = m.query_selector(s_partial);
+                    Constraints::with_selector(s, partial(m, 3))
+                });
+            }
+            meta.create_gate("poseidon partial pair", |m| {
+                let s = m.query_selector(s_partial_pair);
+                Constraints::with_selector(s, partial(m, 2))
             });
         }
-        HashConfig { lanes, rc_a, rc_b, s_absorb, s_full, s_partial, s_carry, s_seed, s_active }
+        HashConfig { geometry, lanes, rc_a, rc_b, s_absorb, s_full, s_partial, s_partial_pair, s_carry, s_seed, s_active }
     }
 
     /// A chip for one synthesis pass.
@@ -367,28 +457,35 @@ impl HashChip {
         let c = &self.config;
         let rc = &self.constants.rc;
         let mut fixed = |col: Column<Fixed>, row: usize, v: Fp| region.assign_fixed(|| "round constant", col, top + row, || Value::known(v));
-        let first_partial = FIRST_ROUND + HALF_FULL;
-        let last_full = first_partial + PARTIAL_ROWS;
+        let geometry = c.geometry;
+        let last_full = geometry.last_full();
         for r in 0..HALF_FULL {
-            for (row, round) in [(FIRST_ROUND + r, r), (last_full + r, HALF_FULL + 2 * PARTIAL_ROWS + r)] {
+            for (row, round) in [(FIRST_ROUND + r, r), (last_full + r, HALF_FULL + PARTIAL_ROUNDS + r)] {
                 for w in 0..WIDTH {
                     fixed(c.rc_a[w], row, rc[round][w])?;
                 }
             }
         }
-        for j in 0..PARTIAL_ROWS {
-            fixed(c.rc_a[0], first_partial + j, rc[HALF_FULL + 2 * j][0])?;
-            fixed(c.rc_b[0], first_partial + j, rc[HALF_FULL + 2 * j + 1][0])?;
+        // A partial row's constants (word 0 only): rc_a[0], rc_b[0], then rc_a[1].
+        let partial_columns = [c.rc_a[0], c.rc_b[0], c.rc_a[1]];
+        for j in 0..geometry.partial_rows() {
+            for (k, &col) in partial_columns.iter().enumerate().take(geometry.rounds_in_row(j)) {
+                fixed(col, FIRST_PARTIAL + j, rc[HALF_FULL + geometry.per_row * j + k][0])?;
+            }
         }
         c.s_absorb.enable(region, top)?;
         c.s_active.enable(region, top + ACTIVE_ROW)?;
-        for row in (FIRST_ROUND..first_partial).chain(last_full..OUTPUT_ROW) {
+        for row in (FIRST_ROUND..FIRST_PARTIAL).chain(last_full..geometry.output_row()) {
             c.s_full.enable(region, top + row)?;
         }
-        for row in first_partial..last_full {
-            c.s_partial.enable(region, top + row)?;
+        for j in 0..geometry.partial_rows() {
+            let selector = match (geometry.rounds_in_row(j), c.s_partial) {
+                (3, Some(triple)) => triple,
+                _ => c.s_partial_pair,
+            };
+            selector.enable(region, top + FIRST_PARTIAL + j)?;
         }
-        c.s_carry.enable(region, top + OUTPUT_ROW)
+        c.s_carry.enable(region, top + geometry.output_row())
     }
 
     /// Tests only: 1 at the cell named by `corrupt`, else 0 (always 0 outside tests).
@@ -458,6 +555,7 @@ impl HashInstructions for HashChip {
     fn sponges(&self, layouter: &mut impl Layouter<Fp>, runs: &[SpongeRun], placement: &[Vec<usize>])
         -> Result<Vec<AssignedCell<Fp, Fp>>, Error> {
         let lanes = &self.config.lanes;
+        let geometry = self.config.geometry;
         assert!(placement.len() <= lanes.len(), "at most one placement per lane");
         assert!(runs.iter().all(|r| !r.absorptions.is_empty()), "a sponge run absorbs at least once");
         let jobs: Vec<Vec<BlockJob>> = placement
@@ -476,7 +574,7 @@ impl HashInstructions for HashChip {
                 let [e0, e1] = [&a.words[0], &a.words[1]].map(|w| Self::value(w, &outputs));
                 let active = Self::flag(&a.active, &outputs);
                 let trace = state.zip(e0.zip(e1)).zip(active).map(|((s, (e0, e1)), active)| {
-                    let rounds = self.constants.trace([s[0] + e0, s[1] + e1, s[2]]);
+                    let rounds = self.constants.trace(geometry, [s[0] + e0, s[1] + e1, s[2]]);
                     let out = *rounds.states.last().expect("an output row");
                     let carried = std::array::from_fn(|j| s[j] + active * (out[j] - s[j]));
                     BlockTrace { before: s, rounds, carried }
@@ -489,7 +587,7 @@ impl HashInstructions for HashChip {
         }
         let idle = Absorption { words: [Word::Zero, Word::Zero], active: Active::If(Word::Zero) };
         let idle_trace =
-            BlockTrace { before: [Fp::zero(); WIDTH], rounds: self.constants.trace([Fp::zero(); WIDTH]), carried: [Fp::zero(); WIDTH] };
+            BlockTrace { before: [Fp::zero(); WIDTH], rounds: self.constants.trace(geometry, [Fp::zero(); WIDTH]), carried: [Fp::zero(); WIDTH] };
 
         layouter.assign_region(
             || "poseidon sponges",
@@ -509,7 +607,7 @@ impl HashInstructions for HashChip {
                 // Lane 0's carried C_0 on the seed row: `sbox`, pinned to 0 by "sponge seed".
                 let zero = &seeds[0];
                 for b in 0..blocks {
-                    let top = SEED_ROWS + b * BLOCK_ROWS;
+                    let top = SEED_ROWS + b * geometry.block_rows();
                     self.assign_rounds(&mut region, top)?;
                     for (l, lane) in lanes.iter().enumerate() {
                         let job = jobs.get(l).and_then(|j| j.get(b)).copied();
@@ -527,23 +625,28 @@ impl HashInstructions for HashChip {
                         };
                         for w in 0..WIDTH {
                             advice(lane.state[w], 0, w, &|t| t.before[w])?;
-                            for row in FIRST_ROUND..BLOCK_ROWS {
+                            for row in FIRST_ROUND..geometry.block_rows() {
                                 advice(lane.state[w], row, w, &|t| t.rounds.states[row - FIRST_ROUND][w])?;
                             }
                         }
-                        let first_partial = FIRST_ROUND + HALF_FULL;
-                        for j in 0..PARTIAL_ROWS {
-                            advice(lane.sbox, first_partial + j, WIDTH, &|t| t.rounds.sboxes[j])?;
+                        for j in 0..geometry.partial_rows() {
+                            advice(lane.sbox, FIRST_PARTIAL + j, WIDTH, &|t| t.rounds.sboxes[j][0])?;
+                            if let (3, Some(sbox2)) = (geometry.rounds_in_row(j), lane.sbox2) {
+                                advice(sbox2, FIRST_PARTIAL + j, SBOX2_WORD, &|t| t.rounds.sboxes[j][1])?;
+                            }
                         }
-                        for row in FIRST_ROUND..OUTPUT_ROW {
-                            let partial = (first_partial..first_partial + PARTIAL_ROWS).contains(&row);
-                            for w in 0..if partial { 2 } else { WIDTH } {
+                        for row in FIRST_ROUND..geometry.output_row() {
+                            let squares = match row.checked_sub(FIRST_PARTIAL) {
+                                Some(j) if j < geometry.partial_rows() => geometry.rounds_in_row(j),
+                                _ => WIDTH,
+                            };
+                            for w in 0..squares {
                                 advice(lane.square[w], row, WIDTH + 1 + w, &|t| t.rounds.squares[row - FIRST_ROUND][w])?;
                             }
                         }
                         let columns = lane.carried();
                         let carried = (0..WIDTH)
-                            .map(|w| advice(columns[w], OUTPUT_ROW, CARRIED_WORDS[w], &|t| t.carried[w]))
+                            .map(|w| advice(columns[w], geometry.output_row(), CARRIED_WORDS[w], &|t| t.carried[w]))
                             .collect::<Result<Vec<_>, _>>()?;
                         if let Some(BlockJob { run, index }) = job {
                             if index + 1 == runs[run].absorptions.len() {
@@ -588,13 +691,13 @@ mod tests {
     /// zero (runs 1 and 2 always active). The loaded values are `x` (words) and `active` (run 0's flags); every
     /// run's output is a public input, in run order.
     #[derive(Clone)]
-    struct TestCircuit {
+    struct TestCircuit<const WIDE: bool = false> {
         x: [Fp; 9],
         active: [Fp; 3],
         corrupt: Option<(usize, usize, usize)>,
     }
 
-    impl Default for TestCircuit {
+    impl<const WIDE: bool> Default for TestCircuit<WIDE> {
         fn default() -> Self {
             TestCircuit {
                 x: std::array::from_fn(|i| Fp::from(1000 * i as u64 + 7)),
@@ -611,7 +714,7 @@ mod tests {
         instance: Column<Instance>,
     }
 
-    impl Circuit<Fp> for TestCircuit {
+    impl<const WIDE: bool> Circuit<Fp> for TestCircuit<WIDE> {
         type Config = TestConfig;
         type FloorPlanner = SimpleFloorPlanner;
         fn without_witnesses(&self) -> Self {
@@ -622,7 +725,8 @@ mod tests {
             meta.enable_equality(load);
             let instance = meta.instance_column();
             meta.enable_equality(instance);
-            TestConfig { hash: HashChip::configure(meta, 3), load, instance }
+            let geometry = if WIDE { Geometry::WIDE } else { Geometry::COMPACT };
+            TestConfig { hash: HashChip::configure(meta, 3, geometry), load, instance }
         }
         fn synthesize(&self, config: TestConfig, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
             let mut chip = HashChip::construct(config.hash.clone());
@@ -658,7 +762,7 @@ mod tests {
         }
     }
 
-    fn expected(c: &TestCircuit) -> Vec<Fp> {
+    fn expected<const WIDE: bool>(c: &TestCircuit<WIDE>) -> Vec<Fp> {
         let x = c.x;
         let run0 = sponge(Fp::from(5), (0..3).map(|j| ([x[2 * j], x[2 * j + 1]], c.active[j] == Fp::one())))[0];
         let run1 = sponge(Fp::from(7), [([x[6], x[7]], true)])[0];
@@ -666,38 +770,47 @@ mod tests {
         vec![run0, run1, run2]
     }
 
-    #[test]
-    fn sponges_in_lanes_match_the_native_sponge() {
-        let circuit = TestCircuit::default();
+    fn match_the_native_sponge<const WIDE: bool>() {
+        let circuit = TestCircuit::<WIDE>::default();
         MockProver::run(8, &circuit, vec![expected(&circuit)]).unwrap().assert_satisfied();
         // All pairs active: a different output for run 0 (the skipped pair counts).
-        let all = TestCircuit { active: [Fp::one(); 3], ..TestCircuit::default() };
+        let all = TestCircuit::<WIDE> { active: [Fp::one(); 3], ..TestCircuit::default() };
         assert_ne!(expected(&all)[0], expected(&circuit)[0]);
         MockProver::run(8, &all, vec![expected(&all)]).unwrap().assert_satisfied();
     }
 
-    /// A trace cell off by one fails the gate that produces or consumes it, even when the
-    /// public outputs are right.
     #[test]
-    fn every_gate_rejects_a_wrong_trace_cell() {
-        let at = |lane: usize, block: usize, row: usize, word: usize| (lane, SEED_ROWS + block * BLOCK_ROWS + row, word);
-        let cases = [
+    fn sponges_in_lanes_match_the_native_sponge() {
+        match_the_native_sponge::<false>();
+        match_the_native_sponge::<true>();
+    }
+
+    fn reject_every_wrong_trace_cell<const WIDE: bool>() {
+        let g = if WIDE { Geometry::WIDE } else { Geometry::COMPACT };
+        let at = |lane: usize, block: usize, row: usize, word: usize| (lane, SEED_ROWS + block * g.block_rows() + row, word);
+        let (out, after, pair_row) = (g.output_row(), g.last_full(), g.last_full() - 1);
+        // Rows 11 and 12 hold three partial rounds in the wide geometry, two in the compact.
+        let inner = if WIDE { "poseidon partial rounds" } else { "poseidon partial pair" };
+        let mut cases = vec![
             (at(0, 0, 2, 1), "poseidon full round"),
             (at(1, 1, 4, 0), "poseidon full round"),
-            (at(0, 0, 11, 2), "poseidon partial rounds"),
-            (at(1, 0, 11, 3), "poseidon partial rounds"),
-            (at(0, 0, 34, 0), "poseidon full round"),
+            (at(0, 0, 11, 2), inner),
+            (at(1, 0, 11, 3), inner),
+            (at(0, 0, after + 1, 0), "poseidon full round"),
             (at(1, 0, 1, 4), "poseidon full round"),
-            (at(0, 0, 36, 6), "poseidon full round"),
-            (at(1, 0, 12, 4), "poseidon partial rounds"),
-            (at(0, 0, 12, 5), "poseidon partial rounds"),
+            (at(0, 0, after + 3, 6), "poseidon full round"),
+            (at(1, 0, 12, 4), inner),
+            (at(0, 0, 12, 5), inner),
+            (at(0, 0, pair_row, 3), "poseidon partial pair"),
+            (at(1, 1, pair_row, 5), "poseidon partial pair"),
+            (at(0, 0, pair_row, 0), "poseidon partial pair"),
             (at(0, 1, 0, 1), "sponge absorb"),
             (at(1, 1, 1, 0), "sponge absorb"),
             (at(0, 2, 0, 2), "sponge absorb"),
-            (at(0, 0, OUTPUT_ROW, 5), "sponge carry"),
-            (at(1, 1, OUTPUT_ROW, 3), "sponge carry"),
+            (at(0, 0, out, 5), "sponge carry"),
+            (at(1, 1, out, 3), "sponge carry"),
             (at(2, 0, 0, 2), "sponge absorb"),
-            (at(2, 0, OUTPUT_ROW, 6), "sponge carry"),
+            (at(2, 0, out, 6), "sponge carry"),
             ((1, 0, 5), "sponge seed"),
             // The zero a `Word::Zero` copies.
             ((0, 0, WIDTH), "sponge seed"),
@@ -705,19 +818,35 @@ mod tests {
             (at(1, 0, ACTIVE_ROW, WIDTH), "always active"),
             (at(1, 1, ACTIVE_ROW, WIDTH), "always active"),
         ];
+        if WIDE {
+            // The third square and the middle S-box output of a three-round row.
+            cases.extend([
+                (at(0, 0, 12, 6), inner),
+                (at(1, 0, 9, SBOX2_WORD), inner),
+                (at(0, 0, pair_row - 1, SBOX2_WORD), inner),
+            ]);
+        }
         for (corrupt, gate) in cases {
-            let circuit = TestCircuit { corrupt: Some(corrupt), ..TestCircuit::default() };
+            let circuit = TestCircuit::<WIDE> { corrupt: Some(corrupt), ..TestCircuit::default() };
             let public = expected(&circuit);
             let failures = MockProver::run(8, &circuit, vec![public]).unwrap().verify().expect_err("a wrong trace cell");
             assert!(failures.iter().any(|f| format!("{f:?}").contains(gate)), "{corrupt:?}: {failures:?}");
         }
     }
 
+    /// A trace cell off by one fails the gate that produces or consumes it, even when the
+    /// public outputs are right (both geometries).
+    #[test]
+    fn every_gate_rejects_a_wrong_trace_cell() {
+        reject_every_wrong_trace_cell::<false>();
+        reject_every_wrong_trace_cell::<true>();
+    }
+
     #[test]
     fn an_active_flag_must_be_a_bit() {
         // active = 2 moves the state off both the skipped and the absorbed value.
-        let circuit = TestCircuit { active: [Fp::one(), Fp::from(2), Fp::one()], ..TestCircuit::default() };
-        let honest = TestCircuit::default();
+        let circuit = TestCircuit::<false> { active: [Fp::one(), Fp::from(2), Fp::one()], ..TestCircuit::default() };
+        let honest = TestCircuit::<false>::default();
         for public in [expected(&honest), expected(&circuit)] {
             let failures = MockProver::run(8, &circuit, vec![public]).unwrap().verify().expect_err("active = 2");
             assert!(failures.iter().any(|f| format!("{f:?}").contains("sponge carry")), "{failures:?}");
@@ -726,7 +855,7 @@ mod tests {
 
     #[test]
     fn a_wrong_output_is_rejected() {
-        let circuit = TestCircuit::default();
+        let circuit = TestCircuit::<true>::default();
         for word in 0..3 {
             let mut public = expected(&circuit);
             public[word] += Fp::one();
