@@ -213,11 +213,11 @@ impl Rows {
 }
 
 /// A lower bound on k from the market alone: the instrument table (one row per
-/// instrument, the zero row and the padding row) and the 10-bit range table must fit. Cheap, so a
+/// instrument and the padding row) and the 10-bit range table must fit. Cheap, so a
 /// verifier refuses an impossible shape before any work; [`MarginCircuit::rows`] gives
 /// the exact figure.
 pub fn estimated_k(instruments: usize, assets: usize) -> u32 {
-    let table_rows = (instruments + 2).max(assets + 1).max(1 << WORD_BITS);
+    let table_rows = (instruments.max(assets) + 1).max(1 << WORD_BITS);
     (table_rows + 8).next_power_of_two().trailing_zeros()
 }
 

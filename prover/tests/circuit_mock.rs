@@ -230,6 +230,28 @@ fn padding_slot_cannot_hold_a_hidden_position() {
 }
 
 #[test]
+fn an_id_zero_net_row_has_only_the_padding_numbers() {
+    // Net rows keyed by id 0 are only forced (by the logUp balance) to sum to 0 across
+    // rows: if the table held a second id-0 tuple, nets of −X and +X at different P&Ls
+    // would shift every scenario loss. A padding slot (net 0, so no sum changes) that
+    // takes the P&L −2^60, the unshifted zero of the table's encoding, or any other
+    // number than 0, fails its lookup.
+    let case = Case::example(Level::Initial);
+    let plan = case.plan();
+    let padding = plan.groups[0].rows.iter().position(|r| r.id == Fp::zero()).expect("the example has padding net slots");
+    for forged in [-zkmargin_circuits::encoding::pow2(zkmargin_circuits::chips::margin::PNL_SHIFT_BITS), Fp::one()] {
+        let mut plan = case.plan();
+        for pnl in plan.groups[0].rows[padding].pnl.iter_mut() {
+            *pnl = forged;
+        }
+        assert_rejected(case.run(plan), "lookup");
+    }
+    let mut plan = case.plan();
+    plan.groups[0].rows[padding].mark = Fp::one();
+    assert_rejected(case.run(plan), "lookup");
+}
+
+#[test]
 fn wrong_logup_inverse_is_rejected() {
     let case = Case::example(Level::Initial);
     let mut plan = case.plan();
