@@ -4,6 +4,18 @@ use crate::encoding::{id_to_field, Fp, IdKind};
 use crate::fixed::RATE_SCALE;
 use crate::market::{Level, Market};
 
+/// The instrument table stores each P&L plus 2^PNL_SHIFT_BITS: small non-negative
+/// numbers (|P&L| < 2^60), which a verifier commits to far faster than signed ones.
+pub const PNL_SHIFT_BITS: u32 = 60;
+const _: () = assert!(crate::fixed::MAX_MONEY_UNITS < 1 << PNL_SHIFT_BITS);
+
+/// The padding instrument's P&L in every scenario: −2^60, stored as 0, so that the
+/// table's first row, the padding instrument (index 0, id 0, every other number 0), is
+/// all zeros, the tuple a disabled lookup row presents and halo2 repeats down the unused
+/// rows. It is the table's only id-0 row: the nets of id-0 rows (padding) sum to zero
+/// (the logUp balance), so with one P&L for all of them they add nothing.
+pub const PADDING_PNL: i128 = -(1 << PNL_SHIFT_BITS);
+
 /// One instrument row: id element and its level-specific numbers (money units).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstrumentRow {

@@ -17,7 +17,7 @@ use crate::fixed::{MONEY_SCALE, RATE_SCALE};
 use crate::shape::Shape;
 use crate::sponges::{net_element_value, net_word, SpongePlan, NETS_PER_ABSORPTION};
 use crate::statement::{group_tag, Mode, PublicLayout, BINDING};
-use crate::tables::MarketTables;
+use crate::tables::{MarketTables, PADDING_PNL};
 
 /// Offset added to a quantity before its range check: qty + 2^69 ∈ [0, 2^70).
 pub const QTY_OFFSET_BITS: u32 = 69;
@@ -442,7 +442,8 @@ impl Plan {
             let mut rows = Vec::with_capacity(shape.nets + 1);
             for &(idx, id, n, row) in slots {
                 let row = row.map(|i| &tables.instruments[i]);
-                let (mark, linear, short, pnl) = row.map_or((0, 0, 0, vec![0; lanes]), |r| {
+                // A padding slot (id 0) takes the padding instrument's numbers.
+                let (mark, linear, short, pnl) = row.map_or((0, 0, 0, vec![PADDING_PNL; lanes]), |r| {
                     (r.mark, r.linear, r.short_charge, r.pnl.clone())
                 });
                 let inv = logup_inverse(chal, id, tag);

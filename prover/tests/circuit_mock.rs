@@ -9,7 +9,7 @@ use zkmargin_circuits::encoding::{field_to_hex, Fp};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::Shape;
 use zkmargin_circuits::statement::{Statement, BINDING};
-use zkmargin_circuits::tables::MarketTables;
+use zkmargin_circuits::tables::{MarketTables, PNL_SHIFT_BITS};
 use zkmargin_circuits::witness::{group_nets, MarginWitness, Plan};
 use zkmargin_prover::engine::{self, COMMON_DECIMALS};
 use zkmargin_prover::portfolio::Portfolio;
@@ -233,13 +233,14 @@ fn padding_slot_cannot_hold_a_hidden_position() {
 fn an_id_zero_net_row_has_only_the_padding_numbers() {
     // Net rows keyed by id 0 are only forced (by the logUp balance) to sum to 0 across
     // rows: if the table held a second id-0 tuple, nets of −X and +X at different P&Ls
-    // would shift every scenario loss. A padding slot (net 0, so no sum changes) that
-    // takes the P&L −2^60, the unshifted zero of the table's encoding, or any other
-    // number than 0, fails its lookup.
+    // would shift every scenario loss. A padding slot (net 0, so no sum changes) whose
+    // P&L is anything but the padding instrument's (−2^60, stored as 0), say 0 or 1, or
+    // whose mark is not 0, fails its lookup.
     let case = Case::example(Level::Initial);
     let plan = case.plan();
     let padding = plan.groups[0].rows.iter().position(|r| r.id == Fp::zero()).expect("the example has padding net slots");
-    for forged in [-zkmargin_circuits::encoding::pow2(zkmargin_circuits::chips::margin::PNL_SHIFT_BITS), Fp::one()] {
+    assert!(plan.groups[0].rows[padding].pnl.iter().all(|&p| p == -zkmargin_circuits::encoding::pow2(PNL_SHIFT_BITS)));
+    for forged in [Fp::zero(), Fp::one()] {
         let mut plan = case.plan();
         for pnl in plan.groups[0].rows[padding].pnl.iter_mut() {
             *pnl = forged;
@@ -294,7 +295,7 @@ fn pnl_or_mark_not_from_the_market_is_rejected() {
         let call = &mut forged.instruments[1];
         match edit {
             "pnl" => call.pnl[4] -= 1,
-            "pnl as stored" => call.pnl[4] += 1 << zkmargin_circuits::chips::margin::PNL_SHIFT_BITS,
+            "pnl as stored" => call.pnl[4] += 1 << PNL_SHIFT_BITS,
             "mark" => call.mark += 1,
             _ => call.linear.initial -= 1,
         }

@@ -55,13 +55,13 @@
 //! pnl[0..S] + 2^60) ∈ instruments`, the P&L read across the slot's F rows (idx is the
 //! market row + 1, < 2^20). The table holds each P&L shifted by 2^60 (|P&L| < 2^60, so
 //! every entry is a non-negative number below 2^61: committing to small numbers is what
-//! makes the 32 P&L columns cheap to rebuild in every verifier's key). The shift is
-//! added outside the selector (`q·pnl + 2^60`), so a disabled row presents the padding
-//! instrument's tuple (index 0, id 0, every number 0), the table's first row: the only
-//! row with id 0, so that net rows keyed by id 0 (whose nets the logUp balance only
-//! forces to sum to 0 across rows) carry no mark, rate or P&L. (An all-zero row beside it
-//! would be a second id-0 instrument with P&L −2^60: two id-0 nets of −X and +X would
-//! then lower every scenario loss by X·2^60.)
+//! makes the 32 P&L columns cheap to rebuild in every verifier's key). The table's first
+//! row is the padding instrument, all zeros (index 0, id 0, numbers 0, P&L −2^60:
+//! [`crate::tables::PADDING_PNL`]), what a disabled row presents and halo2 repeats down
+//! the unused rows; it is the only row with id 0. That matters: net rows keyed by id 0
+//! are only forced (by the logUp balance) to sum to zero across rows, so with one tuple
+//! for all of them they add nothing; a second id-0 tuple with another P&L would let nets
+//! of −X and +X shift every scenario loss.
 //! `q_start_net` zeroes every sum (every lane). Every fourth slot (`q_net_absorb`) packs
 //! four slots into two net words in `entry` (its row and the next), `k·2^81 + (n + 2^80)`
 //! each (< 2^101), two per word; the net sponges absorb them ([`crate::sponges`]).
@@ -113,15 +113,12 @@ use crate::encoding::{pow2, Fp};
 use crate::fixed::MONEY_SCALE;
 use crate::sponges::{net_element, HEADER_ROWS, NET_ELEMENT_BITS};
 use crate::statement::group_tag;
-use crate::tables::MarketTables;
+use crate::tables::{MarketTables, PNL_SHIFT_BITS};
 use crate::witness::{AccountPlan, Crossing, GroupTotals, NetRow, QTY_OFFSET_BITS};
 
 /// Scenario-lane columns: S lanes fold into S / 8 rows per net slot (S ≥ 8).
 pub const LANE_COLUMNS: usize = 8;
 
-/// The P&L table columns hold P&L + 2^PNL_SHIFT_BITS (non-negative: see the module doc).
-pub const PNL_SHIFT_BITS: u32 = 60;
-const _: () = assert!(crate::fixed::MAX_MONEY_UNITS < 1 << PNL_SHIFT_BITS);
 
 /// Columns, selectors and tables of the margin chip.
 #[derive(Clone, Debug)]
@@ -486,11 +483,10 @@ impl MarginChip {
         meta.lookup(|m| {
             let q = m.query_selector(c.q_net);
             let mut inputs: Vec<Expression<Fp>> =
-                [c.idx, c.id, c.price, c.linear, c.short].iter().map(|&col| q.clone() * m.query_advice(col, Rotation::cur())).collect();
-            // The shift outside the selector: a disabled row presents the padding row.
+                [c.idx, c.id, c.price, c.linear, c.short].iter().map(|&col| m.query_advice(col, Rotation::cur())).collect();
             let shift = Expression::Constant(pow2(PNL_SHIFT_BITS));
-            inputs.extend((0..c.lanes).map(|s| q.clone() * c.pnl_at(m, s, 0) + shift.clone()));
-            inputs.into_iter().zip(c.t_instrument.iter().copied()).collect::<Vec<_>>()
+            inputs.extend((0..c.lanes).map(|s| c.pnl_at(m, s, 0) + shift.clone()));
+            inputs.into_iter().zip(c.t_instrument.iter()).map(|(x, &t)| (q.clone() * x, t)).collect::<Vec<_>>()
         });
 
         // Four net rows, two per rate word, into the entry column for the net sponges (no
@@ -655,11 +651,11 @@ impl MarginInstructions for MarginChip {
         layouter.assign_table(
             || "instruments",
             |mut table| {
-                // Row 0 is the padding instrument (index 0, id 0, all numbers 0), the tuple
-                // a disabled row presents and the one halo2 repeats down the unused rows;
-                // then the market's. P&L shifted (see the module doc).
+                // Row 0 is the padding instrument, all zeros (its P&L −2^60 shifted to 0):
+                // the tuple a disabled row presents and the one halo2 repeats down the
+                // unused rows; then the market's, P&L shifted (see the module doc).
                 let shift = pow2(PNL_SHIFT_BITS);
-                let padding: Vec<Fp> = (0..5 + tables.lanes).map(|col| if col < 5 { Fp::zero() } else { shift }).collect();
+                let padding = vec![Fp::zero(); 5 + tables.lanes];
                 let rows = std::iter::once(padding).chain(tables.instruments.iter().map(|r| {
                     [Fp::from(r.index), r.id, fp(r.mark), fp(r.linear), fp(r.short_charge)]
                         .into_iter()
