@@ -211,14 +211,14 @@ pub fn build_verifying_key(
 ) -> Result<VerifyingKey<vesta::Affine>, String> {
     let tables = MarketTables::new(market, level, shape.scenarios);
     let wide = size(shape, &tables).wide;
-    keygen_in_layout(params, tables, shape, wide)
+    keygen_in_layout(params, &tables, shape, wide)
 }
 
-/// [`build_verifying_key`] with the layout already sized.
-fn keygen_in_layout(params: &Params<vesta::Affine>, tables: MarketTables, shape: &Shape, wide: bool)
+/// [`build_verifying_key`] with the tables built and the layout sized.
+fn keygen_in_layout(params: &Params<vesta::Affine>, tables: &MarketTables, shape: &Shape, wide: bool)
     -> Result<VerifyingKey<vesta::Affine>, String> {
     with_circuit!(shape.scenarios, wide, S, W => {
-        let circuit = MarginCircuit::<S, W> { shape: *shape, tables, plan: None };
+        let circuit = MarginCircuit::<S, W> { shape: *shape, tables: tables.clone(), plan: None };
         keygen_vk(params, &circuit)
     })
     .map_err(|e| format!("{e:?}"))
@@ -241,13 +241,12 @@ pub struct Prechecked {
     pub public: Vec<Fp>,
     /// The proof bytes.
     pub proof: Vec<u8>,
-    /// The circuit's layout ([`Sizing::wide`]).
-    pub wide: bool,
 }
 
-/// Sizings already computed, by (market, level, shape): one pair of layout passes per
-/// key, however many bundles share it.
-type Sizings = HashMap<KeyId, Sizing>;
+/// The market tables and sizing of each (market, level, shape) met so far: one table
+/// build and one sizing per key, however many bundles share it (the key rebuild reuses
+/// both).
+type Sizings = HashMap<KeyId, (MarketTables, Sizing)>;
 
 /// Every check of `bundle` against `market` and `expect` that needs no parameters and
 /// no key: format, market, expectations, statement, shape and cost bounds.
@@ -333,7 +332,11 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
         return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for this market (at least {floor})", shape.k)));
     }
     let key = KeyId { digest, level: statement.level, shape: *shape };
-    let sizing = *sizings.entry(key).or_insert_with(|| size(shape, &MarketTables::new(market, statement.level, shape.scenarios)));
+    let (_, sizing) = sizings.entry(key).or_insert_with(|| {
+        let tables = MarketTables::new(market, statement.level, shape.scenarios);
+        let sizing = size(shape, &tables);
+        (tables, sizing)
+    });
     let exact_k = sizing.k;
     if shape.k < exact_k {
         return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for its slots (they need {exact_k})", shape.k)));
@@ -343,7 +346,7 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
     }
     let public = statement.public_inputs(shape, &digest).map_err(Rejection::Statement)?;
     let proof = hex::decode(&bundle.proof).map_err(|e| Rejection::Statement(format!("proof is not hex: {e}")))?;
-    Ok(Prechecked { public, proof, wide: sizing.wide })
+    Ok(Prechecked { public, proof })
 }
 
 /// One proof of a batch.
@@ -502,10 +505,11 @@ impl Verifier {
         -> Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError> {
         let tables = MarketTables::new(market, level, shape.scenarios);
         let wide = size(shape, &tables).wide;
-        self.verifying_key_for(market, market.digest(), level, shape, wide)
+        self.verifying_key_for(market, market.digest(), level, shape, &tables, wide)
     }
 
-    fn verifying_key_for(&self, market: &Market, digest: [u8; 32], level: Level, shape: &Shape, wide: bool)
+    /// The key for (market, level, shape) from its tables and sizing.
+    fn verifying_key_for(&self, market: &Market, digest: [u8; 32], level: Level, shape: &Shape, tables: &MarketTables, wide: bool)
         -> Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError> {
         let id = KeyId { digest, level, shape: *shape };
         if let Some(vk) = self.keys.lock().expect("lock").get(&id) {
@@ -513,7 +517,6 @@ impl Verifier {
         }
         let params = self.params(shape.k)?;
         self.progress.stage(&format!("verifying key (rebuilt from market {:?} at k={})", market.id, shape.k));
-        let tables = MarketTables::new(market, level, shape.scenarios);
         let vk = Arc::new(keygen_in_layout(&params, tables, shape, wide).map_err(VerifierError::Keygen)?);
         self.keys.lock().expect("lock").insert(id, vk.clone());
         Ok(vk)
@@ -579,9 +582,9 @@ impl Verifier {
             groups.iter().enumerate().flat_map(|(g, group)| group.2.chunks(MAX_BATCH).map(move |c| (g, c))).collect();
         // Keys once per group (in parallel across groups).
         let keys: Vec<Result<Arc<VerifyingKey<vesta::Affine>>, VerifierError>> =
-            par_map(&groups, |(m, key, bundles)| {
-                let wide = bundles[0].1.wide; // one sizing per key
-                self.verifying_key_for(&markets[*m], key.digest, key.level, &key.shape, wide)
+            par_map(&groups, |(m, key, _)| {
+                let (tables, sizing) = &sizings[key];
+                self.verifying_key_for(&markets[*m], key.digest, key.level, &key.shape, tables, sizing.wide)
             });
         if !units.is_empty() {
             let proofs: usize = units.iter().map(|u| u.1.len()).sum();

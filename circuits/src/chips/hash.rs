@@ -9,12 +9,13 @@
 //! partial rounds two per row ([`Geometry::COMPACT`], 38-row blocks) or three per row
 //! ([`Geometry::WIDE`], one more S-box column `sbox2`, 29-row blocks: the 56th partial
 //! round pairs with the 55th on the last partial row). The wide geometry, with 24 % fewer
-//! rows, is for circuits whose hash lanes would otherwise set k. The table shows the wide
-//! block (the compact one: 28 pair rows, no `sbox2`, `rc_a[1]` empty on partial rows): The state passes from one block to the next by rotation, so only an
-//! absorption's two words and its active flag are copied in and a sponge's result copied
-//! out, all through the `sbox` column, the lane's one equality-enabled column. Lane l's
-//! block (`rc_a[l]`, `rc_b[l]` on row 0 are its chain flag and initial capacity, and
-//! `rc_b[l]` on row 2 its always-active flag, so at most 3 lanes):
+//! rows, is for circuits whose hash lanes would otherwise set k. The state passes from
+//! one block to the next by rotation, so only an absorption's two words and (where it
+//! can be 0) its active flag are copied in and a sponge's result copied out, all through
+//! the `sbox` column, the lane's one equality-enabled column. Lane l's wide block
+//! (`rc_a[l]`, `rc_b[l]` on row 0 are its chain flag and initial capacity, and `rc_b[l]`
+//! on row 2 its always-active flag, so at most 3 lanes; the compact block has 28 pair
+//! rows, no `sbox2`, and `rc_a[1]` empty on partial rows):
 //! ```text
 //! row    | state[0..3]                | sbox   | sbox2  | sq[0..3]            | rc_a                   | rc_b       | selector
 //! 0      | S, the state before        | e0     |        |                     | chain_l                | cap_l      | s_absorb
@@ -225,7 +226,8 @@ pub struct HashChip {
 /// and what is left after the last partial round joins the next full round's constants.
 /// The states between partial rounds differ from the reference's by the carried part;
 /// the permutation's output is the same (the tests compare it with
-/// [`crate::commitment::permute`]). Four of the six round-constant columns are then
+/// [`crate::commitment::permute`]). Four of the six round-constant columns (three in the
+/// wide geometry, whose third partial round per row uses `rc_a[1]`) are then
 /// empty on partial rows.
 #[derive(Debug)]
 struct Constants {
@@ -313,7 +315,6 @@ impl HashChip {
     /// over one set of 6 round-constant columns.
     pub fn configure(meta: &mut ConstraintSystem<Fp>, lanes: usize, geometry: Geometry) -> HashConfig {
         assert!((1..=MAX_LANES).contains(&lanes), "1 to {MAX_LANES} hash lanes");
-        assert!((2..=3).contains(&geometry.per_row), "two or three partial rounds per row");
         let output_row = geometry.output_row() as i32;
         let rc_a = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
         let rc_b = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];

@@ -184,11 +184,6 @@ impl MarginConfig {
         let width = self.loss.len();
         m.query_advice(self.loss[s % width], Rotation(rotation + (s / width) as i32))
     }
-
-    /// The public-input column.
-    pub fn instance(&self) -> Column<Instance> {
-        self.instance
-    }
 }
 
 /// Cells of an account's position region that other regions use.
