@@ -3,7 +3,7 @@
 
 use ethnum::I256;
 use halo2_proofs::dev::{FailureLocation, MockProver, VerifyFailure};
-use zkmargin_circuits::circuit::MarginCircuit;
+use zkmargin_circuits::circuit::{size, MarginCircuit, Sizing};
 use zkmargin_circuits::commitment::{commit_capacity, sponge, AccountOpening};
 use zkmargin_circuits::encoding::{field_to_hex, Fp};
 use zkmargin_circuits::market::{Level, Market};
@@ -637,6 +637,25 @@ fn wide_layout_passes_honestly_and_rejects_forgeries() {
     let mut plan = case.plan();
     plan.groups[0].totals.excess -= Fp::one();
     assert_rejected(case.run_wide(plan), "excess");
+}
+
+#[test]
+fn the_wide_layout_is_picked_only_where_it_lowers_k() {
+    let case = Case::example(Level::Initial);
+    let compact_k = |shape: &Shape| {
+        zkmargin_circuits::with_lanes!(shape.scenarios, S => {
+            MarginCircuit::<S, false> { shape: *shape, tables: case.tables.clone(), plan: None }.min_k()
+        })
+    };
+    // The example's shape: the compact layout at its own smallest k.
+    let sizing = size(&case.shape, &case.tables);
+    assert_eq!(sizing, Sizing { k: compact_k(&case.shape), wide: false });
+    // A large book's slots over the same small market: the hash lanes set k, and the
+    // wide layout (29-row blocks, 3 range lanes) brings it down.
+    let large = Shape { k: 0, accounts: 16, positions: 128, collateral: 4, groups: 4, nets: 512, ..case.shape };
+    let sizing = size(&large, &case.tables);
+    assert!(sizing.wide, "{sizing:?}");
+    assert!(sizing.k < compact_k(&large), "{sizing:?}");
 }
 
 #[test]
