@@ -121,6 +121,9 @@ pub struct NetRow {
     pub id: Fp,
     /// Net position n.
     pub net: Fp,
+    /// The net again on the slot's further rows, where its scenario lanes read it (an
+    /// honest plan: `net`).
+    pub carried_net: Fp,
     /// max(n, 0).
     pub pos: Fp,
     /// max(−n, 0).
@@ -147,7 +150,7 @@ pub struct NetRow {
     pub linear_sum: Fp,
     /// Σ max(−n, 0)·short so far.
     pub short_sum: Fp,
-    /// Σ −n·pnl[s] so far, per lane.
+    /// Σ −n·pnl_s so far, per lane s.
     pub loss: Vec<Fp>,
 }
 
@@ -156,6 +159,8 @@ pub struct NetRow {
 pub struct GroupTotals {
     /// max(0, max_s loss_s) at 14 decimals.
     pub worst: Fp,
+    /// The worst again on the closing rows that check the slacks (an honest plan: `worst`).
+    pub carried_worst: Fp,
     /// worst − loss_s per lane.
     pub slack: Vec<Fp>,
     /// Σ collateral values of the group's accounts, common scale.
@@ -451,6 +456,7 @@ impl Plan {
                     idx,
                     id,
                     net: signed_to_field(n),
+                    carried_net: signed_to_field(n),
                     pos: signed_to_field(n.max(0)),
                     neg: signed_to_field((-n).max(0)),
                     mag: signed_to_field(n.abs()),
@@ -512,6 +518,7 @@ impl Plan {
             groups.push(GroupPlan {
                 totals: GroupTotals {
                     worst: wide_to_field(worst),
+                    carried_worst: wide_to_field(worst),
                     slack: loss.iter().map(|&l| wide_to_field(worst - l)).collect(),
                     collateral: wide_to_field(collateral),
                     requirement: wide_to_field(requirement),

@@ -20,6 +20,14 @@ fn count(pinned: &str, field: &str) -> String {
         .map_or("?".into(), |l| l.trim().trim_start_matches(field).trim_start_matches(':').trim().trim_end_matches(',').to_string())
 }
 
+/// Column queries in the pinned constraint system's `advice_queries` (each opens as one
+/// 32-byte evaluation in the proof).
+fn advice_queries(pinned: &str) -> usize {
+    let start = pinned.find("advice_queries").unwrap_or(0);
+    let end = pinned[start..].find("instance_queries").map_or(pinned.len(), |e| start + e);
+    pinned[start..end].matches("column_type: Advice").count()
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let profile: Profile = args.next().unwrap_or_else(|| "medium".into()).parse().expect("profile");
@@ -49,11 +57,12 @@ fn main() {
     let warm = started.elapsed() / 5;
     let pinned = format!("{:#?}", vk.pinned());
     println!(
-        "{}: k={} ({}) advice={} fixed={} lookups={} rows used {}/{} | sizing+params {:.2} s, keygen vk+pk {:.2} s, witness+create_proof {:.2} s | cold verify {:.2} s (keygen_vk {:.2} s), further bundle {:.0} ms | proof {} B",
+        "{}: k={} ({}) advice={} (queries {}) fixed={} lookups={} rows used {}/{} | sizing+params {:.2} s, keygen vk+pk {:.2} s, witness+create_proof {:.2} s | cold verify {:.2} s (keygen_vk {:.2} s), further bundle {:.0} ms | proof {} B",
         profile.as_str(),
         shape.k,
         if wide { "wide" } else { "compact" },
         count(&pinned, "num_advice_columns"),
+        advice_queries(&pinned),
         count(&pinned, "num_fixed_columns"),
         pinned.matches("Argument {").count(),
         rows.used,

@@ -179,23 +179,31 @@ fn negative_group_excess_cannot_wrap_around() {
     assert_rejected(case.run(plan), "range check");
 }
 
-#[test]
-fn forged_maximum_below_a_loss_is_rejected() {
-    let case = Case::example(Level::Initial);
-    let mut plan = case.plan();
-    // Lower the worst loss by one unit and keep every other figure consistent with it.
+/// Lowers group 0's worst loss (as the requirement uses it) by one unit and keeps the
+/// requirement, excess and totals consistent with it (loss factor 1.0, initial level).
+fn lower_the_requirements_worst(plan: &mut Plan) {
     let totals = &mut plan.groups[0].totals;
     totals.worst -= Fp::one();
-    for slack in &mut totals.slack {
-        *slack -= Fp::one();
-    }
-    totals.requirement -= Fp::from(1_000_000); // loss factor 1.0 at the initial level
+    totals.requirement -= Fp::from(1_000_000);
     totals.excess += Fp::from(1_000_000);
     plan.total_excess += Fp::from(1_000_000);
     for sum in &mut plan.excess_sums {
         *sum += Fp::from(1_000_000);
     }
     plan.threshold_slack += Fp::from(1_000_000);
+}
+
+#[test]
+fn forged_maximum_below_a_loss_is_rejected() {
+    let case = Case::example(Level::Initial);
+    let mut plan = case.plan();
+    // Lower the worst loss by one unit and keep every other figure consistent with it.
+    lower_the_requirements_worst(&mut plan);
+    let totals = &mut plan.groups[0].totals;
+    totals.carried_worst -= Fp::one();
+    for slack in &mut totals.slack {
+        *slack -= Fp::one();
+    }
     let failures = assert_rejected(case.run(plan), "range check");
     // Nothing else is wrong: only range checks fail.
     assert!(failures.iter().all(only_range_checks));
@@ -514,7 +522,7 @@ fn running_sums_must_start_at_zero() {
     assert_rejected(case.run(plan), "collateral sum starts at zero");
     let mut plan = case.plan();
     plan.groups[0].rows[0].loss[2] = Fp::one();
-    assert_rejected(case.run(plan), "net sums start at zero");
+    assert_rejected(case.run(plan), "scenario losses start at zero");
 }
 
 #[test]
@@ -748,5 +756,43 @@ fn folded_scenario_lanes_pass_honestly_and_reject_a_corrupted_lane() {
     for row in &mut plan.groups[1].rows {
         row.loss[9] += Fp::one();
     }
-    assert_rejected(case.run(plan), "net sums start at zero");
+    assert_rejected(case.run(plan), "scenario losses start at zero");
+}
+
+#[test]
+fn the_net_is_carried_to_every_lane_row_of_its_slot() {
+    let (market, portfolio) = folded_example();
+    let case = Case::new(market, &portfolio, Level::Initial, 0);
+    // A slot whose further rows (lanes 8..32) use another net, every later loss of those
+    // lanes made consistent with it: only the carry ties them to the slot's net.
+    let mut plan = case.plan();
+    let group = &mut plan.groups[0];
+    let r = group.rows.iter().position(|row| row.net != Fp::zero()).expect("a held instrument");
+    let delta = Fp::from(3);
+    group.rows[r].carried_net += delta;
+    let pnl = group.rows[r].pnl.clone();
+    for row in &mut group.rows[r + 1..] {
+        for s in 8..32 {
+            row.loss[s] -= delta * pnl[s];
+        }
+    }
+    let failures = assert_rejected(case.run(plan), "net carried");
+    assert!(!failures.iter().any(|f| format!("{f}").contains("scenario loss")), "the lanes were kept consistent");
+}
+
+#[test]
+fn the_slacks_are_taken_from_the_worst_loss_itself() {
+    // The requirement's worst lowered by one unit while the slacks are still measured
+    // from the true maximum (carried down the closing rows): only the tie between the
+    // two catches it.
+    for (market, portfolio) in [example(), folded_example()] {
+        let case = Case::new(market, &portfolio, Level::Initial, 0);
+        let mut plan = case.plan();
+        lower_the_requirements_worst(&mut plan);
+        let failures = assert_rejected(case.run(plan), "worst carried in");
+        assert!(failures.iter().all(|f| format!("{f}").contains("worst carried in") || only_range_checks(f)));
+        let mut plan = case.plan();
+        plan.groups[0].totals.carried_worst += Fp::one();
+        assert_rejected(case.run(plan), "worst carried");
+    }
 }

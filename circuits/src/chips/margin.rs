@@ -47,11 +47,15 @@
 //! ```text
 //! | row     | idx | id | val | pos | neg | mag     | price | linear | short | pnl[c]       | inv | chal | logup | sum_a | sum_b | sum_c | loss[c]              |
 //! | F·r     | k   | i  | n   | n⁺  | n⁻  | n⁺ + n⁻ | mark  | lin_L  | sc_L  | pnl_c        | 1/(chal−i−tag) | c | Σ n·inv | Σ n·mark | Σ |n|·lin | Σ n⁻·sc | Σ −n·pnl_c |
-//! | F·r + j |     |    |     |     |     |         |       |        |       | pnl_{8j+c}   |     |      |       |       |       |       | Σ −n·pnl_{8j+c}      |
+//! | F·r + j |     |    | n   |     |     |         |       |        |       | pnl_{8j+c}   |     |      |       |       |       |       | Σ −n·pnl_{8j+c}      |
 //! ```
 //! `n = pos − neg`; `pos·neg = 0`; `mag = pos + neg` (range-checked to 80 bits);
 //! `inv·(chal − id − group_tag) = 1`; each running sum advances by its term to the next
-//! slot (F rows down), lane by lane; lookup `(idx, id, price, linear, short,
+//! slot (F rows down). The scenario lanes advance row by row (`q_lane`, every row of a
+//! slot: `loss_c(+F) = loss_c − val·pnl_c` for each lane column c, with the slot's net
+//! carried down its rows in `val` by `q_net_carry`: `val(+1) = val` on rows 0..F−2), so
+//! that each lane column is queried at two rotations only (every query is a 32-byte
+//! evaluation in the proof); lookup `(idx, id, price, linear, short,
 //! pnl[0..S] + 2^60) ∈ instruments`, the P&L read across the slot's F rows (idx is the
 //! market row + 1, < 2^20). The table holds each P&L shifted by 2^60 (|P&L| < 2^60, so
 //! every entry is a non-negative number below 2^61: committing to small numbers is what
@@ -62,21 +66,27 @@
 //! are only forced (by the logUp balance) to sum to zero across rows, so with one tuple
 //! for all of them they add nothing; a second id-0 tuple with another P&L would let nets
 //! of −X and +X shift every scenario loss.
-//! `q_start_net` zeroes every sum (every lane). Every fourth slot (`q_net_absorb`) packs
+//! `q_start_net` zeroes the sums on row 0, `q_start_lanes` the lanes on rows 0..F−1. Every fourth slot (`q_net_absorb`) packs
 //! four slots into two net words in `entry` (its row and the next), `k·2^81 + (n + 2^80)`
 //! each (< 2^101), two per word; the net sponges absorb them ([`crate::sponges`]).
 //!
-//! **Group closing row** (`q_group_total`, the final row of a net region; fixed `loss_factor`):
+//! **Group closing rows** (`q_group_total` on the final row of a net region, fixed
+//! `loss_factor`; `q_slack` on it and the F − 1 rows below, where the final lanes sit):
 //! ```text
-//! | row           | mag             | val         | flag | neg | entry  | chal, logup, sum_a..c, loss[s] (final) |
-//! | close         | worst           | collateral  | mode | req | excess |                                        |
-//! | close + 1     | worst − loss[0] | challenge   |      |     |        |                                        |
-//! | close + 2     | worst − loss[1] | final logup |      |     |        |                                        |
-//! | close + 1 + s | worst − loss[s] |             |      |     |        |                                        |
+//! | row                | mag             | pos   | val         | flag | neg | entry  | chal, logup, sum_a..c | loss[c] (final)   |
+//! | close              | worst           | worst | collateral  | mode | req | excess | (final)               | loss[c]           |
+//! | close + 1          | slack[0]        | worst | challenge   |      |     |        |                       | loss[8 + c]       |
+//! | close + 2          | slack[8]        | worst | final logup |      |     |        |                       | loss[16 + c]      |
+//! | close + j          | slack[8(j−1)]   | worst |             |      |     |        |                       | loss[8j + c]      |
+//! | close + F          | slack[8(F−1)]   | worst |             |      |     |        |                       |                   |
+//! | close + 1 + c·F + j| slack[8j + c]   |       |             |      |     |        |                       |                   |
 //! ```
-//! (the final loss of lane s read, as above, from column `s mod 8`, row `close + s / 8`).
-//! `mag(close + 1 + s) = worst − loss[s]` (each range-checked, so worst ≥ every loss; worst itself is
-//! range-checked, so worst ≥ 0); `mode ∈ {0,1}`;
+//! Lane s = 8j + c (final loss in column c, row `close + j`) has its slack
+//! `worst − loss[s]` in `mag` at `close + 1 + c·F + j` ([`MarginConfig::slack_row`]): on
+//! each closing row j, `q_slack` reads the slack of column c at the fixed rotation
+//! `1 + c·F`, against the worst carried down in `pos` (`pos = mag` on the closing row,
+//! `pos(+1) = pos` on each `q_slack` row). Each slack is range-checked, so worst ≥ every
+//! loss; worst itself is range-checked, so worst ≥ 0; `mode ∈ {0,1}`;
 //! `req = mode·(lf·worst + 10^6·sum_c) + (1 − mode)·10^6·sum_b`;
 //! `excess = collateral + 10^6·sum_a − req` (range-checked: excess ≥ 0); the carried
 //! `chal` equals the imported challenge and the final `logup` leaves through `val`.
@@ -151,8 +161,11 @@ pub struct MarginConfig {
     q_position: Selector,
     q_collateral: Selector,
     q_net: Selector,
+    q_lane: Selector,
+    q_net_carry: Selector,
     q_net_absorb: Selector,
     q_group_total: Selector,
+    q_slack: Selector,
     q_dot: Selector,
     q_sum: Selector,
     q_threshold: Selector,
@@ -162,6 +175,7 @@ pub struct MarginConfig {
     q_close_position: Selector,
     q_close_collateral: Selector,
     q_start_net: Selector,
+    q_start_lanes: Selector,
     q_start_dot: Selector,
     t_instrument: Vec<TableColumn>,
     t_asset: [TableColumn; 3],
@@ -179,10 +193,12 @@ impl MarginConfig {
         m.query_advice(self.pnl[s % width], Rotation(rotation + (s / width) as i32))
     }
 
-    /// Lane s's running loss of the net slot whose first row is `rotation` rows below.
-    fn loss_at(&self, m: &mut VirtualCells<Fp>, s: usize, rotation: i32) -> Expression<Fp> {
+    /// Row of lane s's slack below a group's closing row: the slacks of lane column c
+    /// sit in a run of `fold` rows, so that one gate per closing row reads each at a
+    /// fixed rotation (`1 + c·fold`, see the module doc).
+    pub fn slack_row(&self, s: usize) -> usize {
         let width = self.loss.len();
-        m.query_advice(self.loss[s % width], Rotation(rotation + (s / width) as i32))
+        1 + (s % width) * self.fold() + s / width
     }
 }
 
@@ -356,8 +372,11 @@ impl MarginChip {
             q_position: meta.complex_selector(),
             q_collateral: meta.complex_selector(),
             q_net: meta.complex_selector(),
+            q_lane: meta.selector(),
+            q_net_carry: meta.selector(),
             q_net_absorb: meta.selector(),
             q_group_total: meta.selector(),
+            q_slack: meta.selector(),
             q_dot: meta.selector(),
             q_sum: meta.selector(),
             q_threshold: meta.selector(),
@@ -367,6 +386,7 @@ impl MarginChip {
             q_close_position: meta.selector(),
             q_close_collateral: meta.selector(),
             q_start_net: meta.selector(),
+            q_start_lanes: meta.selector(),
             q_start_dot: meta.selector(),
             t_instrument,
             t_asset,
@@ -457,7 +477,7 @@ impl MarginChip {
             let tag = m.query_fixed(c.group_tag);
             let f = c.fold() as i32;
             let next = |m: &mut VirtualCells<Fp>, col| m.query_advice(col, Rotation(f));
-            let mut constraints = vec![
+            let constraints = vec![
                 ("sign split", net.clone() - pos.clone() + neg.clone()),
                 ("one sign", pos.clone() * neg.clone()),
                 ("magnitude", mag.clone() - pos - neg.clone()),
@@ -468,11 +488,31 @@ impl MarginChip {
                 ("linear sum", next(m, c.sum_b) - cur(m, c.sum_b) - mag * linear),
                 ("short sum", next(m, c.sum_c) - cur(m, c.sum_c) - neg * short),
             ];
-            for s in 0..c.lanes {
-                let (pnl, loss) = (c.pnl_at(m, s, 0), c.loss_at(m, s, 0));
-                constraints.push(("scenario loss", c.loss_at(m, s, f) - loss + net.clone() * pnl));
-            }
             Constraints::with_selector(q, constraints)
+        });
+
+        // Every row of a net slot advances its lanes by the slot's net, read from `val`
+        // on the same row: each lane column is queried at two rotations only.
+        meta.create_gate("scenario row", |m| {
+            let q = m.query_selector(c.q_lane);
+            let net = cur(m, c.val);
+            let f = Rotation(c.fold() as i32);
+            let constraints: Vec<_> = c
+                .pnl
+                .iter()
+                .zip(&c.loss)
+                .map(|(&pnl, &loss)| {
+                    let step = m.query_advice(loss, f) - cur(m, loss) + net.clone() * cur(m, pnl);
+                    ("scenario loss", step)
+                })
+                .collect();
+            Constraints::with_selector(q, constraints)
+        });
+
+        // The slot's net repeated on its further rows (where the gate above reads it).
+        meta.create_gate("net carried", |m| {
+            let q = m.query_selector(c.q_net_carry);
+            Constraints::with_selector(q, [("net carried", next(m, c.val) - cur(m, c.val))])
         });
 
         meta.lookup(|m| {
@@ -506,7 +546,7 @@ impl MarginChip {
                 (cur(m, c.mag), cur(m, c.val), cur(m, c.flag), cur(m, c.neg), cur(m, c.entry));
             let (mark_sum, linear_sum, short_sum) = (cur(m, c.sum_a), cur(m, c.sum_b), cur(m, c.sum_c));
             let lf = m.query_fixed(c.loss_factor);
-            let mut constraints = vec![
+            let constraints = vec![
                 ("mode is boolean", mode.clone() * (one() - mode.clone())),
                 (
                     "requirement",
@@ -517,13 +557,28 @@ impl MarginChip {
                 ("excess", excess - (collateral + million() * mark_sum - req)),
                 ("challenge imported", cur(m, c.chal) - next(m, c.val)),
                 ("logUp exported", m.query_advice(c.val, Rotation(2)) - cur(m, c.logup)),
+                ("worst carried in", cur(m, c.pos) - worst),
             ];
-            // Lane s's slack sits s + 1 rows below, under the worst loss in the same column:
-            // every range-checked value of the region in one equality-enabled column.
-            for s in 0..c.lanes {
-                let slack = m.query_advice(c.mag, Rotation(s as i32 + 1));
-                constraints.push(("worst slack", slack - (worst.clone() - c.loss_at(m, s, 0))));
-            }
+            Constraints::with_selector(q, constraints)
+        });
+
+        // On each of the F closing rows (the final lanes), the slack of lane column c sits
+        // 1 + c·F rows below, under the worst loss in `mag` (every range-checked value of the
+        // region in one equality-enabled column); `pos` carries the worst down these rows.
+        meta.create_gate("worst slack", |m| {
+            let q = m.query_selector(c.q_slack);
+            let worst = cur(m, c.pos);
+            let f = c.fold() as i32;
+            let mut constraints: Vec<_> = c
+                .loss
+                .iter()
+                .enumerate()
+                .map(|(col, &loss)| {
+                    let slack = m.query_advice(c.mag, Rotation(1 + col as i32 * f));
+                    ("worst slack", slack - (worst.clone() - cur(m, loss)))
+                })
+                .collect();
+            constraints.push(("worst carried", next(m, c.pos) - worst));
             Constraints::with_selector(q, constraints)
         });
 
@@ -586,12 +641,8 @@ impl MarginChip {
             let q = m.query_selector(c.q_close_collateral);
             Constraints::with_selector(q, [("value exported", cur(m, c.val) - cur(m, c.sum_a))])
         });
-        meta.create_gate("net sums start at zero", |m| {
-            let q = m.query_selector(c.q_start_net);
-            let mut sums: Vec<Expression<Fp>> = [c.logup, c.sum_a, c.sum_b, c.sum_c].iter().map(|&col| cur(m, col)).collect();
-            sums.extend((0..c.lanes).map(|s| c.loss_at(m, s, 0)));
-            Constraints::with_selector(q, sums)
-        });
+        zero_start(meta, "net sums start at zero", c.q_start_net, vec![c.logup, c.sum_a, c.sum_b, c.sum_c]);
+        zero_start(meta, "scenario losses start at zero", c.q_start_lanes, c.loss.clone());
     }
 
     /// A chip for one synthesis pass.
@@ -789,9 +840,20 @@ impl MarginInstructions for MarginChip {
             |mut region| {
                 let f = c.fold();
                 c.q_start_net.enable(&mut region, 0)?;
+                for j in 0..f {
+                    c.q_start_lanes.enable(&mut region, j)?;
+                }
                 for r in 0..slots {
                     c.q_net.enable(&mut region, f * r)?;
                     region.assign_fixed(|| "group tag", c.group_tag, f * r, || Value::known(group_tag(g)))?;
+                    for j in 0..f {
+                        c.q_lane.enable(&mut region, f * r + j)?;
+                    }
+                    for j in 1..f {
+                        c.q_net_carry.enable(&mut region, f * r + j - 1)?;
+                        let net = rows.map_or(Value::unknown(), |rows| Value::known(rows[r].carried_net));
+                        region.assign_advice(|| "net carried", c.val, f * r + j, || net)?;
+                    }
                 }
                 for r in (0..slots).step_by(4) {
                     c.q_net_absorb.enable(&mut region, f * r)?;
@@ -842,8 +904,14 @@ impl MarginInstructions for MarginChip {
                 region.assign_fixed(|| "loss factor", c.loss_factor, close, || Value::known(fp(loss_factor)))?;
                 let known = |f: &dyn Fn(&GroupTotals) -> Fp| totals.map_or(Value::unknown(), |t| Value::known(f(t)));
                 let worst = region.assign_advice(|| "worst", c.mag, close, || known(&|t| t.worst))?;
+                for j in 0..f {
+                    c.q_slack.enable(&mut region, close + j)?;
+                }
+                for j in 0..=f {
+                    region.assign_advice(|| "worst carried", c.pos, close + j, || known(&|t| t.carried_worst))?;
+                }
                 let slack = (0..c.lanes)
-                    .map(|s| region.assign_advice(|| "slack", c.mag, close + 1 + s, || known(&|t| t.slack[s])))
+                    .map(|s| region.assign_advice(|| "slack", c.mag, close + c.slack_row(s), || known(&|t| t.slack[s])))
                     .collect::<Result<Vec<_>, _>>()?;
                 collateral.copy_advice(|| "collateral", &mut region, c.val, close)?;
                 mode.copy_advice(|| "mode", &mut region, c.flag, close)?;
