@@ -239,7 +239,7 @@ pub struct GroupCells {
     pub logup: AssignedCell<Fp, Fp>,
     /// worst (160-bit check).
     pub worst: AssignedCell<Fp, Fp>,
-    /// worst − loss[s] per lane (160-bit checks).
+    /// worst − loss_s per lane s (160-bit checks).
     pub slack: Vec<AssignedCell<Fp, Fp>>,
     /// The group's excess (200-bit check).
     pub excess: AssignedCell<Fp, Fp>,
