@@ -23,7 +23,12 @@ use halo2_proofs::plonk::{
 };
 
 use crate::chips::hash::{Absorption, Active, Geometry, HashChip, HashConfig, HashInstructions, SpongeRun, Word};
-use crate::chips::margin::{MarginChip, MarginConfig, MarginInstructions, Weight};
+use crate::chips::account::{AccountChip, AccountConfig, AccountInstructions};
+use crate::chips::columns::MarginColumns;
+use crate::chips::market::{MarketTableChip, MarketTableConfig, MarketTableInstructions};
+use crate::chips::netting::{NettingChip, NettingConfig, NettingInstructions};
+use crate::chips::sums::{SumChip, SumConfig, SumInstructions, Weight};
+use crate::chips::totals::{GroupTotalChip, GroupTotalConfig, GroupTotalInstructions};
 use crate::chips::range::{RangeCheckChip, RangeCheckConfig, RangeInstructions, WORD_BITS};
 use crate::encoding::Fp;
 use crate::commitment::{challenge_capacity, commit_capacity, nets_capacity};
@@ -102,7 +107,7 @@ pub fn size(shape: &Shape, tables: &MarketTables) -> Sizing {
     })
 }
 
-/// Words (of 10 bits) of each range check; see the bounds in [`crate::chips::margin`].
+/// Words (of 10 bits) of each range check; see the bounds in [`crate::chips::columns`].
 pub mod words {
     /// qty + 2^69 < 2^70.
     pub const QUANTITY: usize = 7;
@@ -121,7 +126,11 @@ pub mod words {
 /// Columns of the whole circuit.
 #[derive(Clone, Debug)]
 pub struct MarginCircuitConfig {
-    margin: MarginConfig,
+    market: MarketTableConfig,
+    accounts: AccountConfig,
+    netting: NettingConfig,
+    totals: GroupTotalConfig,
+    sums: SumConfig,
     range: RangeCheckConfig,
     hash: HashConfig,
 }
@@ -256,12 +265,17 @@ impl<const S: usize, const WIDE: bool> Circuit<Fp> for MarginCircuit<S, WIDE> {
         // No constants column: zeros and ones come from gates (see the chips), and the
         // public inputs enter through one region (so neither column needs equality).
         let instance = meta.instance_column();
-        let margin = MarginChip::configure(meta, S, instance);
+        let columns = MarginColumns::configure(meta, S);
+        let market = MarketTableChip::configure(meta, S);
+        let accounts = AccountChip::configure(meta, &columns, &market);
+        let netting = NettingChip::configure(meta, &columns, &market);
+        let totals = GroupTotalChip::configure(meta, &columns);
+        let sums = SumChip::configure(meta, &columns, instance);
         let layout = Layout::of(WIDE);
         let range_lanes: Vec<_> = (0..layout.range_lanes).map(|_| meta.advice_column()).collect();
         let range = RangeCheckChip::configure(meta, &range_lanes);
         let hash = HashChip::configure(meta, HASH_LANES, layout.geometry);
-        MarginCircuitConfig { margin, range, hash }
+        MarginCircuitConfig { market, accounts, netting, totals, sums, range, hash }
     }
 
     fn synthesize(&self, config: Self::Config, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
@@ -273,13 +287,17 @@ impl<const S: usize, const WIDE: bool> Circuit<Fp> for MarginCircuit<S, WIDE> {
         let shape = &self.shape;
         let layout = PublicLayout::new(shape);
         let plan = self.plan.as_ref();
-        let margin = MarginChip::construct(config.margin);
+        let market = MarketTableChip::construct(config.market);
+        let accounts = AccountChip::construct(config.accounts);
+        let netting = NettingChip::construct(config.netting);
+        let totals = GroupTotalChip::construct(config.totals);
+        let sums = SumChip::construct(config.sums);
         let range = RangeCheckChip::construct(config.range);
         let hash = HashChip::construct(config.hash);
         let layouter = &mut layouter;
         // The public inputs first: the region must start at row 0 (see `load_public`).
-        let public = margin.load_public(layouter, layout.len(), plan.map(|p| &p.public[..]))?;
-        margin.load_tables(layouter, &self.tables)?;
+        let public = sums.load_public(layouter, layout.len(), plan.map(|p| &p.public[..]))?;
+        market.load_tables(layouter, &self.tables)?;
         range.load_table(layouter)?;
         let binding = public[BINDING].clone();
 
@@ -296,11 +314,11 @@ impl<const S: usize, const WIDE: bool> Circuit<Fp> for MarginCircuit<S, WIDE> {
         // 1. Account commitments: header, positions and collateral through the sponge.
         for a in 0..shape.accounts {
             let account = plan.map(|p| &p.accounts[a]);
-            let positions = margin.assign_positions(layouter, shape.positions, account, &public[layout.group_tag(a)])?;
+            let positions = accounts.assign_positions(layouter, shape.positions, account, &public[layout.group_tag(a)])?;
             for offset in &positions.offsets {
                 range.check_words(layouter, offset, words::QUANTITY)?;
             }
-            let collateral = margin.assign_collateral(layouter, shape.collateral, account)?;
+            let collateral = accounts.assign_collateral(layouter, shape.collateral, account)?;
             for mag in &collateral.mags {
                 range.check_words(layouter, mag, words::AMOUNT)?;
             }
@@ -319,34 +337,42 @@ impl<const S: usize, const WIDE: bool> Circuit<Fp> for MarginCircuit<S, WIDE> {
             let terms: Vec<(Weight<'_>, &AssignedCell<Fp, Fp>)> =
                 account_values.iter().enumerate().map(|(a, v)| (Weight::Cell(&public[layout.membership(a, g)]), v)).collect();
             let group = plan.map(|p| &p.groups[g]);
-            let collateral = margin.weighted_sum(layouter, &terms, group.map(|x| &x.collateral_sums[..]))?;
-            let cells =
-                margin.assign_group(layouter, g, shape.nets, group, self.tables.loss_factor, &collateral, &public[layout.mode(g)])?;
-            net_absorptions.extend(cells.absorptions);
-            for mag in &cells.mags {
+            let collateral = sums.weighted_sum(layouter, &terms, group.map(|x| &x.collateral_sums[..]))?;
+            // One region: the net rows, then the closing rows that read their final sums.
+            let (nets, closing) = layouter.assign_region(
+                || format!("group {g}"),
+                |mut region| {
+                    let nets = netting.assign_net_rows(&mut region, g, shape.nets, group)?;
+                    let mode = &public[layout.mode(g)];
+                    let closing = totals.assign_totals(&mut region, nets.close, group, self.tables.loss_factor, &collateral, mode)?;
+                    Ok((nets, closing))
+                },
+            )?;
+            net_absorptions.extend(nets.absorptions);
+            for mag in &nets.mags {
                 range.check_words(layouter, mag, words::NET)?;
             }
-            range.check_words(layouter, &cells.worst, words::LOSS)?;
-            for slack in &cells.slack {
+            range.check_words(layouter, &closing.worst, words::LOSS)?;
+            for slack in &closing.slack {
                 range.check_words(layouter, slack, words::LOSS)?;
             }
-            range.check_words(layouter, &cells.excess, words::EXCESS)?;
-            excesses.push(cells.excess);
-            group_logups.push(cells.logup);
-            challenge_cells.push(cells.challenge);
+            range.check_words(layouter, &closing.excess, words::EXCESS)?;
+            excesses.push(closing.excess);
+            group_logups.push(closing.logup);
+            challenge_cells.push(closing.challenge);
         }
 
         // 3. Σ excess ≥ T.
         let terms = ones(&excesses);
-        let total = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.excess_sums[..]))?;
-        let slack = margin.threshold_slack(layouter, &total, &public[THRESHOLD], plan.map(|p| p.threshold_slack))?;
+        let total = sums.weighted_sum(layouter, &terms, plan.map(|p| &p.excess_sums[..]))?;
+        let slack = sums.threshold_slack(layouter, &total, &public[THRESHOLD], plan.map(|p| p.threshold_slack))?;
         range.check_words(layouter, &slack, words::TOTAL)?;
 
         // 4. logUp balance: Σ over position rows = Σ over net rows.
         let terms = ones(&account_logups);
-        let from_positions = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.position_logup_sums[..]))?;
+        let from_positions = sums.weighted_sum(layouter, &terms, plan.map(|p| &p.position_logup_sums[..]))?;
         let terms = ones(&group_logups);
-        let from_nets = margin.weighted_sum(layouter, &terms, plan.map(|p| &p.net_logup_sums[..]))?;
+        let from_nets = sums.weighted_sum(layouter, &terms, plan.map(|p| &p.net_logup_sums[..]))?;
         links.push((from_positions.cell(), from_nets.cell()));
 
         // 5. The sponges: each account's commitment (a public input), the net chunks, and

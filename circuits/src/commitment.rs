@@ -1,5 +1,5 @@
 //! Account commitments (native side; the circuit recomputes them in
-//! [`crate::chips::hash`] over the entries of the account rows of [`crate::chips::margin`]).
+//! [`crate::chips::hash`] over the entries of the account rows of [`crate::chips::account`]).
 //!
 //! An account's commitment depends only on what its venue knows: venue and account
 //! names, the salt, and its own positions and collateral. It never depends on the

@@ -17,7 +17,7 @@ pub const SCENARIO_LANES: [usize; 3] = [8, 16, 32];
 pub const MAX_K: u32 = 18;
 
 /// Upper limits on each dimension, so that every range-checked sum has a stated bound
-/// (see `chips::margin` for the bounds they give).
+/// (see `chips::columns` for the bounds they give).
 pub const MAX_ACCOUNTS: usize = 64;
 /// Limit on position or collateral slots per account.
 pub const MAX_SLOTS_PER_ACCOUNT: usize = 4096;

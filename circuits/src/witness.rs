@@ -1,7 +1,7 @@
 //! The prover's private witness, and the plan of every cell value the circuit assigns.
 //!
 //! [`Plan::new`] is the native mirror of the circuit: it computes, with exact integers,
-//! every value the margin chip lays out (net positions, running sums, the worst loss,
+//! every value the margin chips lay out (net positions, running sums, the worst loss,
 //! requirements, excesses, the logUp challenge and inverses, the commitment chains).
 //! The circuit only assigns these values; its gates check them.
 

@@ -1,0 +1,248 @@
+//! The netting chip: a group slot's net position per instrument (the logUp side that
+//! balances the accounts' positions), the market's numbers for it (a lookup), its running
+//! sums, and its scenario losses, lane by lane.
+//!
+//! **Net rows** (`q_net`, one region per group slot, before its closing rows
+//! ([`crate::chips::totals`]); fixed `group_tag` = g·2^250). Each net slot takes
+//! `F = S / 8` rows: the S scenario lanes fold into 8 columns, lane s in column `s mod 8`
+//! on row `s / 8` of its slot (F = 1, 2, 4 for S = 8, 16, 32):
+//! ```text
+//! | row     | idx | id | val | pos | neg | mag     | price | linear | short | pnl[c]       | inv | chal | logup | sum_a | sum_b | sum_c | loss[c]              |
+//! | F·r     | k   | i  | n   | n⁺  | n⁻  | n⁺ + n⁻ | mark  | lin_L  | sc_L  | pnl_c        | 1/(chal−i−tag) | c | Σ n·inv | Σ n·mark | Σ |n|·lin | Σ n⁻·sc | Σ −n·pnl_c |
+//! | F·r + j |     |    | n   |     |     |         |       |        |       | pnl_{8j+c}   |     |      |       |       |       |       | Σ −n·pnl_{8j+c}      |
+//! ```
+//! `n = pos − neg`; `pos·neg = 0`; `mag = pos + neg` (range-checked to 80 bits);
+//! `inv·(chal − id − group_tag) = 1`; each running sum advances by its term to the next
+//! slot (F rows down). The scenario lanes advance row by row (`q_lane`, every row of a
+//! slot: `loss_c(+F) = loss_c − val·pnl_c` for each lane column c, with the slot's net
+//! carried down its rows in `val` by `q_net_carry`: `val(+1) = val` on rows 0..F−2), so
+//! that each lane column is queried at two rotations only (every query is a 32-byte
+//! evaluation in the proof); lookup `(idx, id, price, linear, short, pnl[0..S] + 2^60) ∈
+//! instruments` ([`crate::chips::market`]), the P&L read across the slot's F rows (idx
+//! is the market row + 1, < 2^20).
+//! `q_start_net` zeroes the sums on row 0, `q_start_lanes` the lanes on rows 0..F−1.
+//! Every fourth slot (`q_net_absorb`) packs four slots into two net words in `entry` (its
+//! row and the next), `k·2^81 + (n + 2^80)` each (< 2^101), two per word; the net sponges
+//! absorb them ([`crate::sponges`]).
+
+use halo2_proofs::circuit::{AssignedCell, Region, Value};
+use halo2_proofs::plonk::{Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Selector, VirtualCells};
+use halo2_proofs::poly::Rotation;
+
+use crate::chips::columns::{assign_strided, cur, next, one, pairs, zero_start, MarginColumns};
+use crate::chips::hash::{Absorption, Active};
+use crate::chips::market::MarketTableConfig;
+use crate::encoding::{pow2, Fp};
+use crate::sponges::{net_element, NET_ELEMENT_BITS};
+use crate::statement::group_tag;
+use crate::tables::PNL_SHIFT_BITS;
+use crate::witness::{GroupPlan, NetRow};
+
+/// Selectors and the group-tag column of the net rows (over the shared [`MarginColumns`]).
+#[derive(Clone, Debug)]
+pub struct NettingConfig {
+    cols: MarginColumns,
+    group_tag: Column<Fixed>,
+    q_net: Selector,
+    q_lane: Selector,
+    q_net_carry: Selector,
+    q_net_absorb: Selector,
+    q_start_net: Selector,
+    q_start_lanes: Selector,
+}
+
+/// Cells of a group's net rows that other regions use.
+#[derive(Debug)]
+pub struct NetCells {
+    /// |n| per slot (80-bit range checks).
+    pub mags: Vec<AssignedCell<Fp, Fp>>,
+    /// The net words, one absorption per four slots (always active).
+    pub absorptions: Vec<Absorption>,
+    /// The region's row after the last slot, where its closing rows start.
+    pub close: usize,
+}
+
+/// What the circuit asks of the netting chip.
+pub trait NettingInstructions {
+    /// Lays out group slot `g`'s `slots` net rows from the top of `region`.
+    fn assign_net_rows(&self, region: &mut Region<'_, Fp>, g: usize, slots: usize, group: Option<&GroupPlan>)
+        -> Result<NetCells, Error>;
+}
+
+/// The netting chip.
+#[derive(Debug)]
+pub struct NettingChip {
+    config: NettingConfig,
+}
+
+impl NettingChip {
+    /// Configures the net rows over `cols`, their numbers looked up in `market`.
+    pub fn configure(meta: &mut ConstraintSystem<Fp>, cols: &MarginColumns, market: &MarketTableConfig) -> NettingConfig {
+        let config = NettingConfig {
+            cols: cols.clone(),
+            group_tag: meta.fixed_column(),
+            q_net: meta.complex_selector(),
+            q_lane: meta.selector(),
+            q_net_carry: meta.selector(),
+            q_net_absorb: meta.selector(),
+            q_start_net: meta.selector(),
+            q_start_lanes: meta.selector(),
+        };
+        Self::create_gates(meta, &config, market);
+        config
+    }
+
+    fn create_gates(meta: &mut ConstraintSystem<Fp>, config: &NettingConfig, market: &MarketTableConfig) {
+        let c = &config.cols;
+        meta.create_gate("net row", |m| {
+            let q = m.query_selector(config.q_net);
+            let (id, net, pos, neg, mag, mark, linear, short, inv, chal, logup) = (
+                cur(m, c.id), cur(m, c.val), cur(m, c.pos), cur(m, c.neg), cur(m, c.mag), cur(m, c.price),
+                cur(m, c.linear), cur(m, c.short), cur(m, c.inv), cur(m, c.chal), cur(m, c.logup),
+            );
+            let tag = m.query_fixed(config.group_tag);
+            let f = c.fold() as i32;
+            let next = |m: &mut VirtualCells<Fp>, col| m.query_advice(col, Rotation(f));
+            Constraints::with_selector(
+                q,
+                [
+                    ("sign split", net.clone() - pos.clone() + neg.clone()),
+                    ("one sign", pos.clone() * neg.clone()),
+                    ("magnitude", mag.clone() - pos - neg.clone()),
+                    ("logUp inverse", inv.clone() * (chal.clone() - id - tag) - one()),
+                    ("logUp sum", next(m, c.logup) - logup - net.clone() * inv),
+                    ("challenge carried", next(m, c.chal) - chal),
+                    ("mark sum", next(m, c.sum_a) - cur(m, c.sum_a) - net * mark),
+                    ("linear sum", next(m, c.sum_b) - cur(m, c.sum_b) - mag * linear),
+                    ("short sum", next(m, c.sum_c) - cur(m, c.sum_c) - neg * short),
+                ],
+            )
+        });
+
+        // Every row of a net slot advances its lanes by the slot's net, read from `val`
+        // on the same row: each lane column is queried at two rotations only.
+        meta.create_gate("scenario row", |m| {
+            let q = m.query_selector(config.q_lane);
+            let net = cur(m, c.val);
+            let f = Rotation(c.fold() as i32);
+            let constraints: Vec<_> = c
+                .pnl
+                .iter()
+                .zip(&c.loss)
+                .map(|(&pnl, &loss)| {
+                    let step = m.query_advice(loss, f) - cur(m, loss) + net.clone() * cur(m, pnl);
+                    ("scenario loss", step)
+                })
+                .collect();
+            Constraints::with_selector(q, constraints)
+        });
+
+        // The slot's net repeated on its further rows (where the gate above reads it).
+        meta.create_gate("net carried", |m| {
+            let q = m.query_selector(config.q_net_carry);
+            Constraints::with_selector(q, [("net carried", next(m, c.val) - cur(m, c.val))])
+        });
+
+        meta.lookup(|m| {
+            let q = m.query_selector(config.q_net);
+            let mut inputs: Vec<Expression<Fp>> =
+                [c.idx, c.id, c.price, c.linear, c.short].iter().map(|&col| m.query_advice(col, Rotation::cur())).collect();
+            let shift = Expression::Constant(pow2(PNL_SHIFT_BITS));
+            inputs.extend((0..c.lanes).map(|s| c.pnl_at(m, s, 0) + shift.clone()));
+            inputs.into_iter().zip(market.instrument.iter()).map(|(x, &t)| (q.clone() * x, t)).collect::<Vec<_>>()
+        });
+
+        // Four net rows, two per rate word, into the entry column for the net sponges (no
+        // skipping: every net slot, padding included, is hashed before the challenge).
+        meta.create_gate("net words", |m| {
+            let q = m.query_selector(config.q_net_absorb);
+            let f = c.fold() as i32;
+            let row = |m: &mut VirtualCells<Fp>, r: i32| {
+                net_element(m.query_advice(c.idx, Rotation(r * f)), m.query_advice(c.val, Rotation(r * f)))
+            };
+            let shift = || Expression::Constant(pow2(NET_ELEMENT_BITS));
+            let (e0, e1, e2, e3) = (row(m, 0), row(m, 1), row(m, 2), row(m, 3));
+            Constraints::with_selector(
+                q,
+                [("net word 0", cur(m, c.entry) - e0 - e1 * shift()), ("net word 1", next(m, c.entry) - e2 - e3 * shift())],
+            )
+        });
+
+        zero_start(meta, "net sums start at zero", config.q_start_net, vec![c.logup, c.sum_a, c.sum_b, c.sum_c]);
+        zero_start(meta, "scenario losses start at zero", config.q_start_lanes, c.loss.clone());
+    }
+
+    /// A chip for one synthesis pass.
+    pub fn construct(config: NettingConfig) -> Self {
+        NettingChip { config }
+    }
+}
+
+impl NettingInstructions for NettingChip {
+    fn assign_net_rows(&self, region: &mut Region<'_, Fp>, g: usize, slots: usize, group: Option<&GroupPlan>)
+        -> Result<NetCells, Error> {
+        let (q, c) = (&self.config, &self.config.cols);
+        let rows: Option<&[NetRow]> = group.map(|x| &x.rows[..]);
+        let f = c.fold();
+        q.q_start_net.enable(region, 0)?;
+        for j in 0..f {
+            q.q_start_lanes.enable(region, j)?;
+        }
+        for r in 0..slots {
+            q.q_net.enable(region, f * r)?;
+            region.assign_fixed(|| "group tag", q.group_tag, f * r, || Value::known(group_tag(g)))?;
+            for j in 0..f {
+                q.q_lane.enable(region, f * r + j)?;
+            }
+            for j in 1..f {
+                q.q_net_carry.enable(region, f * r + j - 1)?;
+                let net = rows.map_or(Value::unknown(), |rows| Value::known(rows[r].carried_net));
+                region.assign_advice(|| "net carried", c.val, f * r + j, || net)?;
+            }
+        }
+        for r in (0..slots).step_by(4) {
+            q.q_net_absorb.enable(region, f * r)?;
+        }
+        let all = slots + 1;
+        let mut column =
+            |col, count, value: fn(&NetRow) -> Fp| assign_strided(region, col, rows, count, 0, f, value);
+        column(c.idx, slots, |n| n.idx)?;
+        column(c.id, slots, |n| n.id)?;
+        column(c.val, slots, |n| n.net)?;
+        column(c.pos, slots, |n| n.pos)?;
+        column(c.neg, slots, |n| n.neg)?;
+        let mags = column(c.mag, slots, |n| n.mag)?;
+        column(c.price, slots, |n| n.mark)?;
+        column(c.linear, slots, |n| n.linear)?;
+        column(c.short, slots, |n| n.short_charge)?;
+        column(c.inv, slots, |n| n.inv)?;
+        column(c.logup, all, |n| n.logup)?;
+        column(c.sum_a, all, |n| n.mark_sum)?;
+        column(c.sum_b, all, |n| n.linear_sum)?;
+        column(c.sum_c, all, |n| n.short_sum)?;
+        column(c.chal, all, |n| n.challenge)?;
+        // Lane s of slot r sits in column s mod W, row f·r + s / W (slot `slots` is the
+        // closing rows' final lanes).
+        let width = c.pnl.len();
+        for r in 0..all {
+            for s in 0..c.lanes {
+                let (row, col) = (f * r + s / width, s % width);
+                let known = |v: &dyn Fn(&NetRow) -> Fp| rows.map_or(Value::unknown(), |rows| Value::known(v(&rows[r])));
+                if r < slots {
+                    region.assign_advice(|| "pnl", c.pnl[col], row, || known(&|n| n.pnl[s]))?;
+                }
+                region.assign_advice(|| "loss", c.loss[col], row, || known(&|n| n.loss[s]))?;
+            }
+        }
+        // Net words: two per absorption, on the first two rows of every fourth slot.
+        let mut words = Vec::with_capacity(slots / 2);
+        for j in 0..slots / 4 {
+            for w in 0..2 {
+                let value = group.map_or(Value::unknown(), |x| Value::known(x.words[j][w]));
+                words.push(region.assign_advice(|| "net word", c.entry, 4 * f * j + w, || value)?);
+            }
+        }
+        let absorptions = pairs(&words, |_| Active::Always);
+        Ok(NetCells { mags, absorptions, close: f * slots })
+    }
+}
