@@ -63,10 +63,6 @@ pub struct CollateralRow {
     pub id: Fp,
     /// Signed amount.
     pub amount: Fp,
-    /// max(amount, 0).
-    pub pos: Fp,
-    /// max(−amount, 0).
-    pub neg: Fp,
     /// |amount|.
     pub mag: Fp,
     /// 1 for a real entry, 0 for padding.
@@ -124,10 +120,6 @@ pub struct NetRow {
     /// The net again on the slot's further rows, where its scenario lanes read it (an
     /// honest plan: `net`).
     pub carried_net: Fp,
-    /// max(n, 0).
-    pub pos: Fp,
-    /// max(−n, 0).
-    pub neg: Fp,
     /// |n|.
     pub mag: Fp,
     /// Mark.
@@ -405,8 +397,6 @@ impl Plan {
                 collateral.push(CollateralRow {
                     id,
                     amount: signed_to_field(amount),
-                    pos: signed_to_field(amount.max(0)),
-                    neg: signed_to_field((-amount).max(0)),
                     mag: signed_to_field(amount.abs()),
                     active,
                     entry,
@@ -457,8 +447,6 @@ impl Plan {
                     id,
                     net: signed_to_field(n),
                     carried_net: signed_to_field(n),
-                    pos: signed_to_field(n.max(0)),
-                    neg: signed_to_field((-n).max(0)),
                     mag: signed_to_field(n.abs()),
                     mark: signed_to_field(mark),
                     linear: signed_to_field(linear),

@@ -332,14 +332,17 @@ fn wrong_collateral_value_is_rejected() {
 }
 
 #[test]
-fn collateral_sign_split_must_be_exclusive() {
+fn collateral_magnitude_must_be_the_amounts() {
     let case = Case::example(Level::Initial);
+    // A magnitude that is not ±amount.
     let mut plan = case.plan();
-    // Inflate both parts of a holding: same amount, but pos·neg ≠ 0.
+    plan.accounts[0].collateral[0].mag += Fp::one();
+    assert_rejected(case.run(plan), "magnitude");
+    // The other root of mag² = x² (−|x|): the range check refuses it.
+    let mut plan = case.plan();
     let row = &mut plan.accounts[0].collateral[0];
-    row.pos += Fp::from(7);
-    row.neg += Fp::from(7);
-    assert_rejected(case.run(plan), "one sign");
+    row.mag = -row.mag;
+    assert_rejected(case.run(plan), "range check");
 }
 
 #[test]
@@ -432,7 +435,6 @@ fn packed_entry_cannot_be_opened_as_another_pair() {
     let row = &mut plan.accounts[0].collateral[0];
     row.id -= Fp::one();
     row.amount += pow2(72);
-    row.pos += pow2(72);
     row.mag += pow2(72);
     let failures = assert_rejected(case.run(plan), "range check");
     assert!(failures.iter().any(|f| matches!(f, VerifyFailure::Lookup { .. })), "the asset must also fail its lookup");
@@ -560,17 +562,20 @@ fn logup_running_sum_must_advance_by_its_term() {
 }
 
 #[test]
-fn net_sign_split_must_match_the_net() {
+fn net_magnitude_must_be_the_nets() {
     let case = Case::example(Level::Initial);
+    let held = |plan: &Plan| plan.groups[0].rows.iter().position(|row| row.net != Fp::zero()).expect("a held instrument");
+    // A magnitude that is not ±net (it would also shift the linear and short sums).
     let mut plan = case.plan();
-    plan.groups[0].rows[0].pos += Fp::one();
-    assert_rejected(case.run(plan), "sign split");
+    let r = held(&plan);
+    plan.groups[0].rows[r].mag += Fp::one();
+    assert_rejected(case.run(plan), "magnitude");
+    // The other root of mag² = n² (−|n|): the range check refuses it.
     let mut plan = case.plan();
-    let row = &mut plan.groups[0].rows[0];
-    let extra = Fp::from(3);
-    row.pos += extra;
-    row.neg += extra;
-    assert_rejected(case.run(plan), "one sign");
+    let r = held(&plan);
+    let row = &mut plan.groups[0].rows[r];
+    row.mag = -row.mag;
+    assert_rejected(case.run(plan), "range check");
 }
 
 #[test]

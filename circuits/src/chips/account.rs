@@ -28,13 +28,14 @@
 //!
 //! **Collateral rows** (`q_collateral`; a region of `C` rows and a closing row):
 //! ```text
-//! | entry      | id | val | pos | neg | mag     | flag   | price | linear     | sum_a   |
-//! | e(a, x)    | a  | x   | x⁺  | x⁻  | x⁺ + x⁻ | active | P_a   | 1e6 − h_a  | Σ value |
+//! | entry      | id | val | mag | flag   | price | linear     | sum_a   |
+//! | e(a, x)    | a  | x   | |x| | active | P_a   | 1e6 − h_a  | Σ value |
 //! ```
-//! `active ∈ {0,1}`; `active' ≤ active`; `(1−active)·x = 0`; `x = pos − neg`;
-//! `pos·neg = 0`; `mag = pos + neg` (range-checked to 70 bits, so both parts are);
-//! `entry = active·(2·2^232 + a·2^72 + x + 2^70)`;
-//! `sum_a' = sum_a + price·(pos·linear − neg·10^6)`; lookup `(a, price, linear) ∈ assets`.
+//! `active ∈ {0,1}`; `active' ≤ active`; `(1−active)·x = 0`; `mag² = x²` with `mag`
+//! range-checked to 70 bits, so `mag = |x|` (the other root, −|x|, is a field element
+//! near 2^254); `entry = active·(2·2^232 + a·2^72 + x + 2^70)`;
+//! `sum_a' = sum_a + price·((mag + x)/2·linear − (mag − x)/2·10^6)` (the positive and
+//! negative parts of x, exact: mag ± x is even); lookup `(a, price, linear) ∈ assets`.
 //! `q_start_collateral` sets `sum_a = 0` on row 0; `q_close_collateral` sets `val = sum_a`
 //! on the closing row (the account's collateral value).
 
@@ -42,7 +43,7 @@ use halo2_proofs::circuit::{AssignedCell, Layouter, Value};
 use halo2_proofs::plonk::{ConstraintSystem, Constraints, Error, Expression, Selector};
 use halo2_proofs::poly::Rotation;
 
-use crate::chips::columns::{assign_column, cur, fp, next, one, pairs, prev, zero_start, MarginColumns};
+use crate::chips::columns::{assign_column, cur, fp, half, next, one, pairs, prev, zero_start, MarginColumns};
 use crate::chips::hash::{Absorption, Active, Word};
 use crate::chips::market::MarketTableConfig;
 use crate::commitment::{EntryKind, ID_SHIFT, KIND_SHIFT, VALUE_OFFSET_BITS};
@@ -168,10 +169,11 @@ impl AccountChip {
 
         meta.create_gate("collateral row", |m| {
             let q = m.query_selector(config.q_collateral);
-            let (id, amount, pos, neg, mag, active, price, complement, sum, entry) = (
-                cur(m, c.id), cur(m, c.val), cur(m, c.pos), cur(m, c.neg), cur(m, c.mag), cur(m, c.flag),
+            let (id, amount, mag, active, price, complement, sum, entry) = (
+                cur(m, c.id), cur(m, c.val), cur(m, c.mag), cur(m, c.flag),
                 cur(m, c.price), cur(m, c.linear), cur(m, c.sum_a), cur(m, c.entry),
             );
+            let (long, short) = ((mag.clone() + amount.clone()) * half(), (mag.clone() - amount.clone()) * half());
             let (sum_n, active_n) = (next(m, c.sum_a), next(m, c.flag));
             let million = Expression::Constant(fp(MONEY_SCALE));
             Constraints::with_selector(
@@ -180,11 +182,9 @@ impl AccountChip {
                     ("active is boolean", active.clone() * (one() - active.clone())),
                     ("real entries first", active_n * (one() - active.clone())),
                     ("padding holds nothing", (one() - active.clone()) * amount.clone()),
-                    ("sign split", amount.clone() - pos.clone() + neg.clone()),
-                    ("one sign", pos.clone() * neg.clone()),
-                    ("magnitude", mag - pos.clone() - neg.clone()),
+                    ("magnitude", mag.clone() * mag - amount.clone() * amount.clone()),
                     ("packed entry", entry - packed(EntryKind::Collateral, active, id, amount)),
-                    ("collateral value", sum_n - sum - price * (pos * complement - neg * million)),
+                    ("collateral value", sum_n - sum - price * (long * complement - short * million)),
                 ],
             )
         });
@@ -297,8 +297,6 @@ impl AccountInstructions for AccountChip {
                 let all = slots + 1;
                 assign_column(&mut region, c.id, rows, slots, 0, |x| x.id)?;
                 assign_column(&mut region, c.val, rows, slots, 0, |x| x.amount)?;
-                assign_column(&mut region, c.pos, rows, slots, 0, |x| x.pos)?;
-                assign_column(&mut region, c.neg, rows, slots, 0, |x| x.neg)?;
                 let mags = assign_column(&mut region, c.mag, rows, slots, 0, |x| x.mag)?;
                 let flags = assign_column(&mut region, c.flag, rows, slots, 0, |x| x.active)?;
                 assign_column(&mut region, c.price, rows, slots, 0, |x| x.price)?;

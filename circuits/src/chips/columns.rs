@@ -18,6 +18,7 @@
 use halo2_proofs::circuit::{AssignedCell, Region, Value};
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, VirtualCells};
 use halo2_proofs::poly::Rotation;
+use ff::Field;
 
 use crate::chips::hash::{Absorption, Active, Word};
 use crate::encoding::Fp;
@@ -31,8 +32,6 @@ pub struct MarginColumns {
     pub(crate) idx: Column<Advice>,
     pub(crate) id: Column<Advice>,
     pub(crate) val: Column<Advice>,
-    pub(crate) pos: Column<Advice>,
-    pub(crate) neg: Column<Advice>,
     pub(crate) mag: Column<Advice>,
     pub(crate) flag: Column<Advice>,
     pub(crate) inv: Column<Advice>,
@@ -57,8 +56,7 @@ impl MarginColumns {
     /// take copies.
     pub fn configure(meta: &mut ConstraintSystem<Fp>, lanes: usize) -> MarginColumns {
         let mut advice = || meta.advice_column();
-        let (idx, id, val, pos, neg, mag, flag, inv, chal) =
-            (advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice(), advice());
+        let (idx, id, val, mag, flag, inv, chal) = (advice(), advice(), advice(), advice(), advice(), advice(), advice());
         let (logup, price, linear, short, sum_a, sum_b, sum_c) = (advice(), advice(), advice(), advice(), advice(), advice(), advice());
         let width = lanes.min(LANE_COLUMNS);
         assert_eq!(lanes % width, 0, "scenario lanes fold into whole rows");
@@ -71,7 +69,7 @@ impl MarginColumns {
             meta.enable_equality(col);
         }
         MarginColumns {
-            idx, id, val, pos, neg, mag, flag, inv, chal, logup, price, linear, short, sum_a, sum_b, sum_c, pnl, loss, lanes, entry,
+            idx, id, val, mag, flag, inv, chal, logup, price, linear, short, sum_a, sum_b, sum_c, pnl, loss, lanes, entry,
         }
     }
 
@@ -93,6 +91,11 @@ pub(crate) fn fp(x: i128) -> Fp {
 
 pub(crate) fn one() -> Expression<Fp> {
     Expression::Constant(Fp::one())
+}
+
+/// 1/2 in the field: `(|v| − v)/2` is the negative part of v, exactly (|v| − v is even).
+pub(crate) fn half() -> Expression<Fp> {
+    Expression::Constant(Fp::from(2).invert().expect("2 is invertible"))
 }
 
 pub(crate) fn cur(m: &mut VirtualCells<Fp>, col: Column<Advice>) -> Expression<Fp> {

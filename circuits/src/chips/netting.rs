@@ -7,11 +7,12 @@
 //! `F = S / 8` rows: the S scenario lanes fold into 8 columns, lane s in column `s mod 8`
 //! on row `s / 8` of its slot (F = 1, 2, 4 for S = 8, 16, 32):
 //! ```text
-//! | row     | idx | id | val | pos | neg | mag     | price | linear | short | pnl[c]       | inv | chal | logup | sum_a | sum_b | sum_c | loss[c]              |
-//! | F·r     | k   | i  | n   | n⁺  | n⁻  | n⁺ + n⁻ | mark  | lin_L  | sc_L  | pnl_c        | 1/(chal−i−tag) | c | Σ n·inv | Σ n·mark | Σ |n|·lin | Σ n⁻·sc | Σ −n·pnl_c |
-//! | F·r + j |     |    | n   |     |     |         |       |        |       | pnl_{8j+c}   |     |      |       |       |       |       | Σ −n·pnl_{8j+c}      |
+//! | row     | idx | id | val | mag | price | linear | short | pnl[c]       | inv | chal | logup | sum_a | sum_b | sum_c | loss[c]              |
+//! | F·r     | k   | i  | n   | |n| | mark  | lin_L  | sc_L  | pnl_c        | 1/(chal−i−tag) | c | Σ n·inv | Σ n·mark | Σ |n|·lin | Σ n⁻·sc | Σ −n·pnl_c |
+//! | F·r + j |     |    | n   |     |       |        |       | pnl_{8j+c}   |     |      |       |       |       |       | Σ −n·pnl_{8j+c}      |
 //! ```
-//! `n = pos − neg`; `pos·neg = 0`; `mag = pos + neg` (range-checked to 80 bits);
+//! `mag² = n²` with `mag` range-checked to 80 bits, so `mag = |n|`, and `n⁻ = (mag − n)/2`
+//! exactly;
 //! `inv·(chal − id − group_tag) = 1`; each running sum advances by its term to the next
 //! slot (F rows down). The scenario lanes advance row by row (`q_lane`, every row of a
 //! slot: `loss_c(+F) = loss_c − val·pnl_c` for each lane column c, with the slot's net
@@ -29,7 +30,7 @@ use halo2_proofs::circuit::{AssignedCell, Region, Value};
 use halo2_proofs::plonk::{Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Selector, VirtualCells};
 use halo2_proofs::poly::Rotation;
 
-use crate::chips::columns::{assign_strided, cur, next, one, pairs, zero_start, MarginColumns};
+use crate::chips::columns::{assign_strided, cur, half, next, one, pairs, zero_start, MarginColumns};
 use crate::chips::hash::{Absorption, Active};
 use crate::chips::market::MarketTableConfig;
 use crate::encoding::{pow2, Fp};
@@ -96,25 +97,24 @@ impl NettingChip {
         let c = &config.cols;
         meta.create_gate("net row", |m| {
             let q = m.query_selector(config.q_net);
-            let (id, net, pos, neg, mag, mark, linear, short, inv, chal, logup) = (
-                cur(m, c.id), cur(m, c.val), cur(m, c.pos), cur(m, c.neg), cur(m, c.mag), cur(m, c.price),
+            let (id, net, mag, mark, linear, short, inv, chal, logup) = (
+                cur(m, c.id), cur(m, c.val), cur(m, c.mag), cur(m, c.price),
                 cur(m, c.linear), cur(m, c.short), cur(m, c.inv), cur(m, c.chal), cur(m, c.logup),
             );
+            let negative_part = (mag.clone() - net.clone()) * half();
             let tag = m.query_fixed(config.group_tag);
             let f = c.fold() as i32;
             let next = |m: &mut VirtualCells<Fp>, col| m.query_advice(col, Rotation(f));
             Constraints::with_selector(
                 q,
                 [
-                    ("sign split", net.clone() - pos.clone() + neg.clone()),
-                    ("one sign", pos.clone() * neg.clone()),
-                    ("magnitude", mag.clone() - pos - neg.clone()),
+                    ("magnitude", mag.clone() * mag.clone() - net.clone() * net.clone()),
                     ("logUp inverse", inv.clone() * (chal.clone() - id - tag) - one()),
                     ("logUp sum", next(m, c.logup) - logup - net.clone() * inv),
                     ("challenge carried", next(m, c.chal) - chal),
                     ("mark sum", next(m, c.sum_a) - cur(m, c.sum_a) - net * mark),
                     ("linear sum", next(m, c.sum_b) - cur(m, c.sum_b) - mag * linear),
-                    ("short sum", next(m, c.sum_c) - cur(m, c.sum_c) - neg * short),
+                    ("short sum", next(m, c.sum_c) - cur(m, c.sum_c) - negative_part * short),
                 ],
             )
         });
@@ -209,8 +209,6 @@ impl NettingInstructions for NettingChip {
         column(c.idx, slots, |n| n.idx)?;
         column(c.id, slots, |n| n.id)?;
         column(c.val, slots, |n| n.net)?;
-        column(c.pos, slots, |n| n.pos)?;
-        column(c.neg, slots, |n| n.neg)?;
         let mags = column(c.mag, slots, |n| n.mag)?;
         column(c.price, slots, |n| n.mark)?;
         column(c.linear, slots, |n| n.linear)?;

@@ -5,7 +5,7 @@
 //! **Group closing rows** (`q_group_total` on the final row of a net region, fixed
 //! `loss_factor`; `q_slack` on it and the F − 1 rows below, where the final lanes sit):
 //! ```text
-//! | row                 | mag           | pos   | val         | flag | neg | entry  | chal, logup, sum_a..c | loss[c]          |
+//! | row                 | mag           | id    | val         | flag | idx | entry  | chal, logup, sum_a..c | loss[c]          |
 //! | close               | worst         | worst | collateral  | mode | req | excess | final                 | final loss[c]    |
 //! | close + j, 0 < j < F| slack[8(j−1)] | worst | (see below) |      |     |        |                       | final loss[8j+c] |
 //! | close + F           | slack[8(F−1)] | worst |             |      |     |        |                       |                  |
@@ -14,8 +14,8 @@
 //! Lane s = 8j + c (final loss in column c, row `close + j`) has its slack
 //! `worst − loss[s]` in `mag` at `close + 1 + c·F + j` ([`GroupTotalConfig::slack_row`]):
 //! on each closing row j, `q_slack` reads the slack of column c at the fixed rotation
-//! `1 + c·F`, against the worst carried down in `pos` (`pos = mag` on the closing row,
-//! `pos(+1) = pos` on each `q_slack` row). Each slack is range-checked, so worst ≥ every
+//! `1 + c·F`, against the worst carried down in `id` (`id = mag` on the closing row,
+//! `id(+1) = id` on each `q_slack` row). Each slack is range-checked, so worst ≥ every
 //! loss; worst itself is range-checked, so worst ≥ 0; `mode ∈ {0,1}`;
 //! `req = mode·(lf·worst + 10^6·sum_c) + (1 − mode)·10^6·sum_b`;
 //! `excess = collateral + 10^6·sum_a − req` (range-checked: excess ≥ 0). The region's
@@ -107,7 +107,7 @@ impl GroupTotalChip {
         meta.create_gate("group total", |m| {
             let q = m.query_selector(config.q_group_total);
             let (worst, collateral, mode, req, excess) =
-                (cur(m, c.mag), cur(m, c.val), cur(m, c.flag), cur(m, c.neg), cur(m, c.entry));
+                (cur(m, c.mag), cur(m, c.val), cur(m, c.flag), cur(m, c.idx), cur(m, c.entry));
             let (mark_sum, linear_sum, short_sum) = (cur(m, c.sum_a), cur(m, c.sum_b), cur(m, c.sum_c));
             let lf = m.query_fixed(config.loss_factor);
             Constraints::with_selector(
@@ -123,17 +123,17 @@ impl GroupTotalChip {
                     ("excess", excess - (collateral + million() * mark_sum - req)),
                     ("challenge imported", cur(m, c.chal) - next(m, c.val)),
                     ("logUp exported", m.query_advice(c.val, Rotation(2)) - cur(m, c.logup)),
-                    ("worst carried in", cur(m, c.pos) - worst),
+                    ("worst carried in", cur(m, c.id) - worst),
                 ],
             )
         });
 
         // On each of the F closing rows (the final lanes), the slack of lane column c sits
         // 1 + c·F rows below, under the worst loss in `mag` (every range-checked value of the
-        // region in one equality-enabled column); `pos` carries the worst down these rows.
+        // region in one equality-enabled column); `id` carries the worst down these rows.
         meta.create_gate("worst slack", |m| {
             let q = m.query_selector(config.q_slack);
-            let worst = cur(m, c.pos);
+            let worst = cur(m, c.id);
             let f = c.fold() as i32;
             let mut constraints: Vec<_> = c
                 .loss
@@ -144,7 +144,7 @@ impl GroupTotalChip {
                     ("worst slack", slack - (worst.clone() - cur(m, loss)))
                 })
                 .collect();
-            constraints.push(("worst carried", next(m, c.pos) - worst));
+            constraints.push(("worst carried", next(m, c.id) - worst));
             Constraints::with_selector(q, constraints)
         });
     }
@@ -175,14 +175,14 @@ impl GroupTotalInstructions for GroupTotalChip {
             q.q_slack.enable(region, close + j)?;
         }
         for j in 0..=f {
-            region.assign_advice(|| "worst carried", c.pos, close + j, || known(&|t| t.carried_worst))?;
+            region.assign_advice(|| "worst carried", c.id, close + j, || known(&|t| t.carried_worst))?;
         }
         let slack = (0..c.lanes)
             .map(|s| region.assign_advice(|| "slack", c.mag, close + q.slack_row(s), || known(&|t| t.slack[s])))
             .collect::<Result<Vec<_>, _>>()?;
         collateral.copy_advice(|| "collateral", region, c.val, close)?;
         mode.copy_advice(|| "mode", region, c.flag, close)?;
-        region.assign_advice(|| "requirement", c.neg, close, || known(&|t| t.requirement))?;
+        region.assign_advice(|| "requirement", c.idx, close, || known(&|t| t.requirement))?;
         let excess = region.assign_advice(|| "excess", c.entry, close, || known(&|t| t.excess))?;
         // The challenge comes in, and the final logUp sum leaves, through `val` below.
         let crossing = |f: fn(&Crossing) -> Fp| group.map_or(Value::unknown(), |x| Value::known(f(&x.crossing)));
