@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use ethnum::{I256, U256};
 use ff::{Field, PrimeField};
 
+use crate::chips::columns::fold_rows;
 use crate::circuit::HASH_LANES;
 use crate::commitment::{pack_entry, AccountOpening, EntryKind};
 use crate::encoding::{pow2, signed_to_field, Fp};
@@ -117,9 +118,9 @@ pub struct NetRow {
     pub id: Fp,
     /// Net position n.
     pub net: Fp,
-    /// The net again on the slot's further rows, where its scenario lanes read it (an
-    /// honest plan: `net`).
-    pub carried_net: Fp,
+    /// The net again on each of the slot's further rows 1..F−1, where its scenario
+    /// lanes read it (an honest plan: `net` on each).
+    pub carried_net: Vec<Fp>,
     /// |n|.
     pub mag: Fp,
     /// Mark.
@@ -134,7 +135,7 @@ pub struct NetRow {
     pub inv: Fp,
     /// The challenge (carried down every row).
     pub challenge: Fp,
-    /// Running sums before this row: logUp, Σ n·mark, Σ |n|·linear, Σ neg·short.
+    /// Running sums before this row: logUp, Σ n·mark, Σ |n|·linear, Σ max(−n, 0)·short.
     pub logup: Fp,
     /// Σ n·mark so far.
     pub mark_sum: Fp,
@@ -146,13 +147,14 @@ pub struct NetRow {
     pub loss: Vec<Fp>,
 }
 
-/// Values of a group's closing row.
+/// Values of a group's closing rows.
 #[derive(Clone, Debug, Default)]
 pub struct GroupTotals {
     /// max(0, max_s loss_s) at 14 decimals.
     pub worst: Fp,
-    /// The worst again on the closing rows that check the slacks (an honest plan: `worst`).
-    pub carried_worst: Fp,
+    /// The worst again on each closing row close..close+F (the rows that check the
+    /// slacks, and the one below them): an honest plan, `worst` on each.
+    pub carried_worst: Vec<Fp>,
     /// worst − loss_s per lane.
     pub slack: Vec<Fp>,
     /// Σ collateral values of the group's accounts, common scale.
@@ -446,7 +448,7 @@ impl Plan {
                     idx,
                     id,
                     net: signed_to_field(n),
-                    carried_net: signed_to_field(n),
+                    carried_net: vec![signed_to_field(n); fold_rows(lanes) - 1],
                     mag: signed_to_field(n.abs()),
                     mark: signed_to_field(mark),
                     linear: signed_to_field(linear),
@@ -506,7 +508,7 @@ impl Plan {
             groups.push(GroupPlan {
                 totals: GroupTotals {
                     worst: wide_to_field(worst),
-                    carried_worst: wide_to_field(worst),
+                    carried_worst: vec![wide_to_field(worst); fold_rows(lanes) + 1],
                     slack: loss.iter().map(|&l| wide_to_field(worst - l)).collect(),
                     collateral: wide_to_field(collateral),
                     requirement: wide_to_field(requirement),

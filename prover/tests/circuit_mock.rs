@@ -200,7 +200,9 @@ fn forged_maximum_below_a_loss_is_rejected() {
     // Lower the worst loss by one unit and keep every other figure consistent with it.
     lower_the_requirements_worst(&mut plan);
     let totals = &mut plan.groups[0].totals;
-    totals.carried_worst -= Fp::one();
+    for carried in &mut totals.carried_worst {
+        *carried -= Fp::one();
+    }
     for slack in &mut totals.slack {
         *slack -= Fp::one();
     }
@@ -466,12 +468,18 @@ fn real_entries_come_first() {
 fn net_rows_must_be_absorbed_as_laid_out() {
     // The words the net sponges absorb are the packed rows, not anything else.
     let case = Case::example(Level::Initial);
+    for w in 0..2 {
+        let mut plan = case.plan();
+        plan.groups[0].words[0][w] += Fp::one();
+        assert_rejected(case.run(plan), "net word");
+    }
+    // The same in the folded layout (a slot of 4 rows: the word reads the next slot 4
+    // rows down).
+    let (market, portfolio) = folded_example();
+    let case = Case::new(market, &portfolio, Level::Initial, 0);
     let mut plan = case.plan();
-    plan.groups[0].words[0][1] += Fp::one();
-    assert_rejected(case.run(plan), "net word 1");
-    let mut plan = case.plan();
-    plan.groups[0].words[0][0] += Fp::one();
-    assert_rejected(case.run(plan), "net word 0");
+    plan.groups[1].words[0][1] += Fp::one();
+    assert_rejected(case.run(plan), "net word");
 }
 
 #[test]
@@ -715,9 +723,9 @@ fn readme_commitment_test_vector_holds_in_circuit() {
     assert_eq!(case.run(case.plan()), Ok(()));
 }
 
-/// The example market with 20 scenarios (lanes 8..20 mirror lanes 0..12 with the sign
-/// flipped), so the circuit has 32 scenario lanes folded four rows per net slot.
-fn folded_example() -> (Market, Portfolio) {
+/// The example market with `total` scenarios (scenario s ≥ 8 mirrors scenario s mod 8
+/// with the sign flipped): 12 take 16 lanes (two rows per net slot), 20 take 32 (four).
+fn mirrored_example(total: usize) -> (Market, Portfolio) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
     let mut raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{dir}/market.json")).unwrap()).unwrap();
     let flip = |v: &serde_json::Value| {
@@ -725,17 +733,47 @@ fn folded_example() -> (Market, Portfolio) {
         serde_json::Value::from(text.strip_prefix('-').map_or_else(|| if text == "0" { "0".to_string() } else { format!("-{text}") }, str::to_string))
     };
     let scenarios: Vec<serde_json::Value> = raw["scenarios"].as_array().unwrap().clone();
-    let extra: Vec<serde_json::Value> = (8..20).map(|s| format!("{} (mirrored {s})", scenarios[s % 8].as_str().unwrap()).into()).collect();
+    let extra: Vec<serde_json::Value> = (8..total).map(|s| format!("{} (mirrored {s})", scenarios[s % 8].as_str().unwrap()).into()).collect();
     raw["scenarios"].as_array_mut().unwrap().extend(extra);
     for instrument in raw["instruments"].as_array_mut().unwrap() {
         let pnl = instrument["pnl"].as_array().unwrap().clone();
-        let more: Vec<serde_json::Value> = (8..20).map(|s| flip(&pnl[s % 8])).collect();
+        let more: Vec<serde_json::Value> = (8..total).map(|s| flip(&pnl[s % 8])).collect();
         instrument["pnl"].as_array_mut().unwrap().extend(more);
     }
     let market = Market::from_json("market.json", &raw.to_string()).unwrap();
     let (_, portfolio) = example();
     portfolio.check_against("portfolio.json", &market).unwrap();
     (market, portfolio)
+}
+
+/// 20 scenarios: 32 lanes folded four rows per net slot.
+fn folded_example() -> (Market, Portfolio) {
+    mirrored_example(20)
+}
+
+/// The folded layouts: (scenarios, rows per net slot).
+const FOLDS: [(usize, usize); 2] = [(12, 2), (20, 4)];
+
+/// The names of the constraints that failed (and "lookup", "permutation", "range check"
+/// for failures of those kinds), without repeats.
+fn failed_names(failures: &[VerifyFailure]) -> Vec<String> {
+    let mut names: Vec<String> = failures
+        .iter()
+        .map(|f| match f {
+            _ if only_range_checks(f) => "range check".to_string(),
+            VerifyFailure::ConstraintNotSatisfied { constraint, .. } => {
+                let text = format!("{constraint}");
+                let head = text.split(" in gate").next().unwrap_or(&text);
+                head.split("('").nth(1).map_or(head.to_string(), |n| n.trim_end_matches("')").to_string())
+            }
+            VerifyFailure::Lookup { .. } => "lookup".to_string(),
+            VerifyFailure::Permutation { .. } => "permutation".to_string(),
+            other => format!("{other}"),
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 #[test]
@@ -765,24 +803,59 @@ fn folded_scenario_lanes_pass_honestly_and_reject_a_corrupted_lane() {
 }
 
 #[test]
-fn the_net_is_carried_to_every_lane_row_of_its_slot() {
-    let (market, portfolio) = folded_example();
-    let case = Case::new(market, &portfolio, Level::Initial, 0);
-    // A slot whose further rows (lanes 8..32) use another net, every later loss of those
-    // lanes made consistent with it: only the carry ties them to the slot's net.
-    let mut plan = case.plan();
-    let group = &mut plan.groups[0];
-    let r = group.rows.iter().position(|row| row.net != Fp::zero()).expect("a held instrument");
-    let delta = Fp::from(3);
-    group.rows[r].carried_net += delta;
-    let pnl = group.rows[r].pnl.clone();
-    for row in &mut group.rows[r + 1..] {
-        for s in 8..32 {
-            row.loss[s] -= delta * pnl[s];
+fn final_lanes_come_from_the_last_slot_and_every_slack_from_its_lane() {
+    for (scenarios, fold) in FOLDS {
+        let (market, portfolio) = mirrored_example(scenarios);
+        let case = Case::new(market, &portfolio, Level::Initial, 0);
+        assert_eq!(case.shape.scenarios, 8 * fold);
+        assert_eq!(case.run(case.plan()), Ok(()), "{scenarios} scenarios");
+        let slots = case.shape.nets;
+        for s in [0, 7, 8, 8 * fold - 1] {
+            // A final loss of lane s one unit lower, its slack one unit higher: only the
+            // last slot's lane step can refuse it.
+            let mut plan = case.plan();
+            plan.groups[0].rows[slots].loss[s] -= Fp::one();
+            plan.groups[0].totals.slack[s] += Fp::one();
+            let failures = case.run(plan).expect_err("a lowered final loss");
+            assert_eq!(failed_names(&failures), ["scenario loss"], "lane {s} of {scenarios} scenarios");
+            // A slack that is not its lane's: the slack gate of its closing row.
+            let mut plan = case.plan();
+            plan.groups[0].totals.slack[s] += Fp::one();
+            let failures = case.run(plan).expect_err("a wrong slack");
+            assert_eq!(failed_names(&failures), ["worst slack"], "lane {s} of {scenarios} scenarios");
         }
     }
-    let failures = assert_rejected(case.run(plan), "net carried");
-    assert!(!failures.iter().any(|f| format!("{f}").contains("scenario loss")), "the lanes were kept consistent");
+}
+
+#[test]
+fn the_net_is_carried_to_every_lane_row_of_its_slot() {
+    // A padding slot (net 0, P&L −2^60 in every lane) whose rows j.. carry a net of −1:
+    // the lanes those rows hold lose 2^60 each, every later loss and slack kept
+    // consistent, so only the carry from row j − 1 to row j can refuse it.
+    for (scenarios, fold) in FOLDS {
+        let (market, portfolio) = mirrored_example(scenarios);
+        let case = Case::new(market, &portfolio, Level::Initial, 0);
+        let padding = case.plan().groups[0].rows.iter().position(|row| row.id == Fp::zero()).expect("a padding slot");
+        for j in 1..fold {
+            let mut plan = case.plan();
+            let group = &mut plan.groups[0];
+            let slot = &mut group.rows[padding];
+            for carried in &mut slot.carried_net[j - 1..] {
+                *carried = -Fp::one();
+            }
+            let pnl = slot.pnl.clone();
+            for row in &mut group.rows[padding + 1..] {
+                for s in 8 * j..8 * fold {
+                    row.loss[s] += pnl[s]; // −(−1)·pnl
+                }
+            }
+            for s in 8 * j..8 * fold {
+                group.totals.slack[s] -= pnl[s];
+            }
+            let failures = case.run(plan).expect_err("a net carried wrong");
+            assert_eq!(failed_names(&failures), ["net carried"], "row {j} of {fold}");
+        }
+    }
 }
 
 #[test]
@@ -790,14 +863,27 @@ fn the_slacks_are_taken_from_the_worst_loss_itself() {
     // The requirement's worst lowered by one unit while the slacks are still measured
     // from the true maximum (carried down the closing rows): only the tie between the
     // two catches it.
-    for (market, portfolio) in [example(), folded_example()] {
+    for (market, portfolio) in [example(), mirrored_example(12), folded_example()] {
         let case = Case::new(market, &portfolio, Level::Initial, 0);
         let mut plan = case.plan();
         lower_the_requirements_worst(&mut plan);
-        let failures = assert_rejected(case.run(plan), "worst carried in");
-        assert!(failures.iter().all(|f| format!("{f}").contains("worst carried in") || only_range_checks(f)));
+        let failures = case.run(plan).expect_err("a worst below a loss");
+        assert_eq!(failed_names(&failures), ["worst carried in"]);
+    }
+    // The worst carried one unit higher from the second closing row on, the slacks of
+    // the lanes those rows check one unit higher too: only the carry refuses it.
+    for (scenarios, fold) in FOLDS {
+        let (market, portfolio) = mirrored_example(scenarios);
+        let case = Case::new(market, &portfolio, Level::Initial, 0);
         let mut plan = case.plan();
-        plan.groups[0].totals.carried_worst += Fp::one();
-        assert_rejected(case.run(plan), "worst carried");
+        let totals = &mut plan.groups[0].totals;
+        for carried in &mut totals.carried_worst[1..] {
+            *carried += Fp::one();
+        }
+        for slack in &mut totals.slack[8..] {
+            *slack += Fp::one();
+        }
+        let failures = case.run(plan).expect_err("a worst carried wrong");
+        assert_eq!(failed_names(&failures), ["worst carried"], "{fold} rows per slot");
     }
 }

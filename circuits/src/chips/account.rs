@@ -32,8 +32,8 @@
 //! | e(a, x)    | a  | x   | |x| | active | P_a   | 1e6 − h_a  | Σ value |
 //! ```
 //! `active ∈ {0,1}`; `active' ≤ active`; `(1−active)·x = 0`; `mag² = x²` with `mag`
-//! range-checked to 70 bits, so `mag = |x|` (the other root, −|x|, is a field element
-//! near 2^254); `entry = active·(2·2^232 + a·2^72 + x + 2^70)`;
+//! range-checked to 70 bits, so `mag = |x|` (for x ≠ 0 the other root, −|x|, is a field
+//! element near 2^254); `entry = active·(2·2^232 + a·2^72 + x + 2^70)`;
 //! `sum_a' = sum_a + price·((mag + x)/2·linear − (mag − x)/2·10^6)` (the positive and
 //! negative parts of x, exact: mag ± x is even); lookup `(a, price, linear) ∈ assets`.
 //! `q_start_collateral` sets `sum_a = 0` on row 0; `q_close_collateral` sets `val = sum_a`

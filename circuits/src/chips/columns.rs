@@ -26,6 +26,15 @@ use crate::encoding::Fp;
 /// Scenario-lane columns: S lanes fold into S / 8 rows per net slot (S ≥ 8).
 pub const LANE_COLUMNS: usize = 8;
 
+/// Rows per net slot for `lanes` scenario lanes (F = S / 8, or 1 below 8 lanes).
+pub const fn fold_rows(lanes: usize) -> usize {
+    if lanes < LANE_COLUMNS {
+        1
+    } else {
+        lanes / LANE_COLUMNS
+    }
+}
+
 /// The shared advice columns (their roles per row kind are in each chip's layout).
 #[derive(Clone, Debug)]
 pub struct MarginColumns {
@@ -75,7 +84,7 @@ impl MarginColumns {
 
     /// Rows per net slot: the S scenario lanes fold into rows of [`LANE_COLUMNS`].
     pub fn fold(&self) -> usize {
-        self.lanes / self.pnl.len()
+        fold_rows(self.lanes)
     }
 
     /// Lane s's P&L of the net slot whose first row is `rotation` rows below.

@@ -22,9 +22,10 @@
 //! instruments` ([`crate::chips::market`]), the P&L read across the slot's F rows (idx
 //! is the market row + 1, < 2^20).
 //! `q_start_net` zeroes the sums on row 0, `q_start_lanes` the lanes on rows 0..F−1.
-//! Every fourth slot (`q_net_absorb`) packs four slots into two net words in `entry` (its
-//! row and the next), `k·2^81 + (n + 2^80)` each (< 2^101), two per word; the net sponges
-//! absorb them ([`crate::sponges`]).
+//! Every second slot (`q_net_word`) packs itself and the next slot into a net word in
+//! `entry` on its first row, `e(r) + e(r + 1)·2^101` with `e = k·2^81 + (n + 2^80)`
+//! (< 2^101); the net sponges absorb the words two at a time, slots 4j..4j+3 in one
+//! absorption ([`crate::sponges`]).
 
 use halo2_proofs::circuit::{AssignedCell, Region, Value};
 use halo2_proofs::plonk::{Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Selector, VirtualCells};
@@ -47,7 +48,7 @@ pub struct NettingConfig {
     q_net: Selector,
     q_lane: Selector,
     q_net_carry: Selector,
-    q_net_absorb: Selector,
+    q_net_word: Selector,
     q_start_net: Selector,
     q_start_lanes: Selector,
 }
@@ -85,7 +86,7 @@ impl NettingChip {
             q_net: meta.complex_selector(),
             q_lane: meta.selector(),
             q_net_carry: meta.selector(),
-            q_net_absorb: meta.selector(),
+            q_net_word: meta.selector(),
             q_start_net: meta.selector(),
             q_start_lanes: meta.selector(),
         };
@@ -152,20 +153,15 @@ impl NettingChip {
             inputs.into_iter().zip(market.instrument.iter()).map(|(x, &t)| (q.clone() * x, t)).collect::<Vec<_>>()
         });
 
-        // Four net rows, two per rate word, into the entry column for the net sponges (no
+        // Two net slots per rate word, into the entry column for the net sponges (no
         // skipping: every net slot, padding included, is hashed before the challenge).
-        meta.create_gate("net words", |m| {
-            let q = m.query_selector(config.q_net_absorb);
-            let f = c.fold() as i32;
-            let row = |m: &mut VirtualCells<Fp>, r: i32| {
-                net_element(m.query_advice(c.idx, Rotation(r * f)), m.query_advice(c.val, Rotation(r * f)))
-            };
-            let shift = || Expression::Constant(pow2(NET_ELEMENT_BITS));
-            let (e0, e1, e2, e3) = (row(m, 0), row(m, 1), row(m, 2), row(m, 3));
-            Constraints::with_selector(
-                q,
-                [("net word 0", cur(m, c.entry) - e0 - e1 * shift()), ("net word 1", next(m, c.entry) - e2 - e3 * shift())],
-            )
+        meta.create_gate("net word", |m| {
+            let q = m.query_selector(config.q_net_word);
+            let f = Rotation(c.fold() as i32);
+            let this = net_element(cur(m, c.idx), cur(m, c.val));
+            let following = net_element(m.query_advice(c.idx, f), m.query_advice(c.val, f));
+            let shift = Expression::Constant(pow2(NET_ELEMENT_BITS));
+            Constraints::with_selector(q, [("net word", cur(m, c.entry) - this - following * shift)])
         });
 
         zero_start(meta, "net sums start at zero", config.q_start_net, vec![c.logup, c.sum_a, c.sum_b, c.sum_c]);
@@ -196,12 +192,12 @@ impl NettingInstructions for NettingChip {
             }
             for j in 1..f {
                 q.q_net_carry.enable(region, f * r + j - 1)?;
-                let net = rows.map_or(Value::unknown(), |rows| Value::known(rows[r].carried_net));
+                let net = rows.map_or(Value::unknown(), |rows| Value::known(rows[r].carried_net[j - 1]));
                 region.assign_advice(|| "net carried", c.val, f * r + j, || net)?;
             }
         }
-        for r in (0..slots).step_by(4) {
-            q.q_net_absorb.enable(region, f * r)?;
+        for r in (0..slots).step_by(2) {
+            q.q_net_word.enable(region, f * r)?;
         }
         let all = slots + 1;
         let mut column =
@@ -232,12 +228,12 @@ impl NettingInstructions for NettingChip {
                 region.assign_advice(|| "loss", c.loss[col], row, || known(&|n| n.loss[s]))?;
             }
         }
-        // Net words: two per absorption, on the first two rows of every fourth slot.
+        // Net words: on the first row of every second slot, two per absorption.
         let mut words = Vec::with_capacity(slots / 2);
         for j in 0..slots / 4 {
             for w in 0..2 {
                 let value = group.map_or(Value::unknown(), |x| Value::known(x.words[j][w]));
-                words.push(region.assign_advice(|| "net word", c.entry, 4 * f * j + w, || value)?);
+                words.push(region.assign_advice(|| "net word", c.entry, f * (4 * j + 2 * w), || value)?);
             }
         }
         let absorptions = pairs(&words, |_| Active::Always);

@@ -175,7 +175,7 @@ impl GroupTotalInstructions for GroupTotalChip {
             q.q_slack.enable(region, close + j)?;
         }
         for j in 0..=f {
-            region.assign_advice(|| "worst carried", c.id, close + j, || known(&|t| t.carried_worst))?;
+            region.assign_advice(|| "worst carried", c.id, close + j, || known(&|t| t.carried_worst[j]))?;
         }
         let slack = (0..c.lanes)
             .map(|s| region.assign_advice(|| "slack", c.mag, close + q.slack_row(s), || known(&|t| t.slack[s])))
