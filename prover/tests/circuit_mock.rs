@@ -843,14 +843,15 @@ fn the_net_is_carried_to_every_lane_row_of_its_slot() {
             for carried in &mut slot.carried_net[j - 1..] {
                 *carried = -Fp::one();
             }
-            let pnl = slot.pnl.clone();
+            let lanes = 8 * j..8 * fold;
+            let pnl = slot.pnl[lanes.clone()].to_vec();
             for row in &mut group.rows[padding + 1..] {
-                for s in 8 * j..8 * fold {
-                    row.loss[s] += pnl[s]; // −(−1)·pnl
+                for (loss, p) in row.loss[lanes.clone()].iter_mut().zip(&pnl) {
+                    *loss += p; // −(−1)·pnl
                 }
             }
-            for s in 8 * j..8 * fold {
-                group.totals.slack[s] -= pnl[s];
+            for (slack, p) in group.totals.slack[lanes].iter_mut().zip(&pnl) {
+                *slack -= p;
             }
             let failures = case.run(plan).expect_err("a net carried wrong");
             assert_eq!(failed_names(&failures), ["net carried"], "row {j} of {fold}");
