@@ -109,6 +109,9 @@ pub struct Crossing {
     pub value: Fp,
 }
 
+/// A net slot as planned: (table index, id, net, market row), padding (0, 0, 0, None).
+type NetSlot = (Fp, Fp, i128, Option<usize>);
+
 /// Values of one net-position row.
 #[derive(Clone, Debug, Default)]
 pub struct NetRow {
@@ -320,8 +323,8 @@ impl Plan {
             .collect();
         let account_tag = |a: usize| witness.account_group.get(a).map_or(Fp::ZERO, |&g| group_tag(g));
         let commitments: Vec<Fp> = openings.iter().map(AccountOpening::commitment).collect();
-        // Net rows as (table index, id, net) per group slot, padding (0, 0, 0).
-        let mut net_slots: Vec<Vec<(Fp, Fp, i128, Option<usize>)>> = Vec::with_capacity(shape.groups);
+        // Net rows per group slot, padding (0, 0, 0, None).
+        let mut net_slots: Vec<Vec<NetSlot>> = Vec::with_capacity(shape.groups);
         for (g, list) in nets.iter().enumerate() {
             let mut slots = Vec::with_capacity(shape.nets);
             for slot in 0..shape.nets {

@@ -183,11 +183,11 @@ fn exactly_one_accepted(db: &Db, valid: &Value) {
         publish(&server.base);
         // Four different byte strings of the same valid proof, plus one repeated.
         let variants: Vec<Vec<u8>> = vec![
-            compact(&valid),
-            pretty(&valid),
+            compact(valid),
+            pretty(valid),
             format!("{}\n", valid).into_bytes(),
             format!(" {}", valid).into_bytes(),
-            compact(&valid),
+            compact(valid),
         ];
         let barrier = Arc::new(Barrier::new(variants.len()));
         let handles: Vec<_> = variants

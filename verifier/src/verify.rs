@@ -234,6 +234,10 @@ fn ladder(n: usize, floor: usize) -> usize {
     n.max(floor).next_power_of_two()
 }
 
+/// Bundles checked together: the market's index, their key, and each bundle's index
+/// with its prechecked inputs.
+type BatchGroup = (usize, KeyId, Vec<(usize, Prechecked)>);
+
 /// A bundle that passed the cheap checks: its public inputs and proof bytes.
 #[derive(Clone, Debug)]
 pub struct Prechecked {
@@ -545,7 +549,7 @@ impl Verifier {
         let digests: Vec<String> = raw.iter().map(hex::encode).collect();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; bundles.len()];
         // (market index, key) -> bundle indices with their prechecked inputs.
-        let mut groups: Vec<(usize, KeyId, Vec<(usize, Prechecked)>)> = Vec::new();
+        let mut groups: Vec<BatchGroup> = Vec::new();
         let mut sizings = Sizings::new();
         for (i, bundle) in bundles.iter().enumerate() {
             let m = match digests.iter().position(|d| d.eq_ignore_ascii_case(&bundle.market.digest)) {

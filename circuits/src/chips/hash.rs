@@ -240,9 +240,9 @@ impl Constants {
     fn new() -> Self {
         let (mut rc, mds, mds_inv) = <P128Pow5T3 as Spec<Fp, WIDTH, 2>>::constants();
         let mut carried = [Fp::zero(); WIDTH];
-        for round in HALF_FULL..HALF_FULL + PARTIAL_ROUNDS {
-            let e: [Fp; WIDTH] = std::array::from_fn(|i| rc[round][i] + carried[i]);
-            rc[round] = [e[0], Fp::zero(), Fp::zero()];
+        for constants in &mut rc[HALF_FULL..HALF_FULL + PARTIAL_ROUNDS] {
+            let e: [Fp; WIDTH] = std::array::from_fn(|i| constants[i] + carried[i]);
+            *constants = [e[0], Fp::zero(), Fp::zero()];
             carried = std::array::from_fn(|i| mds[i][1] * e[1] + mds[i][2] * e[2]);
         }
         let next = HALF_FULL + PARTIAL_ROUNDS;
@@ -462,8 +462,8 @@ impl HashChip {
         let last_full = geometry.last_full();
         for r in 0..HALF_FULL {
             for (row, round) in [(FIRST_ROUND + r, r), (last_full + r, HALF_FULL + PARTIAL_ROUNDS + r)] {
-                for w in 0..WIDTH {
-                    fixed(c.rc_a[w], row, rc[round][w])?;
+                for (&col, &constant) in c.rc_a.iter().zip(&rc[round]) {
+                    fixed(col, row, constant)?;
                 }
             }
         }
