@@ -98,16 +98,20 @@ fn prove_error(e: ProveError) -> CliError {
     }
 }
 
-pub fn prove(
-    market: &Path,
-    portfolio_path: &Path,
-    level: Level,
-    threshold: &str,
-    nonce: Option<&str>,
-    attestations: &[std::path::PathBuf],
-    out: &Path,
-    progress: Arc<Reporter>,
-) -> Result<(), CliError> {
+/// The arguments of `prove`.
+pub struct ProveArgs<'a> {
+    pub market: &'a Path,
+    pub portfolio: &'a Path,
+    pub level: Level,
+    pub threshold: &'a str,
+    pub nonce: Option<&'a str>,
+    pub attestations: &'a [PathBuf],
+    pub out: &'a Path,
+    pub progress: Arc<Reporter>,
+}
+
+pub fn prove(args: ProveArgs<'_>) -> Result<(), CliError> {
+    let ProveArgs { market, portfolio: portfolio_path, level, threshold, nonce, attestations, out, progress } = args;
     let threshold = threshold_units(threshold)?;
     let nonce = nonce.map(nonce_hex).transpose()?.unwrap_or_default();
     let market = io::read_market(market)?;

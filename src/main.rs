@@ -280,7 +280,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Init { portfolio } => commands::init(&portfolio),
         Command::Commit { portfolio, json } => commands::commit(&portfolio, json),
         Command::Prove { market, portfolio, level, threshold, nonce, attestations, out } => {
-            commands::prove(&market, &portfolio, level, &threshold, nonce.as_deref(), &attestations, &out, progress)
+            commands::prove(commands::ProveArgs {
+                market: &market,
+                portfolio: &portfolio,
+                level,
+                threshold: &threshold,
+                nonce: nonce.as_deref(),
+                attestations: &attestations,
+                out: &out,
+                progress,
+            })
         }
         Command::Verify {
             markets,

@@ -163,8 +163,9 @@ pub struct NewVerdict {
 pub enum Recorded {
     /// Stored now (and, when valid, the nonce consumed).
     Stored,
-    /// The same bytes were stored before: that verdict.
-    Existing(Verdict),
+    /// The same bytes were stored before: that verdict (boxed: a verdict is far larger
+    /// than the other outcomes).
+    Existing(Box<Verdict>),
     /// Valid, but the nonce was already used by an accepted proof: nothing stored.
     NonceUsed,
     /// Valid, but the nonce expired (or was never issued): nothing stored.
@@ -382,7 +383,7 @@ impl Store {
             if consumed != 1 {
                 tx.rollback().await?;
                 if let Some(existing) = self.verdict_by_digest(&v.bundle_digest).await? {
-                    return Ok(Recorded::Existing(existing));
+                    return Ok(Recorded::Existing(Box::new(existing)));
                 }
                 return Ok(match self.challenge(&v.nonce).await? {
                     Some(c) if c.used_by.is_some() => Recorded::NonceUsed,
@@ -415,7 +416,7 @@ impl Store {
                 .verdict_by_digest(&v.bundle_digest)
                 .await?
                 .ok_or_else(|| StoreError::Corrupt(format!("verdict for {} vanished", v.bundle_digest)))?;
-            return Ok(Recorded::Existing(existing));
+            return Ok(Recorded::Existing(Box::new(existing)));
         }
         for (venue, account) in &new.accounts {
             sqlx::query(
