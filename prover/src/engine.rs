@@ -103,7 +103,7 @@ pub fn collateral_value(amount: i128, price: i128, haircut: i128) -> I256 {
     wide(amount) * wide(price) * wide(factor)
 }
 
-/// Loss of a group in each scenario, at 14 decimals: −Σ_i n_i·pnl_i[s].
+/// Loss of a group in each scenario, at 14 decimals: −Σ_i n_i·pnl_i\[s\].
 pub fn scenario_losses(market: &Market, nets: &BTreeMap<usize, i128>) -> Vec<I256> {
     let mut losses = vec![I256::ZERO; market.scenarios.len()];
     for (&i, &n) in nets {
