@@ -40,7 +40,7 @@ impl Checker {
     }
 
     /// The stored market with this digest, parsed from `json` once and then kept (the
-    /// last 16 markets, `CACHED_MARKETS`). CPU work: call it from a worker.
+    /// most recent ones, up to `CACHED_MARKETS`). CPU work: call it from a worker.
     pub fn market(&self, digest: &str, json: &str) -> Result<Arc<Market>, String> {
         if let Some(m) = self.markets.lock().map_err(|e| e.to_string())?.get(digest) {
             return Ok(m.clone());

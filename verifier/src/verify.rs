@@ -17,6 +17,7 @@
 //! With the `parallel` feature (native default), independent groups and the proofs
 //! inside a group are processed with rayon.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -255,12 +256,13 @@ pub struct Prechecked {
 struct Sizings(Mutex<HashMap<KeyId, Sizing>>);
 
 impl Sizings {
-    /// The sizing of `key` over `market`'s tables, sized now if it is new.
-    fn get(&self, key: &KeyId, market: &Market) -> Sizing {
+    /// The sizing of `key`, sized now over `tables()` (its market's tables, built only
+    /// then) if it is new.
+    fn get<T: Borrow<MarketTables>>(&self, key: &KeyId, tables: impl FnOnce() -> T) -> Sizing {
         if let Some(sizing) = self.0.lock().expect("lock").get(key) {
             return *sizing;
         }
-        let sizing = size(&key.shape, &MarketTables::new(market, key.level, key.shape.scenarios));
+        let sizing = size(&key.shape, tables().borrow());
         self.0.lock().expect("lock").insert(key.clone(), sizing);
         sizing
     }
@@ -349,7 +351,8 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
     if shape.k < floor {
         return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for this market (at least {floor})", shape.k)));
     }
-    let exact_k = sizings.get(&KeyId { digest, level: statement.level, shape: *shape }, market).k;
+    let key = KeyId { digest, level: statement.level, shape: *shape };
+    let exact_k = sizings.get(&key, || MarketTables::new(market, statement.level, shape.scenarios)).k;
     if shape.k < exact_k {
         return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for its slots (they need {exact_k})", shape.k)));
     }
@@ -535,8 +538,8 @@ impl Verifier {
         }
         let params = self.params(shape.k)?;
         self.progress.stage(&format!("verifying key (rebuilt from market {:?} at k={})", market.id, shape.k));
-        let wide = self.sizings.get(&id, market).wide;
         let tables = MarketTables::new(market, level, shape.scenarios);
+        let wide = self.sizings.get(&id, || &tables).wide;
         let vk = Arc::new(keygen_in_layout(&params, &tables, shape, wide).map_err(VerifierError::Keygen)?);
         self.keys.lock().expect("lock").insert(id, vk.clone());
         Ok(vk)
