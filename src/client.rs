@@ -47,9 +47,9 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         queue: args.queue,
     };
     zkmargin_service::run(config, |addr| {
-        use std::io::Write;
-        println!("listening on http://{addr}");
-        let _ = std::io::stdout().flush();
+        // A closed standard output does not stop the service (the line is for whoever
+        // started it; `write_stdout` flushes).
+        let _ = crate::io::write_stdout(format_args!("listening on http://{addr}\n"));
     })
     .map_err(|e| CliError::Internal(e.to_string()))
 }
@@ -69,6 +69,10 @@ fn url(server: &str, path: &str) -> String {
 /// POSTs `body` (JSON text); returns the status and the JSON answer. Unreachable or a
 /// 5xx after retries: exit 3. A 503 (queue full) is retried after its `Retry-After`.
 fn post(server: &str, path: &str, body: Option<String>) -> Result<(u16, Value), CliError> {
+    // A malformed address is the user's input (exit 2), not an unreachable service (3).
+    if !server.starts_with("http://") || server.len() == "http://".len() {
+        return Err(CliError::Usage(format!("--server {server:?}: expected http://HOST:PORT (the client speaks plain HTTP)")));
+    }
     let agent = agent();
     let target = url(server, path);
     let mut attempts = 0;
@@ -135,7 +139,7 @@ pub fn publish(server: &str, market: &Path, sigs: &[PathBuf]) -> Result<(), CliE
         200 | 201 => {
             let digest = value["digest"].as_str().unwrap_or("");
             let what = if status == 201 { "published" } else { "already published" };
-            println!("{what}: market {digest}");
+            outln!("{what}: market {digest}");
             Ok(())
         }
         _ => Err(refused(status, &value)),
@@ -148,7 +152,7 @@ pub fn challenge(server: &str) -> Result<(), CliError> {
         return Err(refused(status, &value));
     }
     let nonce = value["nonce"].as_str().ok_or_else(|| CliError::Internal(format!("unexpected answer: {value}")))?;
-    println!("{nonce}");
+    outln!("{nonce}");
     eprintln!("expires at {}", value["expires_at"].as_str().unwrap_or("?"));
     Ok(())
 }
@@ -161,7 +165,7 @@ pub fn submit(server: &str, proof: &Path) -> Result<(), CliError> {
     let (status, value) = post(server, "/v1/proofs", Some(text))?;
     match status {
         200 | 201 => {
-            println!("{}", serde_json::to_string_pretty(&value).map_err(|e| CliError::Internal(e.to_string()))?);
+            outln!("{}", serde_json::to_string_pretty(&value).map_err(|e| CliError::Internal(e.to_string()))?);
             if value["valid"].as_bool() == Some(true) {
                 Ok(())
             } else {

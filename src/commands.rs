@@ -20,6 +20,7 @@ use zkmargin_verifier::bundle::{Bundle, BundleError};
 use zkmargin_verifier::expect::{parse_account, Netting};
 use zkmargin_verifier::params;
 use zkmargin_verifier::progress::Progress;
+use zkmargin_verifier::trust::MarketSignature;
 use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
 
 use crate::error::CliError;
@@ -68,7 +69,7 @@ pub fn init(path: &Path) -> Result<(), CliError> {
         out.push('\n');
         io::write_atomic(path, out.as_bytes())?;
     }
-    println!("{}: added {added} salt(s)", path.display());
+    outln!("{}: added {added} salt(s)", path.display());
     Ok(())
 }
 
@@ -81,10 +82,10 @@ pub fn commit(path: &Path, as_json: bool) -> Result<(), CliError> {
         .map(|acc| json!({"venue": acc.venue, "account": acc.account, "commitment": field_to_hex(&opening(acc).commitment())}))
         .collect();
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&rows).map_err(|e| CliError::Internal(e.to_string()))?);
+        outln!("{}", serde_json::to_string_pretty(&rows).map_err(|e| CliError::Internal(e.to_string()))?);
     } else {
         for row in rows {
-            println!("{:<12} {:<16} {}", row["venue"].as_str().unwrap_or(""), row["account"].as_str().unwrap_or(""), row["commitment"].as_str().unwrap_or(""));
+            outln!("{:<12} {:<16} {}", row["venue"].as_str().unwrap_or(""), row["account"].as_str().unwrap_or(""), row["commitment"].as_str().unwrap_or(""));
         }
     }
     Ok(())
@@ -125,16 +126,16 @@ pub fn prove(args: ProveArgs<'_>) -> Result<(), CliError> {
     proven.bundle.attestations = attestations;
     io::write_atomic(out, proven.bundle.to_json().as_bytes())?;
     let s = &proven.bundle.circuit;
-    println!(
+    outln!(
         "proved: every group meets its {level} margin and the total excess is at least {} {}",
         format_units(threshold, MONEY_DECIMALS),
         market.quote
     );
-    println!(
+    outln!(
         "circuit: k={} ({} accounts x {} positions + {} collateral, {} groups x {} nets, {} scenario lanes)",
         s.k, s.accounts, s.positions, s.collateral, s.groups, s.nets, s.scenarios
     );
-    println!(
+    outln!(
         "time: params+sizing {:.2?}, keygen {:.2?}, prove {:.2?}; wrote {} ({} proof bytes)",
         proven.timings.params,
         proven.timings.keygen,
@@ -246,6 +247,27 @@ fn verdict_line(file: &str, verdict: &Verdict, quote: Option<&str>, policy: Opti
     line
 }
 
+/// The market signatures that concern a bundle on the market with digest `digest`:
+/// with several markets in one call, a signature over another of the given markets is
+/// that market's, not a wrong signature of this one (a signature over none of them stays,
+/// and the policy names it).
+fn signatures_for<'s>(sigs: &[(&'s str, &'s MarketSignature)], digest: &str, given: &[String]) -> Vec<(&'s str, &'s MarketSignature)> {
+    sigs.iter().copied().filter(|(_, sig)| sig.digest == digest || !given.contains(&sig.digest)).collect()
+}
+
+/// `--market-sig` without `--policy`: there is no list of trusted publishers to check the
+/// signer against, but a signature given must still verify, over one of the given markets
+/// (else exit 1, naming the file) — a lender who passes one must not be told nothing.
+fn check_signatures_without_policy(sigs: &[(&str, &MarketSignature)], digests: &[String]) -> Result<(), CliError> {
+    for (file, sig) in sigs {
+        if !digests.contains(&sig.digest) {
+            return Err(CliError::Rejected(format!("{file}: signs market digest {}, which is not a given market's", sig.digest)));
+        }
+        sig.check().map_err(|e| CliError::Rejected(format!("{file}: {e}")))?;
+    }
+    Ok(())
+}
+
 pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
     let policy = a.policy.map(crate::trust::read_policy).transpose()?;
     let expect = verify_expectations(a, policy.as_ref().map(|p| p.netting).unwrap_or_default())?;
@@ -281,6 +303,9 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
     let read: Vec<Result<Bundle, String>> = bundles.into_iter().collect::<Result<_, _>>()?;
     let good: Vec<Bundle> = read.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     let digests: Vec<String> = raw.iter().map(hex::encode).collect();
+    if policy.is_none() {
+        check_signatures_without_policy(&sigs, &digests)?;
+    }
     let outcomes = verifier.verify_many_digested(&markets, &raw, &good, &expect);
     a.progress.finish();
     let mut outcomes = outcomes.map_err(|e| CliError::Internal(e.to_string()))?.into_iter();
@@ -290,12 +315,11 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
         let (verdict, quote) = match read {
             Err(why) => (Verdict::invalid(None, why.clone()), None),
             Ok(bundle) => {
-                let market = digests.iter().position(|d| d.eq_ignore_ascii_case(&bundle.market.digest)).map(|m| &markets[m]);
+                let market = digests.iter().position(|d| *d == bundle.market.digest).map(|m| &markets[m]);
                 let mut verdict = Verdict::new(Some(bundle), &outcomes.next().expect("one outcome per bundle"));
                 if let (true, Some(policy), Some(market)) = (verdict.valid, &policy, market) {
-                    if let Err(why) =
-                        policy.check(market, bundle, &sigs, expect.nonce.as_deref())
-                    {
+                    let sigs = signatures_for(&sigs, &bundle.market.digest, &digests);
+                    if let Err(why) = policy.check(market, bundle, &sigs, expect.nonce.as_deref()) {
                         verdict = Verdict::invalid(Some(bundle), format!("invalid under the policy: {why}"));
                     }
                 }
@@ -303,9 +327,9 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
             }
         };
         if a.json {
-            println!("{}", verdict.to_json(&file));
+            outln!("{}", verdict.to_json(&file));
         } else {
-            println!("{}", verdict_line(&file, &verdict, quote, policy_note.as_deref()));
+            outln!("{}", verdict_line(&file, &verdict, quote, policy_note.as_deref()));
         }
         if !verdict.valid {
             invalid.push(format!("{file}: {}", verdict.reason.unwrap_or_default()));
@@ -334,24 +358,29 @@ pub fn params(ks: &[u32], progress: &dyn Progress) -> Result<(), CliError> {
         let path = dir.join(params::file_name(k));
         let bytes = std::fs::read(&path).map_err(|e| CliError::Output(format!("{}: {e}", path.display())))?;
         let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-        println!("k={k:<2} {hash} {} ({source:?}, {:.2?})", path.display(), started.elapsed());
+        let how = match source {
+            params::Source::Cached => "cached, checked against its pinned hash".to_string(),
+            params::Source::Generated => "generated".to_string(),
+            params::Source::Replaced(why) => format!("regenerated: {why}"),
+        };
+        outln!("k={k:<2} {hash} {} ({how}, {:.2?})", path.display(), started.elapsed());
     }
     Ok(())
 }
 
 pub fn challenge() -> Result<(), CliError> {
-    println!("{}", random_hex32());
+    outln!("{}", random_hex32());
     Ok(())
 }
 
 pub fn demo(progress: Arc<Reporter>) -> Result<(), CliError> {
     let seed = 42;
-    println!("zkmargin demo: a small sample institution proves its collateral covers its margin.\n");
+    outln!("zkmargin demo: a small sample institution proves its collateral covers its margin.\n");
     let generated = sample::generate(Profile::Small, seed);
     let market = Market::from_json("sample market.json", &generated.market_json)?;
     let portfolio = Portfolio::from_json("sample portfolio.json", &generated.portfolio_json)?;
     portfolio.check_against("sample portfolio.json", &market)?;
-    println!(
+    outln!(
         "1. sample (small profile, seed {seed}): market {:?} with {} instruments and {} scenarios; \
          {} account(s) holding {} positions (private)",
         market.id,
@@ -364,7 +393,7 @@ pub fn demo(progress: Arc<Reporter>) -> Result<(), CliError> {
     let level = Level::Initial;
     let total = report.total_excess(level);
     let total_text = format_common(total, Rounding::Down);
-    println!("2. exact margin (private): total {level} excess {total_text} {}", market.quote);
+    outln!("2. exact margin (private): total {level} excess {total_text} {}", market.quote);
     // Prove the exact total excess, rounded down to 6 decimals: the strongest claim.
     let threshold = parse_units(&total_text, DecimalKind::Money).map_err(|e| CliError::Internal(e.to_string()))?.max(0);
     let started = Instant::now();
@@ -373,7 +402,7 @@ pub fn demo(progress: Arc<Reporter>) -> Result<(), CliError> {
             .map_err(prove_error)?;
     progress.finish();
     let t = &proven.timings;
-    println!(
+    outln!(
         "3. proved \"every group meets {level} margin and total excess >= {}\" in {:.2?} \
          (params+sizing {:.2?}, keygen {:.2?}, proof {:.2?}); k={}, {} proof bytes",
         proven.bundle.statement.threshold,
@@ -388,16 +417,16 @@ pub fn demo(progress: Arc<Reporter>) -> Result<(), CliError> {
     let started = Instant::now();
     check(&verifier, &market, &proven.bundle, &Expectations::default())?;
     progress.finish();
-    println!("4. verified against the public market in {:.2?} (includes rebuilding the verifying key)", started.elapsed());
+    outln!("4. verified against the public market in {:.2?} (includes rebuilding the verifying key)", started.elapsed());
     let started = Instant::now();
     check(&verifier, &market, &proven.bundle, &Expectations::default())?;
-    println!("   verified again with the cached key in {:.2?}", started.elapsed());
+    outln!("   verified again with the cached key in {:.2?}", started.elapsed());
     let mut forged = proven.bundle.clone();
     forged.statement.threshold = format_units(threshold + 1, MONEY_DECIMALS);
     match verifier.verify(&market, &forged, &Expectations::default()).map_err(|e| CliError::Internal(e.to_string()))? {
-        Outcome::Invalid(reason) => println!("5. the same proof with the threshold raised by 0.000001 is rejected: {reason}"),
+        Outcome::Invalid(reason) => outln!("5. the same proof with the threshold raised by 0.000001 is rejected: {reason}"),
         Outcome::Valid => return Err(CliError::Internal("a forged statement verified".into())),
     }
-    println!("\nThe bundle reveals the statement (level, threshold, groups, account commitments) and nothing else.");
+    outln!("\nThe bundle reveals the statement (level, threshold, groups, account commitments) and nothing else.");
     Ok(())
 }

@@ -10,6 +10,34 @@ use zkmargin_prover::portfolio::Portfolio;
 
 use crate::error::CliError;
 
+/// `print!` for a command's output on standard output, which never panics: a reader that
+/// has gone away (a broken pipe, as in `zkmargin commit … | head -1`) ends the output
+/// quietly, and the command's result and exit code stand; any other failure to write (a
+/// full disk) is an output error (exit 2). Use in a function returning `Result<_, CliError>`.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::io::write_stdout(format_args!($($arg)*))?
+    };
+}
+
+/// [`out!`] with a newline, for `println!`.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::io::write_stdout(format_args!("{}\n", format_args!($($arg)*)))?
+    };
+}
+
+/// Writes `args` to standard output and flushes (see [`out!`]).
+pub fn write_stdout(args: std::fmt::Arguments<'_>) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::Output(format!("cannot write to standard output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Reads a whole text file; an unreadable file is bad input (exit 2).
 pub fn read_text(path: &Path) -> Result<String, CliError> {
     fs::read_to_string(path).map_err(|e| {

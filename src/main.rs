@@ -1,10 +1,11 @@
 //! `zkmargin`: prove that collateral covers margin without revealing positions.
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod io;
 mod client;
 mod commands;
 mod error;
-mod io;
 mod progress;
 mod publish;
 mod trust;
@@ -342,9 +343,9 @@ fn margin(market: &Path, portfolio: &Path, json: bool) -> Result<(), CliError> {
     let portfolio = io::read_portfolio(portfolio, Some(&market))?;
     let figures = engine::compute(&market, &portfolio);
     if json {
-        println!("{}", report::to_json_text(&figures));
+        outln!("{}", report::to_json_text(&figures));
     } else {
-        print!("{}", report::to_text(&figures));
+        out!("{}", report::to_text(&figures));
     }
     Ok(())
 }
@@ -357,7 +358,7 @@ fn write_sample(profile: Profile, seed: u64, out: &Path) -> Result<(), CliError>
     let portfolio = out.join("portfolio.json");
     io::write_atomic(&market, generated.market_json.as_bytes())?;
     io::write_atomic(&portfolio, generated.portfolio_json.as_bytes())?;
-    println!(
+    outln!(
         "wrote {} and {} ({} profile, seed {seed})",
         market.display(),
         portfolio.display(),

@@ -54,7 +54,7 @@ pub fn market_build(
         Method::Full => "full revaluation",
         Method::Greeks => "greeks",
     };
-    println!(
+    outln!(
         "built market {:?} as of {}: {} instruments x {} scenarios ({method}), {} assets",
         market.id,
         market.as_of,
@@ -62,7 +62,7 @@ pub fn market_build(
         market.scenarios.len(),
         market.assets.len()
     );
-    println!("digest {}; wrote {}", market.digest_hex(), out.display());
+    outln!("digest {}; wrote {}", market.digest_hex(), out.display());
     if market.scenarios.len() > PROVABLE_SCENARIOS {
         eprintln!(
             "note: {} scenarios; proofs support up to {PROVABLE_SCENARIOS} (the snapshot is still valid for `margin`)",

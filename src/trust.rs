@@ -23,6 +23,10 @@ fn bad(path: &Path, field: &str, message: impl Into<String>) -> CliError {
 }
 
 fn read_key(path: &Path) -> Result<ed25519_dalek::SigningKey, CliError> {
+    // A public key is 64 hex characters too: only its name tells it from a secret one.
+    if path.extension().is_some_and(|e| e == "pub") {
+        return Err(bad(path, "", "this is a public key (NAME.pub): sign with the secret key NAME.key that `keygen` wrote beside it"));
+    }
     signing_key(&io::read_text(path)?).map_err(|m| bad(path, "", m))
 }
 
@@ -35,10 +39,19 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), CliErro
 pub fn keygen(out: &Path) -> Result<(), CliError> {
     let (secret, public) = key_pair(rand::random());
     let with = |ext: &str| PathBuf::from(format!("{}.{ext}", out.display()));
+    // A secret key is never overwritten: whatever it signed would lose its key.
+    for path in [with("key"), with("pub")] {
+        if path.exists() {
+            return Err(CliError::Usage(format!(
+                "{} already exists: keygen never overwrites a key (choose another --out, or move the old pair away)",
+                path.display()
+            )));
+        }
+    }
     io::write_secret(&with("key"), format!("{secret}\n").as_bytes())?;
     io::write_atomic(&with("pub"), format!("{public}\n").as_bytes())?;
-    println!("wrote {} (secret, mode 0600) and {}", with("key").display(), with("pub").display());
-    println!("public key: {public}");
+    outln!("wrote {} (secret, mode 0600) and {}", with("key").display(), with("pub").display());
+    outln!("public key: {public}");
     Ok(())
 }
 
@@ -47,7 +60,7 @@ pub fn sign_market(key: &Path, market: &Path, out: &Path) -> Result<(), CliError
     let market = io::read_market(market)?;
     let signature = MarketSignature::sign(&key, &market);
     write_json(out, &signature)?;
-    println!("signed market {:?} (digest {}) as {}", market.id, signature.digest, signature.signer);
+    outln!("signed market {:?} (digest {}) as {}", market.id, signature.digest, signature.signer);
     Ok(())
 }
 
@@ -55,7 +68,7 @@ pub fn attest(key: &Path, venue: &str, account: &str, commitment: &str, as_of: &
     let key = read_key(key)?;
     let attestation = Attestation::sign(&key, venue, account, commitment, as_of).map_err(CliError::Usage)?;
     write_json(out, &attestation)?;
-    println!("attested {venue}/{account} commitment {} as of {as_of}", attestation.commitment);
+    outln!("attested {venue}/{account} commitment {} as of {as_of}", attestation.commitment);
     Ok(())
 }
 
@@ -89,9 +102,7 @@ pub fn read_attestations(paths: &[PathBuf], portfolio: &Portfolio) -> Result<Vec
 
 pub fn read_policy(path: &Path) -> Result<Policy, CliError> {
     let policy: Policy = read_json(path)?;
-    if policy.publisher_quorum == Some(0) {
-        return Err(bad(path, "publisher_quorum", "must be at least 1 (got 0)"));
-    }
+    policy.validate().map_err(|(field, message)| bad(path, &field, message))?;
     Ok(policy)
 }
 

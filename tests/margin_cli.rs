@@ -263,3 +263,76 @@ fn examples_are_the_contracts_examples() {
         assert!(ours == theirs, "examples/{file} differs from the contract's {}", contract.join(file).display());
     }
 }
+
+/// Runs `margin --json` on raw texts (not re-serialized JSON values).
+fn run_margin_texts(market: &str, portfolio: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("market.json");
+    let p = dir.path().join("portfolio.json");
+    std::fs::write(&m, market).unwrap();
+    std::fs::write(&p, portfolio).unwrap();
+    let out = zkmargin().args(["margin", "--json", "--market"]).arg(&m).arg("--portfolio").arg(&p).output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn rejects_text_after_the_json_value() {
+    let market = example("market.json").to_string();
+    let portfolio = example("portfolio.json").to_string();
+    for tail in ["garbage", "{\"version\": 2}", "]]]", "1"] {
+        let (code, err) = run_margin_texts(&market, &format!("{portfolio}{tail}"));
+        assert_eq!(code, 2, "portfolio + {tail:?}: {err}");
+        assert!(err.contains("portfolio.json") && err.contains("trailing characters"), "{err}");
+        let (code, err) = run_margin_texts(&format!("{market}\n{tail}"), &portfolio);
+        assert_eq!(code, 2, "market + {tail:?}: {err}");
+        assert!(err.contains("market.json") && err.contains("trailing characters"), "{err}");
+    }
+    // Whitespace after the value is not "text".
+    assert_eq!(run_margin_texts(&format!("{market}\n\n"), &format!("{portfolio} \t\n")).0, 0);
+}
+
+#[test]
+fn rejects_objects_written_as_arrays() {
+    // serde reads a struct from a JSON array by field position, which would bypass every
+    // key check: two swapped rates would pass unnoticed. Every object must be an object.
+    let market = example("market.json");
+    let portfolio = example("portfolio.json");
+    let cases = [
+        (with(market.clone(), "/loss_factor", json!(["1.0", "0.8"])), portfolio.clone(), "market.json", "loss_factor"),
+        (with(market.clone(), "/instruments/0/linear", json!(["4550", "2275"])), portfolio.clone(), "market.json", "instruments[0].linear"),
+        (market.clone(), with(portfolio.clone(), "/accounts/0/positions/0", json!(["BTC-PERP", "-1"])), "portfolio.json", "accounts[0].positions[0]"),
+        (market.clone(), with(portfolio.clone(), "/groups/0", json!(["main", "portfolio"])), "portfolio.json", "groups[0]"),
+    ];
+    for (m, p, file, path) in cases {
+        assert_rejected(&m, &p, file, &[path, "expected a JSON object"]);
+    }
+    let (code, err) = run_margin(&market, &json!([1, "fund-a", [], []]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expected a JSON object") && !err.contains("Raw"), "names no internal type: {err}");
+}
+
+#[test]
+fn a_closed_or_full_standard_output_is_not_a_panic() {
+    let args = |cmd: &mut std::process::Command| {
+        cmd.args(["margin", "--market"]).arg(example_path("market.json")).arg("--portfolio").arg(example_path("portfolio.json"));
+    };
+    // A reader that went away (`… | head -c 0`): the output stops, the command's exit code stands.
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("zkmargin"));
+    args(&mut cmd);
+    let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // A full disk is an output error: exit 2 with a message, never a panic (exit 101).
+    if Path::new("/dev/full").exists() {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("zkmargin"));
+        args(&mut cmd);
+        let out = cmd.arg("--json").stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("cannot write to standard output") && !err.contains("panicked"), "{err}");
+    }
+}

@@ -238,3 +238,140 @@ fn unknown_keys_in_policies_signatures_and_attestations_exit_2() {
     assert_exit_2_naming(&out, &["typo.att", "as_off"]);
     assert!(!proof.exists(), "nothing is written when an input is refused");
 }
+
+#[test]
+fn keys_are_never_overwritten_nor_a_public_key_used_to_sign() {
+    let world = World::new();
+    let secret = std::fs::read(world.path("deribit.key")).unwrap();
+    let out = run(&["keygen", "--out", &s(&world.path("deribit"))]);
+    assert_exit_2_naming(&out, &["deribit.key", "already exists"]);
+    assert_eq!(std::fs::read(world.path("deribit.key")).unwrap(), secret, "the secret key is untouched");
+
+    let market = s(&example_path("market.json"));
+    let out = run(&["sign-market", "--key", &s(&world.path("publisher.pub")), "--market", &market, "--out", &s(&world.path("x.sig"))]);
+    assert_exit_2_naming(&out, &["publisher.pub", "public key"]);
+    assert!(!world.path("x.sig").exists());
+    let commitment = world.commitments[0]["commitment"].as_str().unwrap();
+    let out = run(&[
+        "attest", "--key", &s(&world.path("deribit.pub")), "--venue", "deribit", "--account", "sub-1", "--commitment", commitment,
+        "--as-of", AS_OF, "--out", &s(&world.path("x.json")),
+    ]);
+    assert_exit_2_naming(&out, &["deribit.pub", "public key"]);
+}
+
+#[test]
+fn attest_refuses_a_commitment_that_no_account_can_have() {
+    let world = World::new();
+    // 64 hex characters, but above the field's modulus: no commitment is this value.
+    let out = run(&[
+        "attest", "--key", &s(&world.path("deribit.key")), "--venue", "deribit", "--account", "sub-1", "--commitment", &"ff".repeat(32),
+        "--as-of", AS_OF, "--out", &s(&world.path("x.json")),
+    ]);
+    assert_exit_2_naming(&out, &["commitment", "Pallas"]);
+    assert!(!world.path("x.json").exists());
+}
+
+#[test]
+fn policy_keys_and_limits_are_checked_when_the_policy_is_read() {
+    let world = World::new();
+    let good = read(&world.policy(3600));
+    let cases = [
+        ("/publishers", json!(["zz"]), "publishers[0]"),
+        ("/publishers", json!([public_key(world.dir.path(), "publisher"), "ab".repeat(31)]), "publishers[1]"),
+        ("/venues", json!({"okx": ["not a key"]}), "venues.okx[0]"),
+        ("/publisher_quorum", json!(0), "publisher_quorum"),
+        ("/nonce_ttl_seconds", json!(10_000_000_000u64), "nonce_ttl_seconds"),
+        ("/max_k", json!(99), "max_k"),
+    ];
+    for (i, (pointer, value, field)) in cases.into_iter().enumerate() {
+        let mut policy = good.clone();
+        match policy.pointer_mut(pointer) {
+            Some(slot) => *slot = value,
+            None => {
+                policy.as_object_mut().unwrap().insert(pointer[1..].to_string(), value);
+            }
+        }
+        let path = world.path(&format!("bad-policy-{i}.json"));
+        std::fs::write(&path, policy.to_string()).unwrap();
+        let out = run(&["verify", "--market", &s(&example_path("market.json")), "--proof", &s(&world.path("none.json")), "--policy", &s(&path)]);
+        assert_exit_2_naming(&out, &[&format!("bad-policy-{i}.json"), field]);
+    }
+}
+
+#[test]
+fn each_market_signature_counts_for_the_market_it_signs() {
+    let world = World::new();
+    let attestations: Vec<PathBuf> = ["deribit", "okx", "binance"].iter().enumerate().map(|(i, k)| world.attest(i, k, None, AS_OF)).collect();
+    let (out, proof_a) = world.prove("a.json", NONCE, &attestations);
+    ok(out);
+    let sig_a = world.sign_market("publisher");
+    // A second snapshot (the example under another id, so another digest), proved and signed.
+    let mut market_b = read(&example_path("market.json"));
+    market_b["id"] = json!("example-b");
+    let market_b_path = world.path("market-b.json");
+    std::fs::write(&market_b_path, market_b.to_string()).unwrap();
+    let proof_b = world.path("b.json");
+    let mut args = vec![
+        "prove".to_string(), "--market".into(), s(&market_b_path), "--portfolio".into(), s(&example_path("portfolio.json")),
+        "--level".into(), "initial".into(), "--threshold".into(), "1000".into(), "--nonce".into(), NONCE.into(), "--out".into(), s(&proof_b),
+    ];
+    for a in &attestations {
+        args.extend(["--attestation".to_string(), s(a)]);
+    }
+    ok(run(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+    let sig_b = world.path("market-b.sig");
+    ok(run(&["sign-market", "--key", &s(&world.path("publisher.key")), "--market", &s(&market_b_path), "--out", &s(&sig_b)]));
+
+    let (market_a, policy) = (s(&example_path("market.json")), s(&world.policy(86_400)));
+    let both = |sigs: &[&Path]| {
+        let mut args = vec![
+            "verify".to_string(), "--market".into(), market_a.clone(), "--market".into(), s(&market_b_path), "--proof".into(), s(&proof_a),
+            "--proof".into(), s(&proof_b), "--policy".into(), policy.clone(), "--nonce".into(), NONCE.into(),
+        ];
+        for sig in sigs {
+            args.extend(["--market-sig".to_string(), s(sig)]);
+        }
+        run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    // Each bundle is checked against its own market's signature; the other's is not "wrong".
+    ok(both(&[&sig_a, &sig_b]));
+    // A bundle whose market nobody signed fails, naming the policy's requirement.
+    let out = both(&[&sig_a]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("b.json") && err.contains("market signature") && !err.contains("a.json: "), "{err}");
+    // A signature over neither market is still named as wrong for both.
+    let mut forged = read(&sig_a);
+    forged["digest"] = json!("00".repeat(32));
+    let forged_path = world.path("forged.sig");
+    std::fs::write(&forged_path, forged.to_string()).unwrap();
+    let out = both(&[&sig_a, &sig_b, &forged_path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("forged.sig"));
+}
+
+#[test]
+fn a_market_signature_without_a_policy_is_still_checked() {
+    let world = World::new();
+    let (out, proof) = world.prove("plain.json", NONCE, &[]);
+    ok(out);
+    let market = s(&example_path("market.json"));
+    let verify = |sig: &Path| run(&["verify", "--market", &market, "--proof", &s(&proof), "--market-sig", &s(sig)]);
+    ok(verify(&world.sign_market("mallory")));
+    let mut altered = read(&world.sign_market("publisher"));
+    let last = if altered["signature"].as_str().unwrap().ends_with('0') { "1" } else { "0" };
+    let mut signature = altered["signature"].as_str().unwrap().to_string();
+    signature.replace_range(127.., last);
+    altered["signature"] = json!(signature);
+    let altered_path = world.path("altered.sig");
+    std::fs::write(&altered_path, altered.to_string()).unwrap();
+    let out = verify(&altered_path);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("altered.sig") && err.contains("does not verify"), "{err}");
+    altered["digest"] = json!("00".repeat(32));
+    std::fs::write(&altered_path, altered.to_string()).unwrap();
+    let out = verify(&altered_path);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a given market"));
+}

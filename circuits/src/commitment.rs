@@ -258,6 +258,21 @@ mod tests {
     }
 
     #[test]
+    fn readme_second_test_vector_orders_by_id_string() {
+        // BTC, ETH, USDC in the order of their id strings; ordering by the hashed ids
+        // (ETH before BTC) would give e5968cef…, and by their little-endian values 69ce0f21….
+        use crate::encoding::field_to_hex;
+        let o = AccountOpening::new(
+            "okx",
+            "main",
+            &[2; 32],
+            &[("BTC-PERP".into(), 100_000_000), ("BTC-27MAR27-80000-P".into(), -300_000_000)],
+            &[("USDC".into(), 100_000_000_000), ("ETH".into(), 1_000_000_000), ("BTC".into(), 50_000_000)],
+        );
+        assert_eq!(field_to_hex(&o.commitment()), "be76bcac42a2f7d263eedcc055b81f87751d45f05f8a1dcbebbcd1ffc155911f");
+    }
+
+    #[test]
     fn order_of_entries_does_not_matter() {
         let a = opening(1, &[("A", 1), ("B", -2)]).commitment();
         let b = opening(1, &[("B", -2), ("A", 1)]).commitment();

@@ -144,7 +144,7 @@ impl Portfolio {
             return Err(InputError::new(source, "accounts", "at least one account is required"));
         }
         let mut seen_accounts = HashSet::new();
-        let mut seen_salts = HashSet::new();
+        let mut seen_salts = HashMap::new();
         let mut accounts = Vec::with_capacity(raw.accounts.len());
         for (a, acc) in raw.accounts.iter().enumerate() {
             let at = |field: &str| format!("accounts[{a}].{field}");
@@ -165,8 +165,12 @@ impl Portfolio {
                 Some(text) => {
                     let salt = parse_salt(text)
                         .map_err(|m| InputError::new(source, at("salt"), format!("{m} (got {text:?})")))?;
-                    if !seen_salts.insert(salt) {
-                        return Err(InputError::new(source, at("salt"), "salt reused from another account"));
+                    if let Some(first) = seen_salts.insert(salt, a) {
+                        return Err(InputError::new(
+                            source,
+                            at("salt"),
+                            format!("salt {text:?} is already the salt of accounts[{first}] (never reuse a salt)"),
+                        ));
                     }
                     Some(salt)
                 }

@@ -75,18 +75,7 @@ impl<'de> Deserialize<'de> for Dec {
 }
 
 fn decode<T: DeserializeOwned>(source: &str, text: &str) -> Result<T, InputError> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|err| {
-        let path = err.path().to_string();
-        let path = if path == "." || path == "?" { String::new() } else { path };
-        let message = err.into_inner().to_string();
-        let path = match message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
-            Some(field) if path.is_empty() => field.to_string(),
-            Some(field) => format!("{path}.{field}"),
-            None => path,
-        };
-        InputError::new(source, path, message)
-    })
+    zkmargin_json::decode(text).map_err(|e| InputError::new(source, e.path, e.message))
 }
 
 /// Validates fields of one file, naming it in every error.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -179,7 +179,8 @@ struct MarketPost {
 
 async fn post_market(State(state): Shared, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
     let body = read_body(&headers, body).await?;
-    let post: MarketPost = serde_json::from_slice(&body).map_err(|e| ApiError::malformed(format!("request body: {e}")))?;
+    let body = std::str::from_utf8(&body).map_err(|e| ApiError::malformed(format!("request body: {e}")))?;
+    let post: MarketPost = zkmargin_json::decode(body).map_err(|e| ApiError::malformed(format!("request body: {e}")))?;
     let market_json = post.market.to_string();
     let market = Market::from_json("market", &market_json).map_err(|e| ApiError::malformed(e.to_string()))?;
     let signatures: Vec<MarketSignature> = post.signature.into_iter().chain(post.signatures).collect();
@@ -227,6 +228,20 @@ struct ProofQuery {
     level: Option<Level>,
 }
 
+/// The key a verdict is stored and found again under: the SHA-256 of the posted bytes;
+/// with `?threshold=` or `?level=`, of those requirements and the bytes, so that a post
+/// with requirements (anyone can post a public bundle) never answers, nor is answered
+/// by, a post of the same bytes with other requirements.
+fn request_digest(body: &[u8], requirements: &Requirements) -> String {
+    if requirements.min_threshold_units.is_none() && requirements.level.is_none() {
+        return hex::encode(Sha256::digest(body));
+    }
+    let threshold = requirements.min_threshold_units.map_or(String::new(), |t| t.to_string());
+    let level = requirements.level.map_or("", |l| l.as_str());
+    let header = format!("zkmargin-proof-request/1\nthreshold={threshold}\nlevel={level}\n");
+    hex::encode(Sha256::new().chain_update(header.as_bytes()).chain_update(body).finalize())
+}
+
 fn verdict_answer(v: &Verdict) -> Value {
     json!({"id": v.id, "valid": v.valid, "reason": v.reason})
 }
@@ -248,9 +263,8 @@ async fn post_proof(
         level: query.level,
     };
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::malformed("the body is not UTF-8"))?;
-    serde_json::from_str::<Value>(text).map_err(|e| ApiError::malformed(format!("the body is not JSON: {e}")))?;
     let bundle = Bundle::from_json("bundle", text).map_err(|e| ApiError::malformed(format!("not a proof bundle: {e}")))?;
-    let bundle_digest = hex::encode(Sha256::digest(&body));
+    let bundle_digest = request_digest(&body, &requirements);
     if let Some(existing) = state.store.verdict_by_digest(&bundle_digest).await? {
         return Ok((StatusCode::OK, Json(verdict_answer(&existing))).into_response());
     }
@@ -319,11 +333,12 @@ async fn post_proof(
         .map_err(ApiError::internal)?
         .map_err(|e| ApiError::internal(format!("verifier: {e}")))?;
     let statement = &bundle.statement;
+    let valid = outcome.is_none();
     let new = NewVerdict {
         verdict: Verdict {
             id: random_hex(16),
             bundle_digest,
-            valid: outcome.is_none(),
+            valid,
             reason: outcome,
             nonce,
             market_digest: stored_market.digest.clone(),
@@ -334,7 +349,9 @@ async fn post_proof(
             received_at: now_ms(),
         },
         nonce_expires_at: expires_at,
-        bundle_json: text.to_string(),
+        // Only an accepted bundle is kept whole (an invalid one costs its poster nothing,
+        // not even its nonce, so its bytes are not worth a row's megabytes).
+        bundle_json: if valid { text.to_string() } else { String::new() },
         accounts: statement.accounts.iter().map(|a| (a.venue.clone(), a.account.clone())).collect(),
     };
     match state.store.record(&new).await? {
@@ -377,8 +394,13 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-async fn get_proof(State(state): Shared, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_proof(
+    State(state): Shared,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
+    let Path(id) = id.map_err(|e| ApiError::malformed(e.body_text()))?;
     let v = state
         .store
         .verdict(&id)

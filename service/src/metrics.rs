@@ -25,6 +25,10 @@ pub struct Metrics {
 impl Metrics {
     /// Counts a request answered with `status`.
     pub fn request(&self, method: &str, route: &str, status: u16) {
+        // Clients choose the method: only the standard ones get their own series, so that
+        // made-up methods cannot grow the metrics without bound.
+        const METHODS: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
+        let method = if METHODS.contains(&method) { method } else { "other" };
         *self.requests.lock().expect("metrics lock").entry((method.to_string(), route.to_string(), status)).or_default() += 1;
     }
 
@@ -108,6 +112,12 @@ mod tests {
         m.verification(Duration::from_millis(30));
         let text = m.render(3, 2);
         assert!(text.contains("zkmargin_http_requests_total{method=\"POST\",route=\"/v1/proofs\",status=\"201\"} 2"));
+        for i in 0..100 {
+            m.request(&format!("FOO{i}"), "/healthz", 405);
+        }
+        let text = m.render(3, 2);
+        assert!(text.contains("zkmargin_http_requests_total{method=\"other\",route=\"/healthz\",status=\"405\"} 100"), "{text}");
+        assert!(!text.contains("FOO"), "made-up methods share one series");
         assert!(text.contains("zkmargin_verdicts_total{outcome=\"valid\"} 1"));
         assert!(text.contains("zkmargin_refusals_total{code=\"nonce_used\"} 1"));
         assert!(text.contains("zkmargin_verification_seconds_bucket{le=\"0.025\"} 0"));

@@ -88,10 +88,13 @@ fn the_flow_and_every_refusal() {
         let a = post_json(&base, "/v1/proofs", &tampered);
         assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
         let tampered_id = a.body["id"].as_str().unwrap().to_string();
-        // A requirement the statement does not meet.
-        let a = post(&base, "/v1/proofs?threshold=5000", format!("  {valid}").as_bytes());
+        // A requirement the statement does not meet: a verdict for those requirements only
+        // (anyone may post a public bundle first with a requirement it cannot meet; the
+        // prover's own post of the same bytes must still get its own verdict below).
+        let a = post(&base, "/v1/proofs?threshold=5000", &compact(&valid));
         assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
         assert!(a.body["reason"].as_str().unwrap().contains("below the required"), "{}", a.text);
+        assert_eq!(post(&base, "/v1/proofs?threshold=5000", &compact(&valid)).body, a.body);
 
         // The valid bundle: 201; the same bytes: 200 and the same verdict; other bytes
         // with the same nonce: 409.
@@ -125,6 +128,8 @@ fn the_flow_and_every_refusal() {
         let t = get(&base, &format!("/v1/proofs/{tampered_id}"), Some(TOKEN));
         assert_eq!(t.body["valid"], false);
         assert_error(&get(&base, "/v1/proofs/nope", Some(TOKEN)), 404, "not_found");
+        assert_error(&get(&base, "/v1/proofs/%ff%fe", None), 401, "unauthorized");
+        assert_error(&get(&base, "/v1/proofs/%ff%fe", Some(TOKEN)), 400, "malformed");
 
         let standing_path = "/v1/standing?venue=deribit&account=sub-1";
         assert_error(&get(&base, standing_path, None), 401, "unauthorized");

@@ -182,7 +182,7 @@ impl ExpectationsJson {
         if text.trim().is_empty() {
             return Ok(ExpectationsJson::default());
         }
-        serde_json::from_str(text).map_err(|e| format!("expectations: {e}"))
+        zkmargin_json::decode(text).map_err(|e| format!("expectations: {e}"))
     }
 
     /// The typed expectations, each value validated.

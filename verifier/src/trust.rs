@@ -109,9 +109,12 @@ fn attestation_message(venue: &str, account: &str, commitment: &str, as_of: &str
 impl Attestation {
     /// Signs an attestation; `as_of` must be RFC 3339 and `commitment` hex.
     pub fn sign(key: &SigningKey, venue: &str, account: &str, commitment: &str, as_of: &str) -> Result<Attestation, String> {
-        parse_rfc3339(as_of)?;
+        parse_rfc3339(as_of).map_err(|e| format!("as-of {as_of:?}: {e}"))?;
         if hex::decode(commitment).map(|b| b.len()) != Ok(32) {
             return Err(format!("commitment {commitment:?} is not 64 hex characters"));
+        }
+        if zkmargin_circuits::encoding::field_from_hex(commitment).is_none() {
+            return Err(format!("commitment {commitment:?} is not a commitment: not an element of the Pallas base field"));
         }
         let commitment = commitment.to_ascii_lowercase();
         let signature = key.sign(&attestation_message(venue, account, &commitment, as_of));
@@ -173,7 +176,36 @@ pub const DEFAULT_NONCE_TTL_SECONDS: u64 = 600;
 /// Default largest circuit size k a service accepts: the verifier's own default.
 pub use crate::expect::DEFAULT_MAX_K;
 
+/// Longest lifetime a policy may give a service nonce: one year.
+pub const MAX_NONCE_TTL_SECONDS: u64 = 365 * 24 * 3600;
+
 impl Policy {
+    /// Checks every value a policy file may hold beyond its JSON types: each listed key
+    /// an Ed25519 public key, a quorum of at least 1, a nonce lifetime of 1 s to
+    /// [`MAX_NONCE_TTL_SECONDS`], a `max_k` the circuits support. The error is (the JSON
+    /// path of the field, what is wrong with its value).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        for (i, key) in self.publishers.iter().enumerate() {
+            verifying_key(key).map_err(|e| (format!("publishers[{i}]"), e))?;
+        }
+        for (venue, keys) in &self.venues {
+            for (i, key) in keys.iter().enumerate() {
+                verifying_key(key).map_err(|e| (format!("venues.{venue}[{i}]"), e))?;
+            }
+        }
+        if self.publisher_quorum == Some(0) {
+            return Err(("publisher_quorum".into(), "must be at least 1 (got 0)".into()));
+        }
+        if let Some(ttl) = self.nonce_ttl_seconds.filter(|t| !(1..=MAX_NONCE_TTL_SECONDS).contains(t)) {
+            return Err(("nonce_ttl_seconds".into(), format!("must be between 1 and {MAX_NONCE_TTL_SECONDS} (got {ttl})")));
+        }
+        let max = zkmargin_circuits::shape::MAX_K;
+        if let Some(k) = self.max_k.filter(|k| !(1..=max).contains(k)) {
+            return Err(("max_k".into(), format!("must be between 1 and {max} (got {k})")));
+        }
+        Ok(())
+    }
+
     /// The publisher quorum K: how many distinct listed publishers must sign the market.
     pub fn quorum(&self) -> u32 {
         self.publisher_quorum.unwrap_or(1)
@@ -286,7 +318,12 @@ mod tests {
     #[test]
     fn attestations_verify_and_bind_every_field() {
         let key = SigningKey::from_bytes(&[7; 32]);
-        let a = Attestation::sign(&key, "deribit", "sub-1", &"ab".repeat(32), "2026-11-25T07:30:00Z").unwrap();
+        // A field element (little-endian, top byte below 0x40), as every commitment is.
+        let commitment = format!("{}0a", "ab".repeat(31));
+        let a = Attestation::sign(&key, "deribit", "sub-1", &commitment, "2026-11-25T07:30:00Z").unwrap();
+        assert!(Attestation::sign(&key, "deribit", "sub-1", &"ab".repeat(32), "2026-11-25T07:30:00Z")
+            .unwrap_err()
+            .contains("not an element of the Pallas base field"));
         assert_eq!(a.check(), Ok(()));
         for edit in 0..4 {
             let mut b = a.clone();

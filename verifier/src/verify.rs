@@ -80,7 +80,7 @@ pub enum Rejection {
         required: String,
     },
     /// The statement's nonce is not the one asked for.
-    #[error("the proof carries nonce {stated:?}, not the expected {expected:?}")]
+    #[error("the proof carries {}, not the expected nonce {expected:?}", stated_nonce(.stated))]
     Nonce {
         /// Nonce in the statement.
         stated: String,
@@ -117,9 +117,20 @@ pub enum Rejection {
     /// The statement or shape is malformed.
     #[error("invalid statement: {0}")]
     Statement(String),
+    /// The proof field is not a proof's encoding (not hex).
+    #[error("malformed proof: {0}")]
+    MalformedProof(String),
     /// The proof does not verify.
     #[error("the proof does not verify for this statement and market")]
     Proof,
+}
+
+fn stated_nonce(stated: &str) -> String {
+    if stated.is_empty() {
+        "no nonce".into()
+    } else {
+        format!("nonce {stated:?}")
+    }
 }
 
 fn format_hint(format: &str) -> &'static str {
@@ -282,7 +293,7 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
         return Err(Rejection::Format(bundle.format.clone()));
     }
     let digest = *digest;
-    if !bundle.market.digest.eq_ignore_ascii_case(&hex::encode(digest)) || bundle.market.id != market.id {
+    if bundle.market.digest != hex::encode(digest) || bundle.market.id != market.id {
         return Err(Rejection::OtherMarket {
             bundle_id: bundle.market.id.clone(),
             bundle_digest: bundle.market.digest.clone(),
@@ -360,7 +371,7 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
         return Err(Rejection::TooCostly(format!("circuit k = {} is above what its shape needs ({exact_k})", shape.k)));
     }
     let public = statement.public_inputs(shape, &digest).map_err(Rejection::Statement)?;
-    let proof = hex::decode(&bundle.proof).map_err(|e| Rejection::Statement(format!("proof is not hex: {e}")))?;
+    let proof = hex::decode(&bundle.proof).map_err(|e| Rejection::MalformedProof(format!("the proof field is not hex: {e}")))?;
     Ok(Prechecked { public, proof })
 }
 
@@ -570,7 +581,7 @@ impl Verifier {
         // (market index, key) -> bundle indices with their prechecked inputs.
         let mut groups: Vec<BatchGroup> = Vec::new();
         for (i, bundle) in bundles.iter().enumerate() {
-            let m = match digests.iter().position(|d| d.eq_ignore_ascii_case(&bundle.market.digest)) {
+            let m = match digests.iter().position(|d| *d == bundle.market.digest) {
                 Some(m) => m,
                 None if markets.len() == 1 => 0, // precheck names both markets
                 None => {
