@@ -95,6 +95,9 @@ struct ErrorCode(&'static str);
 /// a client that sends its whole body before reading gets the 413 instead of a reset.
 const DRAIN_LIMIT: usize = 64_000_000;
 
+/// How long a request body may take to arrive.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
     let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("request body over {MAX_BODY_BYTES} bytes"));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
@@ -104,15 +107,27 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError>
     let mut stream = body.into_data_stream();
     let mut buf = Vec::new();
     let mut total = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::malformed(format!("cannot read the request body: {e}")))?;
-        total += chunk.len();
-        if total <= MAX_BODY_BYTES {
-            buf.extend_from_slice(&chunk);
-        } else if total > DRAIN_LIMIT {
-            break;
+    let read = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ApiError::malformed(format!("cannot read the request body: {e}")))?;
+            total += chunk.len();
+            if total <= MAX_BODY_BYTES {
+                buf.extend_from_slice(&chunk);
+            } else if total > DRAIN_LIMIT {
+                break;
+            }
         }
-    }
+        Ok::<(), ApiError>(())
+    };
+    // A client that declares a body and sends it slowly, or never, does not hold a
+    // connection (and its buffer) for ever.
+    tokio::time::timeout(BODY_READ_TIMEOUT, read).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("the request body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()),
+        )
+    })??;
     if total > MAX_BODY_BYTES {
         return Err(too_large());
     }
