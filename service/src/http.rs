@@ -463,8 +463,18 @@ async fn get_standing(
     .into_response())
 }
 
+/// How long `/healthz` waits for the database before answering 503 (a probe's own
+/// timeout is typically a few seconds; the pool's is longer).
+pub const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn healthz(State(state): Shared) -> Result<Response, ApiError> {
-    state.store.ping().await?;
+    tokio::time::timeout(HEALTH_TIMEOUT, state.store.ping()).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage",
+            format!("the database did not answer within {} s", HEALTH_TIMEOUT.as_secs()),
+        )
+    })??;
     Ok(Json(json!({"status": "ok"})).into_response())
 }
 
