@@ -252,7 +252,9 @@ fn verdict_line(file: &str, verdict: &Verdict, quote: Option<&str>, policy: Opti
 /// that market's, not a wrong signature of this one (a signature over none of them stays,
 /// and the policy names it).
 fn signatures_for<'s>(sigs: &[(&'s str, &'s MarketSignature)], digest: &str, given: &[String]) -> Vec<(&'s str, &'s MarketSignature)> {
-    sigs.iter().copied().filter(|(_, sig)| sig.digest == digest || !given.contains(&sig.digest)).collect()
+    // Hex case does not change what a signature signs (the digest's bytes).
+    let over = |sig: &MarketSignature, d: &str| sig.digest.eq_ignore_ascii_case(d);
+    sigs.iter().copied().filter(|(_, sig)| over(sig, digest) || !given.iter().any(|g| over(sig, g))).collect()
 }
 
 /// `--market-sig` without `--policy`: there is no list of trusted publishers to check the
@@ -260,7 +262,7 @@ fn signatures_for<'s>(sigs: &[(&'s str, &'s MarketSignature)], digest: &str, giv
 /// (else exit 1, naming the file) — a lender who passes one must not be told nothing.
 fn check_signatures_without_policy(sigs: &[(&str, &MarketSignature)], digests: &[String]) -> Result<(), CliError> {
     for (file, sig) in sigs {
-        if !digests.contains(&sig.digest) {
+        if !digests.iter().any(|d| sig.digest.eq_ignore_ascii_case(d)) {
             return Err(CliError::Rejected(format!("{file}: signs market digest {}, which is not a given market's", sig.digest)));
         }
         sig.check().map_err(|e| CliError::Rejected(format!("{file}: {e}")))?;

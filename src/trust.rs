@@ -23,11 +23,24 @@ fn bad(path: &Path, field: &str, message: impl Into<String>) -> CliError {
 }
 
 fn read_key(path: &Path) -> Result<ed25519_dalek::SigningKey, CliError> {
-    // A public key is 64 hex characters too: only its name tells it from a secret one.
-    if path.extension().is_some_and(|e| e == "pub") {
+    // A public key is 64 hex characters too: its name, or the public key `keygen` wrote
+    // beside the secret one, tells them apart.
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("pub")) {
         return Err(bad(path, "", "this is a public key (NAME.pub): sign with the secret key NAME.key that `keygen` wrote beside it"));
     }
-    signing_key(&io::read_text(path)?).map_err(|m| bad(path, "", m))
+    let key = signing_key(&io::read_text(path)?).map_err(|m| bad(path, "", m))?;
+    let beside = path.with_extension("pub");
+    if let Ok(text) = std::fs::read_to_string(&beside) {
+        let public = hex::encode(key.verifying_key().to_bytes());
+        if !text.trim().eq_ignore_ascii_case(&public) {
+            return Err(bad(
+                path,
+                "",
+                format!("is not the secret key of {} beside it (is it a public key?)", beside.display()),
+            ));
+        }
+    }
+    Ok(key)
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
@@ -41,7 +54,8 @@ pub fn keygen(out: &Path) -> Result<(), CliError> {
     let with = |ext: &str| PathBuf::from(format!("{}.{ext}", out.display()));
     // A secret key is never overwritten: whatever it signed would lose its key.
     for path in [with("key"), with("pub")] {
-        if path.exists() {
+        // An unknown answer (no permission to look) refuses too.
+        if path.try_exists().unwrap_or(true) {
             return Err(CliError::Usage(format!(
                 "{} already exists: keygen never overwrites a key (choose another --out, or move the old pair away)",
                 path.display()

@@ -257,6 +257,13 @@ fn keys_are_never_overwritten_nor_a_public_key_used_to_sign() {
         "--as-of", AS_OF, "--out", &s(&world.path("x.json")),
     ]);
     assert_exit_2_naming(&out, &["deribit.pub", "public key"]);
+    // A public key renamed to NAME.key, beside its NAME.pub: not the secret of that key.
+    let public = std::fs::read(world.path("okx.pub")).unwrap();
+    std::fs::write(world.path("renamed.key"), &public).unwrap();
+    std::fs::write(world.path("renamed.pub"), &public).unwrap();
+    let out = run(&["sign-market", "--key", &s(&world.path("renamed.key")), "--market", &market, "--out", &s(&world.path("x.sig"))]);
+    assert_exit_2_naming(&out, &["renamed.key", "not the secret key of"]);
+    assert!(!world.path("x.sig").exists());
 }
 
 #[test]
@@ -281,7 +288,7 @@ fn policy_keys_and_limits_are_checked_when_the_policy_is_read() {
         ("/venues", json!({"okx": ["not a key"]}), "venues.okx[0]"),
         ("/publisher_quorum", json!(0), "publisher_quorum"),
         ("/nonce_ttl_seconds", json!(10_000_000_000u64), "nonce_ttl_seconds"),
-        ("/max_k", json!(99), "max_k"),
+        ("/max_k", json!(0), "max_k"),
     ];
     for (i, (pointer, value, field)) in cases.into_iter().enumerate() {
         let mut policy = good.clone();

@@ -9,7 +9,10 @@
 //! refuses both, and names the JSON path of the fault:
 //!
 //! - a struct must be written as a JSON object ([`ObjectsOnly`] wraps the deserializer,
-//!   and every deserializer it hands to nested values, so the rule holds at every depth);
+//!   and every deserializer it hands to nested values, so the rule holds at every depth —
+//!   except inside `#[serde(untagged)]`, internally tagged (`tag = "…"`) enums and
+//!   `#[serde(flatten)]` fields, which serde replays from its own buffer: input types
+//!   must not use them, and none does);
 //! - nothing but whitespace may follow the value;
 //! - an error carries the path of the field at fault (`accounts[1].positions[0].qty`),
 //!   found by a second, path-tracking pass only when the first one fails, so that good

@@ -243,20 +243,6 @@ struct ProofQuery {
     level: Option<Level>,
 }
 
-/// The key a verdict is stored and found again under: the SHA-256 of the posted bytes;
-/// with `?threshold=` or `?level=`, of those requirements and the bytes, so that a post
-/// with requirements (anyone can post a public bundle) never answers, nor is answered
-/// by, a post of the same bytes with other requirements.
-fn request_digest(body: &[u8], requirements: &Requirements) -> String {
-    if requirements.min_threshold_units.is_none() && requirements.level.is_none() {
-        return hex::encode(Sha256::digest(body));
-    }
-    let threshold = requirements.min_threshold_units.map_or(String::new(), |t| t.to_string());
-    let level = requirements.level.map_or("", |l| l.as_str());
-    let header = format!("zkmargin-proof-request/1\nthreshold={threshold}\nlevel={level}\n");
-    hex::encode(Sha256::new().chain_update(header.as_bytes()).chain_update(body).finalize())
-}
-
 fn verdict_answer(v: &Verdict) -> Value {
     json!({"id": v.id, "valid": v.valid, "reason": v.reason})
 }
@@ -279,7 +265,10 @@ async fn post_proof(
     };
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::malformed("the body is not UTF-8"))?;
     let bundle = Bundle::from_json("bundle", text).map_err(|e| ApiError::malformed(format!("not a proof bundle: {e}")))?;
-    let bundle_digest = request_digest(&body, &requirements);
+    if let Some(why) = requirements.unmet(bundle.statement.level, &bundle.statement.threshold) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "requirement_not_met", why));
+    }
+    let bundle_digest = hex::encode(Sha256::digest(&body));
     if let Some(existing) = state.store.verdict_by_digest(&bundle_digest).await? {
         return Ok((StatusCode::OK, Json(verdict_answer(&existing))).into_response());
     }
@@ -291,7 +280,7 @@ async fn post_proof(
             format!("circuit size k = {} is above the policy's max_k = {max_k}", bundle.circuit.k),
         ));
     }
-    let stored_market = state.store.market(&bundle.market.digest.to_ascii_lowercase()).await?.ok_or_else(|| {
+    let stored_market = state.store.market(&bundle.market.digest).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_market",
@@ -340,7 +329,7 @@ async fn post_proof(
             let market = checker.market(&digest, &market_json)?;
             let signatures: Vec<MarketSignature> = serde_json::from_str(&signatures_json).map_err(|e| e.to_string())?;
             let started = Instant::now();
-            let outcome = checker.check(&market, &signatures, &b, &check_nonce, &requirements);
+            let outcome = checker.check(&market, &signatures, &b, &check_nonce);
             metrics.verification(started.elapsed());
             outcome
         })

@@ -88,13 +88,14 @@ fn the_flow_and_every_refusal() {
         let a = post_json(&base, "/v1/proofs", &tampered);
         assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
         let tampered_id = a.body["id"].as_str().unwrap().to_string();
-        // A requirement the statement does not meet: a verdict for those requirements only
-        // (anyone may post a public bundle first with a requirement it cannot meet; the
-        // prover's own post of the same bytes must still get its own verdict below).
-        let a = post(&base, "/v1/proofs?threshold=5000", &compact(&valid));
-        assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
-        assert!(a.body["reason"].as_str().unwrap().contains("below the required"), "{}", a.text);
-        assert_eq!(post(&base, "/v1/proofs?threshold=5000", &compact(&valid)).body, a.body);
+        // A requirement the statement does not meet: refused before any work and not
+        // stored (anyone may post a public bundle first with a requirement it cannot meet;
+        // the prover's own post of the same bytes must still get its verdict below).
+        for query in ["?threshold=5000", "?level=maintenance", "?threshold=5000&level=initial"] {
+            let a = post(&base, &format!("/v1/proofs{query}"), &compact(&valid));
+            assert_error(&a, 422, "requirement_not_met");
+            assert!(a.body["error"]["message"].as_str().unwrap().contains("required"), "{}", a.text);
+        }
 
         // The valid bundle: 201; the same bytes: 200 and the same verdict; other bytes
         // with the same nonce: 409.
@@ -106,6 +107,12 @@ fn the_flow_and_every_refusal() {
         let again = post(&base, "/v1/proofs", &compact(&valid));
         assert_eq!(again.status, 200);
         assert_eq!(again.body, accepted.body);
+        // The same bytes with requirements they meet: the same verdict; with one they do not: 422.
+        for query in ["?threshold=1000", "?level=initial"] {
+            let a = post(&base, &format!("/v1/proofs{query}"), &compact(&valid));
+            assert_eq!((a.status, &a.body), (200, &accepted.body), "{query}: {}", a.text);
+        }
+        assert_error(&post(&base, "/v1/proofs?threshold=1000.000001", &compact(&valid)), 422, "requirement_not_met");
         let replay = post(&base, "/v1/proofs", format!("{}\n", valid).as_bytes());
         assert_error(&replay, 409, "nonce_used");
 
@@ -147,8 +154,8 @@ fn the_flow_and_every_refusal() {
         let m = get(&base, "/metrics", None);
         assert_eq!(m.status, 200);
         assert!(m.text.contains("zkmargin_verdicts_total{outcome=\"valid\"} 1"), "{}", m.text);
-        assert!(m.text.contains("zkmargin_verdicts_total{outcome=\"invalid\"} 4"), "{}", m.text);
-        assert!(m.text.contains("zkmargin_verification_seconds_count 5"), "{}", m.text);
+        assert!(m.text.contains("zkmargin_verdicts_total{outcome=\"invalid\"} 3"), "{}", m.text);
+        assert!(m.text.contains("zkmargin_verification_seconds_count 4"), "{}", m.text);
         assert!(m.text.contains("zkmargin_verification_queue_depth 0"), "{}", m.text);
         assert!(m.text.contains("route=\"/v1/proofs\",status=\"409\""), "{}", m.text);
         server.stop();

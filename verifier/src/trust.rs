@@ -182,7 +182,8 @@ pub const MAX_NONCE_TTL_SECONDS: u64 = 365 * 24 * 3600;
 impl Policy {
     /// Checks every value a policy file may hold beyond its JSON types: each listed key
     /// an Ed25519 public key, a quorum of at least 1, a nonce lifetime of 1 s to
-    /// [`MAX_NONCE_TTL_SECONDS`], a `max_k` the circuits support. The error is (the JSON
+    /// [`MAX_NONCE_TTL_SECONDS`], a `max_k` of at least 1 (one above what the circuits
+    /// support refuses nothing more). The error is (the JSON
     /// path of the field, what is wrong with its value).
     pub fn validate(&self) -> Result<(), (String, String)> {
         for (i, key) in self.publishers.iter().enumerate() {
@@ -199,9 +200,8 @@ impl Policy {
         if let Some(ttl) = self.nonce_ttl_seconds.filter(|t| !(1..=MAX_NONCE_TTL_SECONDS).contains(t)) {
             return Err(("nonce_ttl_seconds".into(), format!("must be between 1 and {MAX_NONCE_TTL_SECONDS} (got {ttl})")));
         }
-        let max = zkmargin_circuits::shape::MAX_K;
-        if let Some(k) = self.max_k.filter(|k| !(1..=max).contains(k)) {
-            return Err(("max_k".into(), format!("must be between 1 and {max} (got {k})")));
+        if self.max_k == Some(0) {
+            return Err(("max_k".into(), "must be at least 1 (got 0)".into()));
         }
         Ok(())
     }
