@@ -259,13 +259,14 @@ fn signatures_for<'s>(sigs: &[(&'s str, &'s MarketSignature)], digest: &str, giv
 
 /// `--market-sig` without `--policy`: there is no list of trusted publishers to check the
 /// signer against, but a signature given must still verify, over one of the given markets
-/// (else exit 1, naming the file) — a lender who passes one must not be told nothing.
-fn check_signatures_without_policy(sigs: &[(&str, &MarketSignature)], digests: &[String]) -> Result<(), CliError> {
+/// (else every bundle is invalid, naming the file): a lender who passes one must not be
+/// told nothing.
+fn check_signatures_without_policy(sigs: &[(&str, &MarketSignature)], digests: &[String]) -> Result<(), String> {
     for (file, sig) in sigs {
         if !digests.iter().any(|d| sig.digest.eq_ignore_ascii_case(d)) {
-            return Err(CliError::Rejected(format!("{file}: signs market digest {}, which is not a given market's", sig.digest)));
+            return Err(format!("market signature {file}: signs market digest {}, which is not a given market's", sig.digest));
         }
-        sig.check().map_err(|e| CliError::Rejected(format!("{file}: {e}")))?;
+        sig.check().map_err(|e| format!("market signature {file}: {e}"))?;
     }
     Ok(())
 }
@@ -305,9 +306,9 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
     let read: Vec<Result<Bundle, String>> = bundles.into_iter().collect::<Result<_, _>>()?;
     let good: Vec<Bundle> = read.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
     let digests: Vec<String> = raw.iter().map(hex::encode).collect();
-    if policy.is_none() {
-        check_signatures_without_policy(&sigs, &digests)?;
-    }
+    // Without a policy a bad market signature makes every bundle's verdict invalid (one
+    // verdict line per bundle still).
+    let signature_fault = if policy.is_none() { check_signatures_without_policy(&sigs, &digests).err() } else { None };
     let outcomes = verifier.verify_many_digested(&markets, &raw, &good, &expect);
     a.progress.finish();
     let mut outcomes = outcomes.map_err(|e| CliError::Internal(e.to_string()))?.into_iter();
@@ -319,6 +320,9 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
             Ok(bundle) => {
                 let market = digests.iter().position(|d| *d == bundle.market.digest).map(|m| &markets[m]);
                 let mut verdict = Verdict::new(Some(bundle), &outcomes.next().expect("one outcome per bundle"));
+                if let (true, Some(why)) = (verdict.valid, &signature_fault) {
+                    verdict = Verdict::invalid(Some(bundle), why.clone());
+                }
                 if let (true, Some(policy), Some(market)) = (verdict.valid, &policy, market) {
                     let sigs = signatures_for(&sigs, &bundle.market.digest, &digests);
                     if let Err(why) = policy.check(market, bundle, &sigs, expect.nonce.as_deref()) {

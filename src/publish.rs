@@ -5,7 +5,7 @@ use std::path::Path;
 use zkmargin_circuits::input::InputError;
 use zkmargin_circuits::market::Market;
 use zkmargin_publisher::build::{build, Method};
-use zkmargin_publisher::input::{self as publisher_input, parse_grid, parse_time, Instruments, Rates};
+use zkmargin_publisher::input::{self as publisher_input, canonical_time, parse_grid, parse_time, Instruments, Rates};
 
 use crate::error::CliError;
 use crate::io;
@@ -28,8 +28,17 @@ pub fn market_build(
     out: &Path,
 ) -> Result<(), CliError> {
     let as_of_secs = parse_time(as_of).map_err(|e| CliError::Usage(format!("--as-of {as_of:?}: {e}")))?;
+    let as_of = &canonical_time(as_of).map_err(|e| CliError::Usage(format!("--as-of {as_of:?}: {e}")))?;
     if id.trim().is_empty() {
         return Err(CliError::Usage("--id must not be empty".into()));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(CliError::Usage(format!("--id {id:?}: must not contain control characters")));
+    }
+    for input in [instruments, grid, rates] {
+        if out == input {
+            return Err(CliError::Usage(format!("--out {}: is one of the input files", out.display())));
+        }
     }
     let name = |p: &Path| p.display().to_string();
     let instruments_def = Instruments::parse(&name(instruments), &io::read_text(instruments)?, as_of_secs).map_err(input)?;

@@ -91,6 +91,61 @@ fn market_build_rejects_bad_input_with_exit_2() {
     assert!(String::from_utf8_lossy(&res.stderr).contains("is not after the snapshot time"));
 }
 
+#[test]
+fn market_build_keeps_the_contracts_number_rules_and_one_spelling_of_as_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.json");
+    let instruments: Value = serde_json::from_str(&std::fs::read_to_string(example("instruments.json")).unwrap()).unwrap();
+    let refused = |value: &Value, needles: &[&str]| {
+        let path = write(dir.path(), "instruments.json", value);
+        let res = build(&path, &example("grid.json"), &example("rates.json"), "full", &out);
+        let err = String::from_utf8_lossy(&res.stderr).into_owned();
+        assert_eq!(res.status.code(), Some(2), "{err}");
+        for n in needles {
+            assert!(err.contains(n), "stderr does not mention {n:?}: {err}");
+        }
+        assert!(!out.exists());
+    };
+    // Money has at most 6 decimals and quantities 8 in every file (SPEC section 2).
+    let mut v = instruments.clone();
+    v["underlyings"][0]["spot"] = json!("91000.1234567");
+    refused(&v, &["underlyings[0].spot", "more than 6 decimal places", "91000.1234567"]);
+    let mut v = instruments.clone();
+    v["underlyings"][0]["spot"] = json!("10000000000000");
+    refused(&v, &["underlyings[0].spot", "<= 1e12"]);
+    let mut v = instruments.clone();
+    v["instruments"][2]["strike"] = json!("90000.1234567");
+    refused(&v, &["instruments[2].strike", "more than 6 decimal places"]);
+    let mut v = instruments.clone();
+    v["instruments"][0]["contract_size"] = json!("0.000000001");
+    refused(&v, &["instruments[0].contract_size", "more than 8 decimal places"]);
+    // Given Greeks belong to options only: a linear instrument is priced exactly.
+    let linear = instruments["instruments"].as_array().unwrap().iter().position(|i| i["kind"] != "call" && i["kind"] != "put").unwrap();
+    let mut v = instruments.clone();
+    v["instruments"][linear]["greeks"] = json!({"delta": "5", "gamma": "1", "vega": "1000"});
+    refused(&v, &[&format!("instruments[{linear}].greeks"), "only options"]);
+
+    // One instant, one spelling: the snapshot carries --as-of in UTC with T and Z.
+    let built = |as_of: &str, out: &Path| {
+        run(&[
+            "market", "build", "--instruments", &s(&example("instruments.json")), "--grid", &s(&example("grid.json")),
+            "--rates", &s(&example("rates.json")), "--as-of", as_of, "--id", "test-market", "--out", &s(out),
+        ])
+    };
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    ok(built(AS_OF, &a));
+    assert_eq!(AS_OF, "2026-11-25T08:00:00Z");
+    let shifted = "2026-11-25T09:00:00+01:00";
+    ok(built(shifted, &b));
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "{shifted} is the same instant as {AS_OF}");
+    let res = run(&[
+        "market", "build", "--instruments", &s(&example("instruments.json")), "--grid", &s(&example("grid.json")),
+        "--rates", &s(&example("rates.json")), "--as-of", AS_OF, "--id", "a\nb", "--out", &s(&out),
+    ]);
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("control characters"));
+}
+
 fn write(dir: &Path, name: &str, value: &Value) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, serde_json::to_string_pretty(value).unwrap()).unwrap();

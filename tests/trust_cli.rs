@@ -376,6 +376,8 @@ fn a_market_signature_without_a_policy_is_still_checked() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("altered.sig") && err.contains("does not verify"), "{err}");
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.contains("plain.json: invalid: market signature") && line.contains("altered.sig"), "one verdict line per bundle: {line}");
     altered["digest"] = json!("00".repeat(32));
     std::fs::write(&altered_path, altered.to_string()).unwrap();
     let out = verify(&altered_path);

@@ -74,6 +74,19 @@ impl Shape {
             .iter()
             .find(|&&lanes| lanes >= needs.scenarios)
             .ok_or_else(|| format!("{} scenarios; at most {} are supported", needs.scenarios, SCENARIO_LANES[2]))?;
+        // Name what the portfolio holds, not the padded slot count it would round up to.
+        let needed = [
+            ("accounts", needs.accounts, MAX_ACCOUNTS),
+            ("positions in one account", needs.positions, MAX_SLOTS_PER_ACCOUNT),
+            ("collateral entries in one account", needs.collateral, MAX_SLOTS_PER_ACCOUNT),
+            ("groups", needs.groups, MAX_GROUPS),
+            ("distinct instruments in one group", needs.nets, MAX_NETS_PER_GROUP),
+        ];
+        for (what, n, max) in needed {
+            if n > max {
+                return Err(format!("{n} {what}; at most {max} are supported"));
+            }
+        }
         let shape = Shape {
             k: 0,
             accounts: ladder(needs.accounts, 2),
@@ -143,6 +156,10 @@ mod tests {
         assert_eq!(s, t, "same size class, same shape");
         assert!(Shape::fitting(Needs { accounts: 1, positions: 1, collateral: 1, groups: 1, nets: 1, scenarios: 33 }).is_err());
         assert!(Shape::fitting(Needs { accounts: 65, positions: 1, collateral: 1, groups: 1, nets: 1, scenarios: 1 }).is_err());
+        // The refusal names what the portfolio holds, not the slots it would round up to.
+        let groups = MAX_GROUPS + 1;
+        let err = Shape::fitting(Needs { accounts: groups, positions: 1, collateral: 1, groups, nets: 1, scenarios: 1 }).unwrap_err();
+        assert_eq!(err, format!("{groups} groups; at most {MAX_GROUPS} are supported"));
         for (positions, collateral, nets) in [(3, 2, 4), (4, 1, 4), (4, 2, 2), (4, 2, 12)] {
             let odd = Shape { positions, collateral, nets, ..s };
             assert!(odd.check_limits().is_err(), "{odd:?} must be refused: a slot would escape the sponge");

@@ -102,6 +102,23 @@ impl Fields<'_> {
         self.number(path, d, 0.0, hi, true, what)
     }
 
+    /// A money amount (a price or a strike): > 0, at most 1e12 and at most 6 decimals, as
+    /// SPEC section 2 asks of money in every file.
+    fn money(&self, path: &str, d: &Dec, what: &str) -> Result<f64, InputError> {
+        self.places(path, d, MONEY_PLACES, what)?;
+        self.positive(path, d, MAX_PRICE, &format!("{what} > 0 and <= 1e12"))
+    }
+
+    /// Refuses more than `places` decimals (never rounded).
+    fn places(&self, path: &str, d: &Dec, places: usize, what: &str) -> Result<(), InputError> {
+        match d.0.split_once('.') {
+            Some((_, frac)) if frac.len() > places => {
+                Err(self.err(path, format!("more than {places} decimal places; expected {what} (got {:?})", d.0)))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn units(&self, path: &str, d: &Dec, decimals: u32, lo: i128, hi: i128, what: &str) -> Result<i128, InputError> {
         let units = parse_units(&d.0, decimals).map_err(|e| self.err(path, format!("{e}; expected {what} (got {:?})", d.0)))?;
         if units < lo || units > hi {
@@ -143,6 +160,17 @@ pub fn parse_time(text: &str) -> Result<i64, String> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map(|t| t.unix_timestamp())
         .map_err(|e| format!("not an RFC 3339 timestamp: {e}"))
+}
+
+/// The one spelling of an RFC 3339 instant that a snapshot carries: UTC, `T` and `Z`
+/// (`2026-11-25T09:00:00+01:00` → `2026-11-25T08:00:00Z`), so that two publishers who
+/// write the same instant differently still build the same bytes.
+pub fn canonical_time(text: &str) -> Result<String, String> {
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 timestamp: {e}"))?;
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("cannot be written as RFC 3339: {e}"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -329,6 +357,9 @@ pub struct Instruments {
 }
 
 const MAX_PRICE: f64 = 1.0e12;
+/// Decimals of money (prices, strikes) and of quantities (contract sizes): SPEC section 2.
+const MONEY_PLACES: usize = 6;
+const QUANTITY_PLACES: usize = 8;
 const MAX_VOL: f64 = 10.0;
 
 impl Instruments {
@@ -347,7 +378,7 @@ impl Instruments {
         for (u, ru) in raw.underlyings.iter().enumerate() {
             let p = format!("underlyings[{u}]");
             f.id(&format!("{p}.id"), &ru.id, &mut seen)?;
-            let spot = f.positive(&format!("{p}.spot"), &ru.spot, MAX_PRICE, "a price > 0")?;
+            let spot = f.money(&format!("{p}.spot"), &ru.spot, "a price")?;
             let carry = match &ru.carry {
                 Some(c) => f.number(&format!("{p}.carry"), c, -1.0, 1.0, false, "a rate in [-1, 1]")?,
                 None => 0.0,
@@ -358,7 +389,7 @@ impl Instruments {
                 if forwards.iter().any(|&(t, _)| t == at) {
                     return Err(f.err(&format!("{p}.forwards[{i}].expiry"), format!("duplicate expiry {:?}", fw.expiry)));
                 }
-                let price = f.positive(&format!("{p}.forwards[{i}].price"), &fw.price, MAX_PRICE, "a price > 0")?;
+                let price = f.money(&format!("{p}.forwards[{i}].price"), &fw.price, "a price")?;
                 forwards.push((at, price));
             }
             let surface = Self::surface(&f, &format!("{p}.vol"), &ru.vol, as_of)?;
@@ -375,8 +406,9 @@ impl Instruments {
             let underlying = underlyings.iter().position(|u| u.id == ri.underlying).ok_or_else(|| {
                 f.err(&format!("{p}.underlying"), format!("unknown underlying {:?}", ri.underlying))
             })?;
-            let contract_size =
-                f.positive(&format!("{p}.contract_size"), &ri.contract_size, 1.0e9, "a contract size > 0")?;
+            let size_path = format!("{p}.contract_size");
+            f.places(&size_path, &ri.contract_size, QUANTITY_PLACES, "a contract size")?;
+            let contract_size = f.positive(&size_path, &ri.contract_size, 1.0e9, "a contract size > 0 and <= 1e9")?;
             let expiry = |needed: bool| -> Result<Option<(f64, i64)>, InputError> {
                 match (&ri.expiry, needed) {
                     (Some(e), true) => f.years(&format!("{p}.expiry"), e, as_of).map(Some),
@@ -387,7 +419,7 @@ impl Instruments {
             };
             let strike = |needed: bool| -> Result<Option<f64>, InputError> {
                 match (&ri.strike, needed) {
-                    (Some(s), true) => f.positive(&format!("{p}.strike"), s, MAX_PRICE, "a strike > 0").map(Some),
+                    (Some(s), true) => f.money(&format!("{p}.strike"), s, "a strike").map(Some),
                     (None, true) => Err(f.err(&format!("{p}.strike"), "required for an option")),
                     (Some(s), false) => Err(f.err(&format!("{p}.strike"), format!("only options have a strike (got {:?})", s.0))),
                     (None, false) => Ok(None),
@@ -413,6 +445,12 @@ impl Instruments {
             };
             let greeks = match &ri.greeks {
                 None => None,
+                Some(_) if !matches!(contract, Contract::Option { .. }) => {
+                    return Err(f.err(
+                        &format!("{p}.greeks"),
+                        "only options take given Greeks (a perpetual or a future is linear: both methods price it exactly)",
+                    ))
+                }
                 Some(g) => {
                     let n = |name: &str, d: &Dec| {
                         f.number(&format!("{p}.greeks.{name}"), d, -1.0e12, 1.0e12, false, "a number, |x| <= 1e12")
@@ -444,7 +482,7 @@ impl Instruments {
                 }
                 let mut strikes: Vec<f64> = Vec::with_capacity(g.strikes.len());
                 for (k, d) in g.strikes.iter().enumerate() {
-                    let s = f.positive(&format!("{p}.strikes[{k}]"), d, MAX_PRICE, "a strike > 0")?;
+                    let s = f.money(&format!("{p}.strikes[{k}]"), d, "a strike")?;
                     if strikes.last().is_some_and(|&last| s <= last) {
                         return Err(f.err(&format!("{p}.strikes[{k}]"), format!("strikes must be strictly increasing (got {:?})", d.0)));
                     }
