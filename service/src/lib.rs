@@ -127,14 +127,61 @@ pub async fn start(config: Config) -> Result<Running, ServiceError> {
     });
     let (tx, rx) = oneshot::channel::<()>();
     let app = http::router(state);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(serve_connections(listener, app, rx));
     Ok(Running { addr, shutdown: Some(tx), task, store })
+}
+
+/// How long a client may take to send a request's headers (also the longest a kept-alive
+/// connection waits idle for its next request) before the connection is closed: a
+/// client that opens connections and trickles bytes cannot hold them, and the file
+/// descriptors they cost, for ever.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves HTTP/1.1 connections on `listener` until `shutdown`, then lets the requests in
+/// flight finish. `axum::serve` does the same but sets no timer, so hyper's header read
+/// timeout never fires; this loop is that function with [`HEADER_READ_TIMEOUT`] set.
+async fn serve_connections(listener: TcpListener, app: axum::Router, mut shutdown: oneshot::Receiver<()>) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+
+    let (closing, closing_rx) = tokio::sync::watch::channel(());
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors or a connection reset before it was accepted:
+                // keep serving the others.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut closing_rx = closing_rx.clone();
+        connections.spawn(async move {
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = closing_rx.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+        // Finished connections leave the set as they go.
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = closing.send(());
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
 
 /// Runs the service on a new multi-threaded runtime until SIGINT or SIGTERM; `ready`

@@ -373,3 +373,26 @@ fn a_full_queue_answers_503_with_retry_after() {
     assert!(answers.iter().all(|a| a.status == 503 || (a.status == 201 && a.body["valid"] == false)));
     server.stop();
 }
+
+#[test]
+fn a_client_that_trickles_its_headers_is_disconnected() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let db = databases().into_iter().next().expect("SQLite is always there");
+    let server = Server::start(&db.url, policy(), 1, 1);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: loopback\r\n").unwrap();
+    slow.set_read_timeout(Some(zkmargin_service::HEADER_READ_TIMEOUT * 3)).unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    // The server closes the connection (after at most a 408): read returns end of file.
+    let closed = slow.read_to_end(&mut answer).is_ok();
+    let waited = started.elapsed();
+    assert!(closed, "the connection is still open after {waited:?}");
+    assert!(waited >= zkmargin_service::HEADER_READ_TIMEOUT - Duration::from_secs(1), "closed after {waited:?}");
+    assert!(!String::from_utf8_lossy(&answer).contains("200 OK"), "{}", String::from_utf8_lossy(&answer));
+    // Whoever sends a whole request is served as before.
+    assert_eq!(get(&server.base, "/healthz", None).status, 200);
+    server.stop();
+}
