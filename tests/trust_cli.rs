@@ -267,18 +267,6 @@ fn keys_are_never_overwritten_nor_a_public_key_used_to_sign() {
 }
 
 #[test]
-fn attest_refuses_a_commitment_that_no_account_can_have() {
-    let world = World::new();
-    // 64 hex characters, but above the field's modulus: no commitment is this value.
-    let out = run(&[
-        "attest", "--key", &s(&world.path("deribit.key")), "--venue", "deribit", "--account", "sub-1", "--commitment", &"ff".repeat(32),
-        "--as-of", AS_OF, "--out", &s(&world.path("x.json")),
-    ]);
-    assert_exit_2_naming(&out, &["commitment", "Pallas"]);
-    assert!(!world.path("x.json").exists());
-}
-
-#[test]
 fn policy_keys_and_limits_are_checked_when_the_policy_is_read() {
     let world = World::new();
     let good = read(&world.policy(3600));
