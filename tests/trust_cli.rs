@@ -63,15 +63,25 @@ impl World {
     }
 
     fn sign_market(&self, key: &str) -> PathBuf {
-        let out = self.path(&format!("market-{key}.sig"));
-        ok(run(&["sign-market", "--key", &s(&self.path(&format!("{key}.key"))), "--market", &s(&example_path("market.json")), "--out", &s(&out)]));
+        self.sign_market_at(key, &example_path("market.json"), &format!("market-{key}.sig"))
+    }
+
+    /// `key`'s signature of `market`, written to `name` in the world.
+    fn sign_market_at(&self, key: &str, market: &Path, name: &str) -> PathBuf {
+        let out = self.path(name);
+        ok(run(&["sign-market", "--key", &s(&self.path(&format!("{key}.key"))), "--market", &s(market), "--out", &s(&out)]));
         out
     }
 
     fn prove(&self, name: &str, nonce: &str, attestations: &[PathBuf]) -> (Output, PathBuf) {
+        self.prove_at(&example_path("market.json"), name, nonce, attestations)
+    }
+
+    /// The example portfolio proved against `market`.
+    fn prove_at(&self, market: &Path, name: &str, nonce: &str, attestations: &[PathBuf]) -> (Output, PathBuf) {
         let out = self.path(name);
         let mut args = vec![
-            "prove".to_string(), "--market".into(), s(&example_path("market.json")), "--portfolio".into(), s(&example_path("portfolio.json")),
+            "prove".to_string(), "--market".into(), s(market), "--portfolio".into(), s(&example_path("portfolio.json")),
             "--level".into(), "initial".into(), "--threshold".into(), "1000".into(), "--nonce".into(), nonce.into(), "--out".into(), s(&out),
         ];
         for a in attestations {
@@ -305,17 +315,9 @@ fn each_market_signature_counts_for_the_market_it_signs() {
     market_b["id"] = json!("example-b");
     let market_b_path = world.path("market-b.json");
     std::fs::write(&market_b_path, market_b.to_string()).unwrap();
-    let proof_b = world.path("b.json");
-    let mut args = vec![
-        "prove".to_string(), "--market".into(), s(&market_b_path), "--portfolio".into(), s(&example_path("portfolio.json")),
-        "--level".into(), "initial".into(), "--threshold".into(), "1000".into(), "--nonce".into(), NONCE.into(), "--out".into(), s(&proof_b),
-    ];
-    for a in &attestations {
-        args.extend(["--attestation".to_string(), s(a)]);
-    }
-    ok(run(&args.iter().map(String::as_str).collect::<Vec<_>>()));
-    let sig_b = world.path("market-b.sig");
-    ok(run(&["sign-market", "--key", &s(&world.path("publisher.key")), "--market", &s(&market_b_path), "--out", &s(&sig_b)]));
+    let (out, proof_b) = world.prove_at(&market_b_path, "b.json", NONCE, &attestations);
+    ok(out);
+    let sig_b = world.sign_market_at("publisher", &market_b_path, "market-b.sig");
 
     let (market_a, policy) = (s(&example_path("market.json")), s(&world.policy(86_400)));
     let both = |sigs: &[&Path]| {

@@ -109,14 +109,10 @@ impl Fields<'_> {
         self.positive(path, d, MAX_PRICE, &format!("{what} > 0 and <= 1e12"))
     }
 
-    /// Refuses more than `places` decimals (never rounded).
-    fn places(&self, path: &str, d: &Dec, places: usize, what: &str) -> Result<(), InputError> {
-        match d.0.split_once('.') {
-            Some((_, frac)) if frac.len() > places => {
-                Err(self.err(path, format!("more than {places} decimal places; expected {what} (got {:?})", d.0)))
-            }
-            _ => Ok(()),
-        }
+    /// Refuses more than `places` decimals (never rounded): the exact parse of
+    /// [`parse_units`] decides, the f64 read by [`Fields::number`] prices.
+    fn places(&self, path: &str, d: &Dec, places: u32, what: &str) -> Result<(), InputError> {
+        parse_units(&d.0, places).map(|_| ()).map_err(|e| self.err(path, format!("{e}; expected {what} (got {:?})", d.0)))
     }
 
     fn units(&self, path: &str, d: &Dec, decimals: u32, lo: i128, hi: i128, what: &str) -> Result<i128, InputError> {
@@ -358,8 +354,8 @@ pub struct Instruments {
 
 const MAX_PRICE: f64 = 1.0e12;
 /// Decimals of money (prices, strikes) and of quantities (contract sizes): SPEC section 2.
-const MONEY_PLACES: usize = 6;
-const QUANTITY_PLACES: usize = 8;
+const MONEY_PLACES: u32 = 6;
+const QUANTITY_PLACES: u32 = 8;
 const MAX_VOL: f64 = 10.0;
 
 impl Instruments {

@@ -7,42 +7,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use zkmargin_circuits::fixed::{format_units, parse_units, DecimalKind, MONEY_DECIMALS};
-use zkmargin_circuits::market::{Level, Market};
+use zkmargin_circuits::market::Market;
 use zkmargin_verifier::bundle::Bundle;
 use zkmargin_verifier::trust::{MarketSignature, Policy};
 use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
-
-/// What the lender asks of a bundle beyond the policy (optional query parameters of
-/// `POST /v1/proofs`).
-#[derive(Clone, Debug, Default)]
-pub struct Requirements {
-    /// Minimum threshold in money units.
-    pub min_threshold_units: Option<i128>,
-    /// Required level (`initial` or `maintenance`).
-    pub level: Option<Level>,
-}
-
-impl Requirements {
-    /// Why a statement at `level` stating at least `threshold` does not meet these
-    /// requirements, or `None` when it does. Cheap: checked before any verification, and
-    /// never stored as a verdict (anyone may post a public bundle with a requirement it
-    /// fails; that must not stand in for the prover's own post of the same bytes).
-    pub fn unmet(&self, level: Level, threshold: &str) -> Option<String> {
-        if let Some(required) = self.level.filter(|&l| l != level) {
-            return Some(format!("the proof is at level {level}, not the required {required}"));
-        }
-        let min = self.min_threshold_units?;
-        match parse_units(threshold, DecimalKind::Money) {
-            Ok(stated) if stated >= min => None,
-            Ok(_) => Some(format!(
-                "the proof states an excess of at least {threshold}, below the required {}",
-                format_units(min, MONEY_DECIMALS)
-            )),
-            Err(e) => Some(format!("the statement's threshold {threshold:?}: {e}")),
-        }
-    }
-}
 
 /// Verifies bundles for the service. Thread-safe; meant to be shared by the blocking
 /// workers (the verifier caches parameters and verifying keys).
@@ -82,8 +50,8 @@ impl Checker {
     }
 
     /// Checks `bundle` against `market` (signed by `signatures`), the policy and the nonce
-    /// the service issued (a lender's [`Requirements`] are checked before, on the
-    /// statement). `Ok(None)`: valid; `Ok(Some(reason))`: invalid; `Err`: the verifier
+    /// the service issued (a lender's `?threshold`/`?level` are checked before, on the
+    /// statement alone: [`zkmargin_verifier::verify::check_statement`]). `Ok(None)`: valid; `Ok(Some(reason))`: invalid; `Err`: the verifier
     /// itself failed (parameters, keys), no verdict.
     /// Blocking and CPU-heavy: call it from a blocking worker only.
     pub fn check(

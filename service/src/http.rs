@@ -20,8 +20,9 @@ use zkmargin_circuits::fixed::{parse_units, DecimalKind};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_verifier::bundle::Bundle;
 use zkmargin_verifier::trust::MarketSignature;
+use zkmargin_verifier::verify::{check_statement, Expectations};
 
-use crate::check::{accepted_signatures, Checker, Requirements};
+use crate::check::{accepted_signatures, Checker};
 use crate::metrics::Metrics;
 use crate::nonce::NonceKey;
 use crate::pool::WorkerPool;
@@ -255,18 +256,22 @@ async fn post_proof(
 ) -> Result<Response, ApiError> {
     let body = read_body(&headers, body).await?;
     let Query(query) = query.map_err(|e| ApiError::malformed(e.body_text()))?;
-    let requirements = Requirements {
+    // What a lender asks beyond the policy: decided by the statement alone, before any
+    // work, and never stored as a verdict (anyone may post a public bundle with a
+    // requirement it fails; that must not answer the prover's own post of the same bytes).
+    let requirements = Expectations {
         min_threshold_units: query
             .threshold
             .as_deref()
             .map(|t| parse_units(t, DecimalKind::Money).map_err(|e| ApiError::malformed(format!("threshold {t:?}: {e}"))))
             .transpose()?,
         level: query.level,
+        ..Expectations::default()
     };
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::malformed("the body is not UTF-8"))?;
     let bundle = Bundle::from_json("bundle", text).map_err(|e| ApiError::malformed(format!("not a proof bundle: {e}")))?;
-    if let Some(why) = requirements.unmet(bundle.statement.level, &bundle.statement.threshold) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "requirement_not_met", why));
+    if let Err(why) = check_statement(&bundle.statement, &requirements) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "requirement_not_met", why.to_string()));
     }
     let bundle_digest = hex::encode(Sha256::digest(&body));
     if let Some(existing) = state.store.verdict_by_digest(&bundle_digest).await? {

@@ -32,6 +32,7 @@ use zkmargin_circuits::circuit::{estimated_k, size, MarginCircuit, Sizing};
 use zkmargin_circuits::encoding::Fp;
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::{Shape, SCENARIO_LANES};
+use zkmargin_circuits::statement::Statement;
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_circuits::with_circuit;
 
@@ -285,6 +286,36 @@ pub fn precheck(market: &Market, bundle: &Bundle, expect: &Expectations) -> Resu
     precheck_with_digest(market, &market.digest(), bundle, expect, &Sizings::default())
 }
 
+/// What the statement alone decides of the lender's expectations: level, threshold,
+/// nonce, accounts and netting (no market, key or proof; [`precheck`] starts with it, and
+/// a service can ask it before queueing any work).
+pub fn check_statement(statement: &Statement, expect: &Expectations) -> Result<(), Rejection> {
+    if let Some(required) = expect.level {
+        if !level_satisfies(statement.level, required, expect.level_at_least) {
+            return Err(Rejection::Level { stated: statement.level, required, at_least: expect.level_at_least });
+        }
+    }
+    if let Some(required) = expect.min_threshold_units {
+        if statement.threshold_units().map_err(Rejection::Statement)? < required {
+            return Err(Rejection::ThresholdTooLow {
+                stated: statement.threshold.clone(),
+                required: zkmargin_circuits::fixed::format_units(required, 6),
+            });
+        }
+    }
+    if let Some(nonce) = &expect.nonce {
+        if !nonce.eq_ignore_ascii_case(&statement.nonce) {
+            return Err(Rejection::Nonce { stated: statement.nonce.clone(), expected: nonce.clone() });
+        }
+    }
+    for (venue, account) in &expect.accounts {
+        if !statement.accounts.iter().any(|a| &a.venue == venue && &a.account == account) {
+            return Err(Rejection::MissingAccount { venue: venue.clone(), account: account.clone() });
+        }
+    }
+    expect.netting.check(statement).map_err(Rejection::Netting)
+}
+
 /// [`precheck`] with the market's digest already computed (it hashes the whole snapshot)
 /// and the sizings of earlier bundles.
 fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, expect: &Expectations, sizings: &Sizings)
@@ -302,34 +333,11 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
         });
     }
     let statement = &bundle.statement;
-    let stated = statement.threshold_units().map_err(Rejection::Statement)?;
+    statement.threshold_units().map_err(Rejection::Statement)?;
     if let Some(why) = vacuous(statement) {
         return Err(Rejection::Vacuous(why));
     }
-    if let Some(required) = expect.level {
-        if !level_satisfies(statement.level, required, expect.level_at_least) {
-            return Err(Rejection::Level { stated: statement.level, required, at_least: expect.level_at_least });
-        }
-    }
-    if let Some(required) = expect.min_threshold_units {
-        if stated < required {
-            return Err(Rejection::ThresholdTooLow {
-                stated: statement.threshold.clone(),
-                required: zkmargin_circuits::fixed::format_units(required, 6),
-            });
-        }
-    }
-    if let Some(nonce) = &expect.nonce {
-        if !nonce.eq_ignore_ascii_case(&statement.nonce) {
-            return Err(Rejection::Nonce { stated: statement.nonce.clone(), expected: nonce.clone() });
-        }
-    }
-    for (venue, account) in &expect.accounts {
-        if !statement.accounts.iter().any(|a| &a.venue == venue && &a.account == account) {
-            return Err(Rejection::MissingAccount { venue: venue.clone(), account: account.clone() });
-        }
-    }
-    expect.netting.check(statement).map_err(Rejection::Netting)?;
+    check_statement(statement, expect)?;
 
     // Cost bounds: decided from the bundle's numbers alone.
     let shape = &bundle.circuit;
