@@ -60,6 +60,27 @@ pub fn non_empty(source: &str, path: &str, value: &str) -> Result<(), InputError
     Ok(())
 }
 
+/// Longest name, in bytes (SPEC section 4).
+pub const MAX_NAME_BYTES: usize = 128;
+
+/// Checks a name at `path` (SPEC section 4: owner, group, venue, account, instrument,
+/// asset and class names): 1–128 bytes of UTF-8, not blank, no control characters
+/// (U+0000–U+001F, U+007F).
+pub fn name(source: &str, path: &str, value: &str) -> Result<(), InputError> {
+    non_empty(source, path, value)?;
+    if value.len() > MAX_NAME_BYTES {
+        return Err(InputError::new(
+            source,
+            path,
+            format!("is {} bytes long; a name has at most {MAX_NAME_BYTES} (got {value:?})", value.len()),
+        ));
+    }
+    if value.chars().any(|c| c.is_ascii_control()) {
+        return Err(InputError::new(source, path, format!("must not hold control characters (got {value:?})")));
+    }
+    Ok(())
+}
+
 /// Checks a `version` field.
 pub fn version(source: &str, found: u32, expected: u32) -> Result<(), InputError> {
     if found != expected {

@@ -7,8 +7,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::fixed::{format_units, DecimalKind, MONEY_DECIMALS, RATE_DECIMALS};
-use crate::input::{decimal, decode_json, non_empty, version, InputError};
+use ethnum::I256;
+
+use crate::fixed::{format_units, DecimalKind, MONEY_DECIMALS, QTY_DECIMALS, RATE_DECIMALS, RATE_SCALE};
+use crate::input::{decimal, decode_json, name, non_empty, version, InputError};
 
 /// Margin level of a claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,6 +94,37 @@ pub struct Instrument {
     pub linear: PerLevel<i128>,
     /// Portfolio-mode add-on per unit of net short position.
     pub short_charge: PerLevel<i128>,
+    /// Risk class as written (`None`: the unnamed class, written as nothing).
+    pub class: Option<String>,
+    /// Gross exposure of one long unit, money units ≥ 0 (`None` when not published).
+    pub notional: Option<i128>,
+}
+
+impl Instrument {
+    /// The risk class's name: the empty name when the market gives none (SPEC section 3).
+    pub fn class_name(&self) -> &str {
+        self.class.as_deref().unwrap_or("")
+    }
+}
+
+/// One tier of a tiered haircut: the part of a holding up to `up_to` (quantity units;
+/// `None`: the open-ended last tier) above the previous tier's bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tier {
+    /// Upper bound of the tier, quantity units (`None` on the last tier).
+    pub up_to: Option<i128>,
+    /// Haircut of the tier, rate units.
+    pub haircut: i128,
+}
+
+/// How an asset's holdings are haircut.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Haircut {
+    /// One haircut for any amount (`"haircut"`).
+    Flat(i128),
+    /// Haircuts growing with the amount held (`"tiers"`): bounds strictly increasing,
+    /// haircuts non-decreasing, the last tier open-ended.
+    Tiers(Vec<Tier>),
 }
 
 /// One collateral asset.
@@ -101,8 +134,67 @@ pub struct Asset {
     pub id: String,
     /// Price in the quote currency, money units.
     pub price: i128,
-    /// Haircut h in [0, 1], rate units (1e6 = 100 %).
-    pub haircut: i128,
+    /// Haircut h in [0, 1] (rate units, 1e6 = 100 %), flat or by tiers.
+    pub haircut: Haircut,
+}
+
+/// One tier as the valuation uses it: the tier's part of a holding lies in
+/// `[lower, lower + width)` (`width` `None`: unbounded), valued at `1 − haircut`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TierBand {
+    /// Lower bound, quantity units (the previous tier's `up_to`, 0 for the first).
+    pub lower: i128,
+    /// Width, quantity units (`None` for the open-ended last tier).
+    pub width: Option<i128>,
+    /// 1 − haircut, rate units.
+    pub complement: i128,
+}
+
+impl Asset {
+    /// The asset's tiers as bands, cheapest first (a flat haircut is one open band).
+    pub fn bands(&self) -> Vec<TierBand> {
+        match &self.haircut {
+            Haircut::Flat(h) => vec![TierBand { lower: 0, width: None, complement: RATE_SCALE - h }],
+            Haircut::Tiers(tiers) => {
+                let mut lower = 0;
+                tiers
+                    .iter()
+                    .map(|t| {
+                        let band = TierBand { lower, width: t.up_to.map(|u| u - lower), complement: RATE_SCALE - t.haircut };
+                        lower = t.up_to.unwrap_or(lower);
+                        band
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// The part of a holding `amount ≥ 0` that falls in each band (SPEC section 5:
+    /// min(max(x − b_{t−1}, 0), b_t − b_{t−1})), cheapest band first; for `amount < 0`
+    /// every part is 0.
+    pub fn tier_parts(&self, amount: i128) -> Vec<i128> {
+        self.bands()
+            .iter()
+            .map(|b| {
+                let above = (amount - b.lower).max(0);
+                b.width.map_or(above, |w| above.min(w))
+            })
+            .collect()
+    }
+
+    /// Value of `amount` at the scale quantity × money × rate (10^-20): a holding at
+    /// price × (1 − haircut) tier by tier, a debt (amount < 0) at the full price.
+    pub fn value(&self, amount: i128) -> I256 {
+        let price = I256::from(self.price);
+        if amount < 0 {
+            return I256::from(amount) * price * I256::from(RATE_SCALE);
+        }
+        self.bands()
+            .iter()
+            .zip(self.tier_parts(amount))
+            .map(|(b, part)| I256::from(part) * price * I256::from(b.complement))
+            .sum()
+    }
 }
 
 /// A validated market snapshot.
@@ -122,6 +214,9 @@ pub struct Market {
     pub instruments: Vec<Instrument>,
     /// Collateral assets in file order.
     pub assets: Vec<Asset>,
+    /// How much diversification between risk classes a portfolio group keeps, rate units
+    /// in [0, 1e6] (`None` when the market gives none: 1, the joint figure).
+    pub class_offset: Option<PerLevel<i128>>,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +234,18 @@ struct RawInstrument {
     pnl: Vec<String>,
     linear: RawLevels,
     short_charge: RawLevels,
+    #[serde(default)]
+    class: Option<String>,
+    #[serde(default)]
+    notional: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTier {
+    #[serde(default)]
+    up_to: Option<String>,
+    haircut: String,
 }
 
 #[derive(Deserialize)]
@@ -146,7 +253,10 @@ struct RawInstrument {
 struct RawAsset {
     id: String,
     price: String,
-    haircut: String,
+    #[serde(default)]
+    haircut: Option<String>,
+    #[serde(default)]
+    tiers: Option<Vec<RawTier>>,
 }
 
 #[derive(Deserialize)]
@@ -158,6 +268,8 @@ struct RawMarket {
     quote: String,
     scenarios: Vec<String>,
     loss_factor: RawLevels,
+    #[serde(default)]
+    class_offset: Option<RawLevels>,
     instruments: Vec<RawInstrument>,
     assets: Vec<RawAsset>,
 }
@@ -180,6 +292,72 @@ fn levels(
     Ok(PerLevel { initial: one("initial", &raw.initial)?, maintenance: one("maintenance", &raw.maintenance)? })
 }
 
+/// A rate in [0, 1] (a haircut or an offset) at `path`.
+fn fraction(source: &str, path: &str, text: &str) -> Result<i128, InputError> {
+    let units = decimal(source, path, text, DecimalKind::Rate)?;
+    if units > RATE_SCALE {
+        return Err(InputError::new(source, path, format!("must be between 0 and 1 (got {text:?})")));
+    }
+    Ok(units)
+}
+
+/// A tier schedule at `path` (SPEC section 3): bounds strictly increasing quantities
+/// above 0, haircuts in [0, 1] and non-decreasing, only the last tier without a bound.
+fn parse_tiers(source: &str, path: &str, raw: &[RawTier]) -> Result<Vec<Tier>, InputError> {
+    if raw.is_empty() {
+        return Err(InputError::new(source, path, "needs at least one tier (the last, open-ended one)"));
+    }
+    let mut tiers: Vec<Tier> = Vec::with_capacity(raw.len());
+    for (t, tier) in raw.iter().enumerate() {
+        let at = |field: &str| format!("{path}[{t}].{field}");
+        let haircut = fraction(source, &at("haircut"), &tier.haircut)?;
+        let last = t + 1 == raw.len();
+        let up_to = match (&tier.up_to, last) {
+            (Some(text), false) => {
+                let bound = decimal(source, &at("up_to"), text, DecimalKind::Quantity)?;
+                let previous = tiers.last().and_then(|p| p.up_to).unwrap_or(0);
+                if bound <= previous {
+                    return Err(InputError::new(
+                        source,
+                        at("up_to"),
+                        format!(
+                            "must be above the previous bound {} (got {text:?}): bounds strictly increase from 0",
+                            format_units(previous, QTY_DECIMALS)
+                        ),
+                    ));
+                }
+                Some(bound)
+            }
+            (None, false) => {
+                return Err(InputError::new(source, format!("{path}[{t}]"), "every tier but the last needs `up_to`"))
+            }
+            (Some(text), true) => {
+                return Err(InputError::new(
+                    source,
+                    at("up_to"),
+                    format!("the last tier is open-ended and takes no bound (got {text:?})"),
+                ))
+            }
+            (None, true) => None,
+        };
+        if let Some(previous) = tiers.last() {
+            if haircut < previous.haircut {
+                return Err(InputError::new(
+                    source,
+                    at("haircut"),
+                    format!(
+                        "is below the previous tier's {} (got {:?}): a larger holding never gets a smaller haircut",
+                        format_units(previous.haircut, RATE_DECIMALS),
+                        tier.haircut
+                    ),
+                ));
+            }
+        }
+        tiers.push(Tier { up_to, haircut });
+    }
+    Ok(tiers)
+}
+
 fn unique<'a>(
     source: &str,
     list: &str,
@@ -188,7 +366,7 @@ fn unique<'a>(
     let mut seen = HashSet::new();
     for (i, id) in ids.enumerate() {
         let path = format!("{list}[{i}].id");
-        non_empty(source, &path, id)?;
+        name(source, &path, id)?;
         if !seen.insert(id) {
             return Err(InputError::new(source, path, format!("duplicate id {id:?}")));
         }
@@ -219,13 +397,27 @@ struct CanonicalInstrument<'a> {
     pnl: Vec<Units>,
     linear: CanonicalLevels,
     short_charge: CanonicalLevels,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notional: Option<Units>,
+}
+
+#[derive(Serialize)]
+struct CanonicalTier {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    up_to: Option<Units>,
+    haircut: Units,
 }
 
 #[derive(Serialize)]
 struct CanonicalAsset<'a> {
     id: &'a str,
     price: Units,
-    haircut: Units,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    haircut: Option<Units>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tiers: Option<Vec<CanonicalTier>>,
 }
 
 #[derive(Serialize)]
@@ -236,6 +428,8 @@ struct CanonicalMarket<'a> {
     quote: &'a str,
     scenarios: &'a [String],
     loss_factor: CanonicalLevels,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class_offset: Option<CanonicalLevels>,
     instruments: Vec<CanonicalInstrument<'a>>,
     assets: Vec<CanonicalAsset<'a>>,
 }
@@ -279,12 +473,31 @@ impl Market {
                         .or_else(|_| decimal(source, &format!("instruments[{i}].pnl[{s}]"), v, DecimalKind::Money))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let class = match &ins.class {
+                Some(class) => {
+                    name(source, &at("class"), class)?;
+                    Some(class.clone())
+                }
+                None => None,
+            };
+            let notional = match &ins.notional {
+                Some(text) => {
+                    let units = decimal(source, &at("notional"), text, DecimalKind::Money)?;
+                    if units < 0 {
+                        return Err(InputError::new(source, at("notional"), format!("must not be negative (got {text:?})")));
+                    }
+                    Some(units)
+                }
+                None => None,
+            };
             instruments.push(Instrument {
                 id: ins.id.clone(),
                 mark: decimal(source, &at("mark"), &ins.mark, DecimalKind::Money)?,
                 pnl,
                 linear: levels(source, &at("linear"), &ins.linear, DecimalKind::Money, true)?,
                 short_charge: levels(source, &at("short_charge"), &ins.short_charge, DecimalKind::Money, true)?,
+                class,
+                notional,
             });
         }
         let mut assets = Vec::with_capacity(raw.assets.len());
@@ -294,16 +507,42 @@ impl Market {
             if price < 0 {
                 return Err(InputError::new(source, at("price"), format!("must not be negative (got {:?})", asset.price)));
             }
-            let haircut = decimal(source, &at("haircut"), &asset.haircut, DecimalKind::Rate)?;
-            if haircut > crate::fixed::RATE_SCALE {
-                return Err(InputError::new(
-                    source,
-                    at("haircut"),
-                    format!("must be between 0 and 1 (got {:?})", asset.haircut),
-                ));
-            }
+            let haircut = match (&asset.haircut, &asset.tiers) {
+                (Some(text), None) => Haircut::Flat(fraction(source, &at("haircut"), text)?),
+                (None, Some(tiers)) => Haircut::Tiers(parse_tiers(source, &at("tiers"), tiers)?),
+                (Some(_), Some(_)) => {
+                    return Err(InputError::new(
+                        source,
+                        format!("assets[{a}]"),
+                        format!("asset {:?} gives both `haircut` and `tiers`; give one of them", asset.id),
+                    ))
+                }
+                (None, None) => {
+                    return Err(InputError::new(
+                        source,
+                        format!("assets[{a}]"),
+                        format!("asset {:?} gives neither `haircut` nor `tiers`", asset.id),
+                    ))
+                }
+            };
             assets.push(Asset { id: asset.id.clone(), price, haircut });
         }
+        let class_offset = match &raw.class_offset {
+            Some(raw) => {
+                let offset = levels(source, "class_offset", raw, DecimalKind::Rate, true)?;
+                for (level, value) in [("initial", offset.initial), ("maintenance", offset.maintenance)] {
+                    if value > RATE_SCALE {
+                        return Err(InputError::new(
+                            source,
+                            format!("class_offset.{level}"),
+                            format!("must be between 0 and 1 (got {:?})", format_units(value, RATE_DECIMALS)),
+                        ));
+                    }
+                }
+                Some(offset)
+            }
+            None => None,
+        };
         Ok(Market {
             id: raw.id,
             as_of: raw.as_of,
@@ -312,7 +551,32 @@ impl Market {
             loss_factor,
             instruments,
             assets,
+            class_offset,
         })
+    }
+
+    /// The class offset at `level`, rate units (1e6, the joint figure, when the market
+    /// gives none).
+    pub fn class_offset_at(&self, level: Level) -> i128 {
+        self.class_offset.map_or(RATE_SCALE, |o| o.at(level))
+    }
+
+    /// The market's risk classes in order of first appearance (instrument order), and
+    /// each instrument's class index into that list.
+    pub fn classes(&self) -> (Vec<&str>, Vec<usize>) {
+        let mut names: Vec<&str> = Vec::new();
+        let index = self
+            .instruments
+            .iter()
+            .map(|i| match names.iter().position(|&n| n == i.class_name()) {
+                Some(c) => c,
+                None => {
+                    names.push(i.class_name());
+                    names.len() - 1
+                }
+            })
+            .collect();
+        (names, index)
     }
 
     /// Index of the instrument with this id.
@@ -344,6 +608,7 @@ impl Market {
             quote: &self.quote,
             scenarios: &self.scenarios,
             loss_factor: levels(&self.loss_factor, rate),
+            class_offset: self.class_offset.as_ref().map(|o| levels(o, rate)),
             instruments: self
                 .instruments
                 .iter()
@@ -353,12 +618,26 @@ impl Market {
                     pnl: i.pnl.iter().map(|&p| Units(p, money)).collect(),
                     linear: levels(&i.linear, money),
                     short_charge: levels(&i.short_charge, money),
+                    class: i.class.as_deref(),
+                    notional: i.notional.map(|n| Units(n, money)),
                 })
                 .collect(),
             assets: self
                 .assets
                 .iter()
-                .map(|a| CanonicalAsset { id: &a.id, price: Units(a.price, money), haircut: Units(a.haircut, rate) })
+                .map(|a| {
+                    let (haircut, tiers) = match &a.haircut {
+                        Haircut::Flat(h) => (Some(Units(*h, rate)), None),
+                        Haircut::Tiers(tiers) => {
+                            let tiers = tiers
+                                .iter()
+                                .map(|t| CanonicalTier { up_to: t.up_to.map(|u| Units(u, QTY_DECIMALS)), haircut: Units(t.haircut, rate) })
+                                .collect();
+                            (None, Some(tiers))
+                        }
+                    };
+                    CanonicalAsset { id: &a.id, price: Units(a.price, money), haircut, tiers }
+                })
                 .collect(),
         };
         serde_json::to_string(&canonical).expect("the canonical form serializes")
@@ -393,25 +672,80 @@ mod tests {
             .instruments
             .iter()
             .map(|i| {
-                serde_json::json!({
+                let mut v = serde_json::json!({
                     "id": i.id, "mark": money(i.mark), "pnl": i.pnl.iter().map(|&p| money(p)).collect::<Vec<_>>(),
                     "linear": lv(&i.linear, &money), "short_charge": lv(&i.short_charge, &money),
-                })
+                });
+                if let Some(class) = &i.class {
+                    v["class"] = class.clone().into();
+                }
+                if let Some(n) = i.notional {
+                    v["notional"] = money(n).into();
+                }
+                v
             })
             .collect();
-        let assets: Vec<_> =
-            m.assets.iter().map(|a| serde_json::json!({"id": a.id, "price": money(a.price), "haircut": rate(a.haircut)})).collect();
-        serde_json::json!({
+        let assets: Vec<_> = m
+            .assets
+            .iter()
+            .map(|a| match &a.haircut {
+                Haircut::Flat(h) => serde_json::json!({"id": a.id, "price": money(a.price), "haircut": rate(*h)}),
+                Haircut::Tiers(tiers) => {
+                    let tiers: Vec<_> = tiers
+                        .iter()
+                        .map(|t| match t.up_to {
+                            Some(u) => serde_json::json!({"up_to": format_units(u, QTY_DECIMALS), "haircut": rate(t.haircut)}),
+                            None => serde_json::json!({"haircut": rate(t.haircut)}),
+                        })
+                        .collect();
+                    serde_json::json!({"id": a.id, "price": money(a.price), "tiers": tiers})
+                }
+            })
+            .collect();
+        let mut v = serde_json::json!({
             "version": 1, "id": m.id, "as_of": m.as_of, "quote": m.quote, "scenarios": m.scenarios,
-            "loss_factor": lv(&m.loss_factor, &rate), "instruments": instruments, "assets": assets,
-        })
-        .to_string()
+            "loss_factor": lv(&m.loss_factor, &rate),
+        });
+        if let Some(o) = &m.class_offset {
+            v["class_offset"] = lv(o, &rate);
+        }
+        v["instruments"] = instruments.into();
+        v["assets"] = assets.into();
+        v.to_string()
+    }
+
+    fn example() -> Market {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/market.json");
+        Market::from_json("market.json", &std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// The example market with every optional field of SPEC section 3 given.
+    fn with_options() -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/market.json");
+        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        v["class_offset"] = serde_json::json!({"initial": "0.5", "maintenance": "0.75"});
+        v["instruments"][0]["class"] = "BTC".into();
+        v["instruments"][0]["notional"] = "91000.5".into();
+        v["assets"][1].as_object_mut().unwrap().remove("haircut");
+        v["assets"][1]["tiers"] = serde_json::json!([
+            {"up_to": "10", "haircut": "0.1"}, {"up_to": "50.5", "haircut": "0.1"}, {"haircut": "0.25"}
+        ]);
+        v.to_string()
+    }
+
+    fn error(text: &str) -> String {
+        Market::from_json("m.json", text).unwrap_err().to_string()
+    }
+
+    fn edit(f: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(&with_options()).unwrap();
+        f(&mut v);
+        error(&v.to_string())
     }
 
     #[test]
     fn canonical_json_is_what_serde_json_writes() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/market.json");
-        let mut market = Market::from_json("market.json", &std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut market = example();
         assert_eq!(market.canonical_json(), reference_json(&market));
         // Names that need escaping, negative and zero numbers.
         market.id = "a \"quoted\" \\ id\n\u{e9}\u{1F600}\u{1}".into();
@@ -421,5 +755,104 @@ mod tests {
         market.instruments[0].mark = 0;
         market.assets[0].id = "tab\there".into();
         assert_eq!(market.canonical_json(), reference_json(&market));
+        // Every optional field (classes, offsets, notionals, tiers) in its place.
+        let market = Market::from_json("m.json", &with_options()).unwrap();
+        assert_eq!(market.canonical_json(), reference_json(&market));
+        assert!(market.canonical_json().contains(r#""short_charge":{"initial":"0.000000","maintenance":"0.000000"},"class":"BTC","notional":"91000.500000"}"#));
+    }
+
+    #[test]
+    fn optional_fields_are_read_exactly_and_change_the_digest_only_when_given() {
+        let plain = example();
+        assert_eq!(plain.class_offset, None);
+        assert!(plain.instruments.iter().all(|i| i.class.is_none() && i.notional.is_none()));
+        assert_eq!(plain.class_offset_at(Level::Initial), RATE_SCALE);
+        let rich = Market::from_json("m.json", &with_options()).unwrap();
+        assert_eq!(rich.class_offset, Some(PerLevel { initial: 500_000, maintenance: 750_000 }));
+        assert_eq!(rich.instruments[0].class.as_deref(), Some("BTC"));
+        assert_eq!(rich.instruments[0].notional, Some(91_000_500_000));
+        let tiers = vec![
+            Tier { up_to: Some(1_000_000_000), haircut: 100_000 },
+            Tier { up_to: Some(5_050_000_000), haircut: 100_000 },
+            Tier { up_to: None, haircut: 250_000 },
+        ];
+        assert_eq!(rich.assets[1].haircut, Haircut::Tiers(tiers));
+        assert_ne!(plain.digest(), rich.digest());
+        // Classes: in order of first appearance; instruments without one share the unnamed class.
+        let (names, index) = rich.classes();
+        assert_eq!(names, vec!["BTC", ""]);
+        assert_eq!(index[0], 0);
+        assert!(index[1..].iter().all(|&c| c == 1));
+    }
+
+    #[test]
+    fn tiered_values_follow_the_bands_at_every_boundary() {
+        // 2 tiers: up to 10 units at 10 %, above at 25 %, price 100.
+        let asset = Asset {
+            id: "X".into(),
+            price: 100_000_000,
+            haircut: Haircut::Tiers(vec![
+                Tier { up_to: Some(1_000_000_000), haircut: 100_000 },
+                Tier { up_to: None, haircut: 250_000 },
+            ]),
+        };
+        let usd = |x: f64| I256::from((x * 1e6) as i128) * I256::from(10i128.pow(14));
+        let units = |q: i128| q * 100_000_000 / 100; // q hundredths of a unit
+        // Just below, at and above the bound of 10.
+        assert_eq!(asset.value(units(999)), usd(9.99 * 100.0 * 0.9));
+        assert_eq!(asset.value(units(1000)), usd(900.0));
+        assert_eq!(asset.value(units(1001)), usd(900.0 + 0.01 * 100.0 * 0.75));
+        assert_eq!(asset.tier_parts(units(1001)), vec![1_000_000_000, 1_000_000]);
+        // One quantity unit above the bound is valued in the second tier.
+        assert_eq!(asset.value(1_000_000_001) - asset.value(1_000_000_000), I256::from(100_000_000i128 * 750_000));
+        // A debt is valued at the full price, whatever the tiers.
+        assert_eq!(asset.value(-units(2000)), -usd(2000.0));
+        assert_eq!(asset.value(0), I256::ZERO);
+        // A one-tier schedule is the flat haircut.
+        let flat = Asset { id: "X".into(), price: 100_000_000, haircut: Haircut::Flat(250_000) };
+        let one = Asset { haircut: Haircut::Tiers(vec![Tier { up_to: None, haircut: 250_000 }]), ..flat.clone() };
+        for amount in [0, 1, units(999), units(1000), 123_456_789_012, -5] {
+            assert_eq!(one.value(amount), flat.value(amount));
+        }
+    }
+
+    #[test]
+    fn bad_optional_fields_are_rejected_naming_the_field() {
+        let both = edit(|v| v["assets"][1]["haircut"] = "0.1".into());
+        assert!(both.contains("assets[1]") && both.contains("both"), "{both}");
+        let neither = edit(|v| {
+            v["assets"][1].as_object_mut().unwrap().remove("tiers");
+        });
+        assert!(neither.contains("assets[1]") && neither.contains("neither"), "{neither}");
+        let down = edit(|v| v["assets"][1]["tiers"][2]["haircut"] = "0.05".into());
+        assert!(down.contains("assets[1].tiers[2].haircut") && down.contains("smaller haircut"), "{down}");
+        let flat_bound = edit(|v| v["assets"][1]["tiers"][1]["up_to"] = "10".into());
+        assert!(flat_bound.contains("assets[1].tiers[1].up_to") && flat_bound.contains("strictly"), "{flat_bound}");
+        let zero = edit(|v| v["assets"][1]["tiers"][0]["up_to"] = "0".into());
+        assert!(zero.contains("assets[1].tiers[0].up_to"), "{zero}");
+        let open = edit(|v| {
+            v["assets"][1]["tiers"][1].as_object_mut().unwrap().remove("up_to");
+        });
+        assert!(open.contains("assets[1].tiers[1]") && open.contains("up_to"), "{open}");
+        let closed = edit(|v| v["assets"][1]["tiers"][2]["up_to"] = "100".into());
+        assert!(closed.contains("assets[1].tiers[2].up_to") && closed.contains("open-ended"), "{closed}");
+        let empty = edit(|v| v["assets"][1]["tiers"] = serde_json::json!([]));
+        assert!(empty.contains("assets[1].tiers"), "{empty}");
+        let big = edit(|v| v["assets"][1]["tiers"][2]["haircut"] = "1.5".into());
+        assert!(big.contains("assets[1].tiers[2].haircut") && big.contains("between 0 and 1"), "{big}");
+        let decimals = edit(|v| v["assets"][1]["tiers"][0]["up_to"] = "1.123456789".into());
+        assert!(decimals.contains("assets[1].tiers[0].up_to"), "{decimals}");
+        let unknown = edit(|v| v["assets"][1]["tiers"][0]["upto"] = "1".into());
+        assert!(unknown.contains("upto"), "{unknown}");
+        let offset = edit(|v| v["class_offset"]["maintenance"] = "1.000001".into());
+        assert!(offset.contains("class_offset.maintenance") && offset.contains("between 0 and 1"), "{offset}");
+        let negative = edit(|v| v["instruments"][0]["notional"] = "-1".into());
+        assert!(negative.contains("instruments[0].notional") && negative.contains("negative"), "{negative}");
+        let control = edit(|v| v["instruments"][0]["class"] = "BT\u{7}C".into());
+        assert!(control.contains("instruments[0].class") && control.contains("control"), "{control}");
+        let blank = edit(|v| v["instruments"][0]["class"] = "".into());
+        assert!(blank.contains("instruments[0].class"), "{blank}");
+        let long = edit(|v| v["instruments"][0]["class"] = "x".repeat(129).into());
+        assert!(long.contains("instruments[0].class") && long.contains("129 bytes"), "{long}");
     }
 }

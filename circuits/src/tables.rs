@@ -1,7 +1,6 @@
 //! The market snapshot at one margin level, as the circuit's fixed lookup tables.
 
 use crate::encoding::{id_to_field, Fp, IdKind};
-use crate::fixed::RATE_SCALE;
 use crate::market::{Level, Market};
 
 /// The instrument table stores each P&L plus 2^PNL_SHIFT_BITS: small non-negative
@@ -57,6 +56,24 @@ pub struct MarketTables {
     pub assets: Vec<AssetRow>,
 }
 
+/// Why this version's circuit cannot state a claim at `level` on `market` exactly, if it
+/// cannot: tiered haircuts, and risk classes whose offset at the level is below 1 (their
+/// circuit is not built yet). Provers refuse and verifiers reject such claims rather than
+/// prove a different figure.
+pub fn unsupported(market: &Market, level: Level) -> Option<String> {
+    if let Some(asset) = market.assets.iter().find(|a| matches!(a.haircut, crate::market::Haircut::Tiers(_))) {
+        return Some(format!("asset {:?} has tiered haircuts, which this version cannot prove yet", asset.id));
+    }
+    let (classes, _) = market.classes();
+    if classes.len() > 1 && market.class_offset_at(level) < crate::fixed::RATE_SCALE {
+        return Some(format!(
+            "the market's {} risk classes keep an offset below 1 at the {level} level, which this version cannot prove yet",
+            classes.len()
+        ));
+    }
+    None
+}
+
 impl MarketTables {
     /// The tables of `market` at `level`, with `lanes` scenario lanes (≥ S).
     pub fn new(market: &Market, level: Level, lanes: usize) -> MarketTables {
@@ -87,7 +104,7 @@ impl MarketTables {
                 .map(|a| AssetRow {
                     id: id_to_field(IdKind::Asset, &a.id),
                     price: a.price,
-                    haircut_complement: RATE_SCALE - a.haircut,
+                    haircut_complement: a.bands()[0].complement,
                 })
                 .collect(),
         }

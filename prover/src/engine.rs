@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use ethnum::I256;
-use zkmargin_circuits::fixed::{MONEY_SCALE, RATE_SCALE};
+use zkmargin_circuits::fixed::MONEY_SCALE;
 use zkmargin_circuits::market::{Level, Market, PerLevel};
 
 use crate::portfolio::{Mode, Portfolio};
@@ -96,13 +96,6 @@ fn wide(x: i128) -> I256 {
     I256::from(x)
 }
 
-/// Value of a collateral amount at the common scale: haircut on holdings, debts at
-/// full value.
-pub fn collateral_value(amount: i128, price: i128, haircut: i128) -> I256 {
-    let factor = if amount >= 0 { RATE_SCALE - haircut } else { RATE_SCALE };
-    wide(amount) * wide(price) * wide(factor)
-}
-
 /// Loss of a group in each scenario, at 14 decimals: −Σ_i n_i·pnl_i\[s\].
 pub fn scenario_losses(market: &Market, nets: &BTreeMap<usize, i128>) -> Vec<I256> {
     let mut losses = vec![I256::ZERO; market.scenarios.len()];
@@ -160,7 +153,7 @@ pub fn compute(market: &Market, portfolio: &Portfolio) -> MarginReport {
             for acc in portfolio.accounts.iter().filter(|a| a.group == g) {
                 for col in &acc.collateral {
                     let asset = &market.assets[asset_index[col.asset.as_str()]];
-                    equity += collateral_value(col.amount, asset.price, asset.haircut);
+                    equity += asset.value(col.amount);
                 }
             }
             for (&i, &n) in &nets {

@@ -70,6 +70,9 @@ pub fn prove(
     params_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<Proven, ProveError> {
+    if let Some(why) = zkmargin_circuits::tables::unsupported(market, level) {
+        return Err(ProveError::TooLarge(why));
+    }
     progress.stage("checking the claim with the exact engine");
     let report = engine::compute(market, portfolio);
     report.check_claim(level, money_to_common(threshold_units)).map_err(ProveError::ClaimDoesNotHold)?;

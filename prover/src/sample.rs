@@ -958,7 +958,7 @@ pub fn generate(profile: Profile, seed: u64) -> Sample {
 /// it with the engine.
 fn top_up(shape: &Shape, data: &MarketData, accounts: &mut [Acc], market: &Market) -> String {
     let usdc = &market.assets[market.asset_index("USDC").expect("USDC is listed")];
-    let usdc_unit_value = I256::from(usdc.price) * I256::from(RATE_SCALE - usdc.haircut);
+    let usdc_unit_value = usdc.value(1);
     let thousand = 1_000 * QTY_SCALE;
     for round in 0..3 {
         let (portfolio_json, report) = evaluate(shape, data, accounts, market);

@@ -319,7 +319,7 @@ fn pnl_or_mark_not_from_the_market_is_rejected() {
 fn haircut_not_from_the_market_is_rejected() {
     let case = Case::example(Level::Initial);
     let mut forged = case.market.clone();
-    forged.assets[1].haircut = 0; // BTC at no haircut
+    forged.assets[1].haircut = zkmargin_circuits::market::Haircut::Flat(0); // BTC at no haircut
     let tables = MarketTables::new(&forged, Level::Initial, LANES);
     let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold, &case.public()).unwrap();
     assert_rejected(case.run(plan), "lookup");

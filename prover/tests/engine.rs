@@ -2,8 +2,8 @@
 
 use ethnum::I256;
 use serde_json::json;
-use zkmargin_circuits::market::{Level, Market};
-use zkmargin_prover::engine::{self, collateral_value, format_common, money_to_common, ClaimFailure, Rounding};
+use zkmargin_circuits::market::{Asset, Haircut, Level, Market};
+use zkmargin_prover::engine::{self, format_common, money_to_common, ClaimFailure, Rounding};
 use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::report;
 
@@ -54,10 +54,11 @@ fn one_group(mode: &str, positions: serde_json::Value, collateral: serde_json::V
 #[test]
 fn collateral_haircut_applies_to_holdings_only() {
     // 1.2 BTC at 90000 with a 10 % haircut: 1.2 * 90000 * 0.9 = 97200.
-    assert_eq!(collateral_value(120_000_000, 90_000_000_000, 100_000), q(97_200));
+    let btc = Asset { id: "BTC".into(), price: 90_000_000_000, haircut: Haircut::Flat(100_000) };
+    assert_eq!(btc.value(120_000_000), q(97_200));
     // A debt of 1 BTC counts at full value: -90000, not -81000.
-    assert_eq!(collateral_value(-100_000_000, 90_000_000_000, 100_000), q(-90_000));
-    assert_eq!(collateral_value(0, 90_000_000_000, 100_000), I256::ZERO);
+    assert_eq!(btc.value(-100_000_000), q(-90_000));
+    assert_eq!(btc.value(0), I256::ZERO);
 }
 
 #[test]

@@ -333,6 +333,9 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
         });
     }
     let statement = &bundle.statement;
+    if let Some(why) = zkmargin_circuits::tables::unsupported(market, statement.level) {
+        return Err(Rejection::Statement(why));
+    }
     statement.threshold_units().map_err(Rejection::Statement)?;
     if let Some(why) = vacuous(statement) {
         return Err(Rejection::Vacuous(why));

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use proptest::prelude::*;
-use zkmargin_circuits::market::{Asset, Instrument, Market, PerLevel};
+use zkmargin_circuits::market::{Asset, Haircut, Instrument, Market, PerLevel};
 use zkmargin_prover::portfolio::{Account, Collateral, Group, Mode, Portfolio, Position};
 
 pub const INSTRUMENTS: usize = 4;
@@ -30,6 +30,7 @@ pub fn market() -> impl Strategy<Value = Market> {
             quote: "USD".into(),
             scenarios: (0..SCENARIOS).map(|s| format!("s{s}")).collect(),
             loss_factor: PerLevel { initial: lf_i, maintenance: lf_m },
+            class_offset: None,
             instruments: instruments
                 .into_iter()
                 .enumerate()
@@ -39,12 +40,14 @@ pub fn market() -> impl Strategy<Value = Market> {
                     pnl,
                     linear: PerLevel { initial: li, maintenance: lm },
                     short_charge: PerLevel { initial: si, maintenance: sm },
+                    class: None,
+                    notional: None,
                 })
                 .collect(),
             assets: assets
                 .into_iter()
                 .enumerate()
-                .map(|(a, (price, haircut))| Asset { id: format!("A{a}"), price, haircut })
+                .map(|(a, (price, haircut))| Asset { id: format!("A{a}"), price, haircut: Haircut::Flat(haircut) })
                 .collect(),
         })
 }
