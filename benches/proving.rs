@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use zkmargin_circuits::witness::Claim;
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::circuit::layout_rows;
 use zkmargin_circuits::tables::MarketTables;
@@ -36,7 +37,7 @@ fn workload(profile: Profile) -> (Market, Portfolio, i128) {
 fn bench_profile(c: &mut Criterion, profile: Profile) {
     let (market, portfolio, threshold) = workload(profile);
     let dir = params_dir();
-    let bundle = prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap().bundle;
+    let bundle = prove(&market, &portfolio, Level::Initial, &Claim { threshold_units: threshold, ..Claim::default() }, "", &dir, &Silent).unwrap().bundle;
     let shape = bundle.circuit;
     let (rows, wide) = layout_rows(&shape, &MarketTables::new(&market, Level::Initial, shape.scenarios));
     eprintln!(
@@ -54,7 +55,7 @@ fn bench_profile(c: &mut Criterion, profile: Profile) {
     // End to end as `zkmargin prove` runs it: parameters read from the cache, keys
     // generated, witness planned, proof created.
     group.bench_function("prove (keygen + proof)", |b| {
-        b.iter(|| prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap())
+        b.iter(|| prove(&market, &portfolio, Level::Initial, &Claim { threshold_units: threshold, ..Claim::default() }, "", &dir, &Silent).unwrap())
     });
     let verifier = Verifier::new(dir.clone());
     group.bench_function("verify (cached key)", |b| {
@@ -97,7 +98,7 @@ fn medium(c: &mut Criterion) {
 fn batch(c: &mut Criterion) {
     let (market, portfolio, threshold) = workload(Profile::Medium);
     let dir = params_dir();
-    let bundle = prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &Silent).unwrap().bundle;
+    let bundle = prove(&market, &portfolio, Level::Initial, &Claim { threshold_units: threshold, ..Claim::default() }, "", &dir, &Silent).unwrap().bundle;
     let verifier = Verifier::new(dir);
     let expect = Expectations::default();
     assert!(matches!(verifier.verify(&market, &bundle, &expect).unwrap(), Outcome::Valid));

@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use zkmargin_circuits::encoding::field_to_hex;
 use zkmargin_circuits::fixed::{format_units, parse_units, DecimalKind, MONEY_DECIMALS};
 use zkmargin_circuits::market::{Level, Market};
+use zkmargin_circuits::statement::Covenants;
+use zkmargin_circuits::witness::Claim;
 use zkmargin_prover::engine::{self, format_common, Rounding};
 use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::prove::{self, ProveError};
@@ -114,13 +116,14 @@ pub struct ProveArgs<'a> {
 pub fn prove(args: ProveArgs<'_>) -> Result<(), CliError> {
     let ProveArgs { market, portfolio: portfolio_path, level, threshold, nonce, attestations, out, progress } = args;
     let threshold = threshold_units(threshold)?;
+    let covenants = Covenants::default();
     let nonce = nonce.map(nonce_hex).transpose()?.unwrap_or_default();
     let market = io::read_market(market)?;
     let portfolio = io::read_portfolio(portfolio_path, Some(&market))?;
     portfolio.require_salts(&portfolio_path.display().to_string())?;
     let attestations = crate::trust::read_attestations(attestations, &portfolio)?;
     let mut proven =
-        prove::prove(&market, &portfolio, level, threshold, &nonce, &params::default_dir(), progress.as_ref())
+        prove::prove(&market, &portfolio, level, &Claim { threshold_units: threshold, covenants }, &nonce, &params::default_dir(), progress.as_ref())
             .map_err(prove_error)?;
     progress.finish();
     proven.bundle.attestations = attestations;
@@ -404,7 +407,7 @@ pub fn demo(progress: Arc<Reporter>) -> Result<(), CliError> {
     let threshold = parse_units(&total_text, DecimalKind::Money).map_err(|e| CliError::Internal(e.to_string()))?.max(0);
     let started = Instant::now();
     let proven =
-        prove::prove(&market, &portfolio, level, threshold, &random_hex32(), &params::default_dir(), progress.as_ref())
+        prove::prove(&market, &portfolio, level, &Claim { threshold_units: threshold, ..Claim::default() }, &random_hex32(), &params::default_dir(), progress.as_ref())
             .map_err(prove_error)?;
     progress.finish();
     let t = &proven.timings;

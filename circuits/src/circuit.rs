@@ -9,37 +9,40 @@
 //!    accounts hold (a logUp argument keyed by instrument id and group tag, with the
 //!    challenge hashed from every commitment and every packed net row, so neither side
 //!    can be chosen after it);
-//! 3. each net row's mark, rates and scenario P&L are the market's (lookup into fixed
-//!    tables built from the snapshot, so the verifying key pins the market);
-//! 4. each group's equity, requirement and excess follow SPEC section 5 exactly, and
-//!    the excess is ≥ 0; the sum of excesses is ≥ the threshold.
+//! 3. each net row's mark, rates, notional, risk class and scenario P&L are the market's
+//!    (lookup into fixed tables built from the snapshot, so the verifying key pins the
+//!    market), and each collateral entry's tiers and haircuts the asset's;
+//! 4. each group's equity, requirement and excess follow SPEC section 5 exactly (risk
+//!    classes margined apart where the market's offset asks it, [`crate::chips::classes`]),
+//!    and the excess is ≥ 0; the sum of excesses is ≥ the threshold;
+//! 5. the covenants of SPEC section 10: every group's equity ≥ ρ × its requirement,
+//!    Σ equity ≥ the floor, and Σ gross notional ≤ λ × Σ equity when a cap is claimed
+//!    (each vacuous when not claimed: ρ = 0, floor 0, no cap).
 //!
 //! The circuit is generic over the number of scenario lanes `S` (one of
-//! [`crate::shape::SCENARIO_LANES`]), since halo2 fixes columns at configuration time.
+//! [`crate::shape::SCENARIO_LANES`]), the layout (`WIDE`) and whether risk classes are
+//! margined apart (`CLASSES`), since halo2 fixes columns and gates at configuration time.
 
 use halo2_proofs::circuit::{AssignedCell, Cell, Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::plonk::{
     Advice, Any, Assigned, Assignment, Circuit, Column, ConstraintSystem, Error, Fixed, FloorPlanner, Instance, Selector,
 };
 
-use crate::chips::hash::{Absorption, Active, Geometry, HashChip, HashConfig, HashInstructions, SpongeRun, Word};
 use crate::chips::account::{AccountChip, AccountConfig, AccountInstructions};
+use crate::chips::classes::{ClassChip, ClassConfig, ClassInstructions};
 use crate::chips::columns::MarginColumns;
+use crate::chips::hash::{Absorption, Active, Geometry, HashChip, HashConfig, HashInstructions, SpongeRun, Word, HASH_LANES};
 use crate::chips::market::{MarketTableChip, MarketTableConfig, MarketTableInstructions};
 use crate::chips::netting::{NettingChip, NettingConfig, NettingInstructions};
-use crate::chips::sums::{SumChip, SumConfig, SumInstructions, Weight};
-use crate::chips::totals::{GroupTotalChip, GroupTotalConfig, GroupTotalInstructions};
 use crate::chips::range::{RangeCheckChip, RangeCheckConfig, RangeInstructions, WORD_BITS};
+use crate::chips::sums::{SumChip, SumConfig, SumInstructions, Weight};
+use crate::chips::totals::{ClosingInputs, GroupTotalChip, GroupTotalConfig, GroupTotalInstructions};
+use crate::commitment::{challenge_capacity, classes_capacity, commit_capacity, nets_capacity};
 use crate::encoding::Fp;
-use crate::commitment::{challenge_capacity, commit_capacity, nets_capacity};
 use crate::shape::Shape;
-use crate::sponges::SpongePlan;
-use crate::statement::{PublicLayout, BINDING, THRESHOLD};
+use crate::statement::{PublicLayout, BINDING, LEVERAGE_CLAIMED, MAX_LEVERAGE, MIN_EQUITY, MIN_RATIO, THRESHOLD};
 use crate::tables::MarketTables;
-use crate::witness::Plan;
-
-/// Poseidon lanes laid side by side.
-pub const HASH_LANES: usize = 3;
+use crate::witness::{factors, sponge_plan, Plan};
 
 /// The lanes beside the margin rows: how many range-check lanes, and how the hash lanes
 /// lay out a permutation. Halo2 fixes columns before it sees a shape, so the circuit
@@ -72,8 +75,8 @@ impl Layout {
 /// wide one (for reports).
 pub fn layout_rows(shape: &Shape, tables: &MarketTables) -> (Rows, bool) {
     let wide = size(shape, tables).wide;
-    let rows = crate::with_circuit!(tables.lanes, wide, S, W => {
-        MarginCircuit::<S, W> { shape: *shape, tables: tables.clone(), plan: None }.rows()
+    let rows = crate::with_circuit!(tables, wide, S, W, C => {
+        MarginCircuit::<S, W, C> { shape: *shape, tables: tables.clone(), plan: None }.rows()
     });
     (rows, wide)
 }
@@ -88,14 +91,19 @@ pub struct Sizing {
 }
 
 /// The k and layout of `shape` (its own k ignored) over `tables`: the compact layout
-/// unless the wide one needs a smaller k. Exact (layout passes that commit nothing: the
-/// wide one only where the compact one needs more rows than the tables), and the same
-/// for the prover and every verifier.
+/// unless the wide one needs a smaller k (circuits that margin risk classes apart are
+/// always wide: their range checks need the third lane). Exact (layout passes that commit
+/// nothing: the wide one only where the compact one needs more rows than the tables), and
+/// the same for the prover and every verifier.
 pub fn size(shape: &Shape, tables: &MarketTables) -> Sizing {
     crate::with_lanes!(tables.lanes, S => {
+        if tables.class_mode() {
+            let k = MarginCircuit::<S, true, true> { shape: *shape, tables: tables.clone(), plan: None }.min_k();
+            return Sizing { k, wide: true };
+        }
         let compact = MarginCircuit::<S, false> { shape: *shape, tables: tables.clone(), plan: None }.min_k();
         // The wide layout saves lane rows, not table rows: no gain where the tables set k.
-        if compact <= estimated_k(tables.instruments.len(), tables.assets.len()) {
+        if compact <= estimated_k(tables.instruments.len(), tables.assets.len() * tables.tiers) {
             return Sizing { k: compact, wide: false };
         }
         let wide = MarginCircuit::<S, true> { shape: *shape, tables: tables.clone(), plan: None }.min_k();
@@ -111,16 +119,26 @@ pub fn size(shape: &Shape, tables: &MarketTables) -> Sizing {
 pub mod words {
     /// qty + 2^69 < 2^70.
     pub const QUANTITY: usize = 7;
-    /// Collateral |x| < 2^70 (so both sign parts are).
+    /// Collateral |x| < 2^70 (so both sign parts are), and each tier's part and the
+    /// width left above it.
     pub const AMOUNT: usize = 7;
     /// Net |n| < 2^80 (so both sign parts are).
     pub const NET: usize = 8;
-    /// worst and worst − loss < 2^160.
+    /// worst, worst − loss, a class worst and its slacks, Σ class worsts < 2^160.
     pub const LOSS: usize = 16;
-    /// Group excess < 2^200.
-    pub const EXCESS: usize = 20;
-    /// Total excess − threshold < 2^210.
-    pub const TOTAL: usize = 21;
+    /// A group's gross notional, when a leverage cap is claimed: < 2^160 (so no held
+    /// instrument lacks a notional, [`crate::tables::MISSING_NOTIONAL_BITS`]).
+    pub const GROSS: usize = 16;
+    /// Group excess < 2^220.
+    pub const EXCESS: usize = 22;
+    /// 10^6·equity − ρ·requirement < 2^250.
+    pub const RATIO: usize = 25;
+    /// Total excess − threshold < 2^220.
+    pub const TOTAL: usize = 22;
+    /// Total equity − floor < 2^200.
+    pub const EQUITY: usize = 20;
+    /// λ·equity − 10^18·gross < 2^230.
+    pub const LEVERAGE: usize = 23;
 }
 
 /// Columns of the whole circuit.
@@ -130,15 +148,16 @@ pub struct MarginCircuitConfig {
     accounts: AccountConfig,
     netting: NettingConfig,
     totals: GroupTotalConfig,
+    classes: Option<ClassConfig>,
     sums: SumConfig,
     range: RangeCheckConfig,
     hash: HashConfig,
 }
 
 /// The margin circuit for a shape and a market at one level; `plan` is the witness
-/// (absent for key generation).
+/// (absent for key generation). `CLASSES` must be the tables' [`MarketTables::class_mode`].
 #[derive(Clone, Debug)]
-pub struct MarginCircuit<const S: usize, const WIDE: bool = false> {
+pub struct MarginCircuit<const S: usize, const WIDE: bool = false, const CLASSES: bool = false> {
     /// Circuit shape.
     pub shape: Shape,
     /// Market tables at the statement's level.
@@ -222,15 +241,15 @@ impl Rows {
 }
 
 /// A lower bound on k from the market alone: the instrument table (one row per
-/// instrument and the padding row) and the 10-bit range table must fit. Cheap, so a
-/// verifier refuses an impossible shape before any work; [`MarginCircuit::rows`] gives
-/// the exact figure.
-pub fn estimated_k(instruments: usize, assets: usize) -> u32 {
-    let table_rows = (instruments.max(assets) + 1).max(1 << WORD_BITS);
+/// instrument and the padding row), the asset table (a row per asset and tier, and a
+/// padding tier row) and the 10-bit range table must fit. Cheap, so a verifier refuses an
+/// impossible shape before any work; [`MarginCircuit::rows`] gives the exact figure.
+pub fn estimated_k(instruments: usize, asset_rows: usize) -> u32 {
+    let table_rows = (instruments.max(asset_rows) + 1).max(1 << WORD_BITS);
     (table_rows + 8).next_power_of_two().trailing_zeros()
 }
 
-impl<const S: usize, const WIDE: bool> MarginCircuit<S, WIDE> {
+impl<const S: usize, const WIDE: bool, const CLASSES: bool> MarginCircuit<S, WIDE, CLASSES> {
     /// The exact rows of this circuit's layout (a synthesis pass that commits nothing).
     pub fn rows(&self) -> Rows {
         let mut cs = ConstraintSystem::default();
@@ -253,7 +272,7 @@ fn ones(cells: &[AssignedCell<Fp, Fp>]) -> Vec<(Weight<'_>, &AssignedCell<Fp, Fp
 }
 
 
-impl<const S: usize, const WIDE: bool> Circuit<Fp> for MarginCircuit<S, WIDE> {
+impl<const S: usize, const WIDE: bool, const CLASSES: bool> Circuit<Fp> for MarginCircuit<S, WIDE, CLASSES> {
     type Config = MarginCircuitConfig;
     type FloorPlanner = SimpleFloorPlanner;
 
@@ -266,47 +285,53 @@ impl<const S: usize, const WIDE: bool> Circuit<Fp> for MarginCircuit<S, WIDE> {
         // public inputs enter through one region (so neither column needs equality).
         let instance = meta.instance_column();
         let columns = MarginColumns::configure(meta, S);
-        let market = MarketTableChip::configure(meta, S);
+        let market = MarketTableChip::configure(meta, S, CLASSES);
         let accounts = AccountChip::configure(meta, &columns, &market);
         let netting = NettingChip::configure(meta, &columns, &market);
         let totals = GroupTotalChip::configure(meta, &columns);
+        let classes = CLASSES.then(|| ClassChip::configure(meta, &columns, &netting));
         let sums = SumChip::configure(meta, &columns, instance);
         let layout = Layout::of(WIDE);
         let range_lanes: Vec<_> = (0..layout.range_lanes).map(|_| meta.advice_column()).collect();
         let range = RangeCheckChip::configure(meta, &range_lanes);
         let hash = HashChip::configure(meta, HASH_LANES, layout.geometry);
-        MarginCircuitConfig { market, accounts, netting, totals, sums, range, hash }
+        MarginCircuitConfig { market, accounts, netting, totals, classes, sums, range, hash }
     }
 
     fn synthesize(&self, config: Self::Config, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
         assert_eq!(self.tables.lanes, S, "market tables must have S lanes");
-        // Every slot must sit in an absorption (see Shape::check_limits).
-        if self.shape.check_limits().is_err() {
+        // Every slot must sit in an absorption (see Shape::check_limits), and the circuit
+        // must be the one the tables call for.
+        if self.shape.check_limits().is_err() || self.tables.class_mode() != CLASSES {
             return Err(Error::Synthesis);
         }
-        let shape = &self.shape;
+        let (shape, tables) = (&self.shape, &self.tables);
         let layout = PublicLayout::new(shape);
         let plan = self.plan.as_ref();
         let market = MarketTableChip::construct(config.market);
         let accounts = AccountChip::construct(config.accounts);
         let netting = NettingChip::construct(config.netting);
         let totals = GroupTotalChip::construct(config.totals);
+        let classes = config.classes.map(ClassChip::construct);
         let sums = SumChip::construct(config.sums);
         let range = RangeCheckChip::construct(config.range);
         let hash = HashChip::construct(config.hash);
         let layouter = &mut layouter;
         // The public inputs first: the region must start at row 0 (see `load_public`).
         let public = sums.load_public(layouter, layout.len(), plan.map(|p| &p.public[..]))?;
-        market.load_tables(layouter, &self.tables)?;
+        market.load_tables(layouter, tables)?;
         range.load_table(layouter)?;
         let binding = public[BINDING].clone();
+        let scenarios = tables.scenarios;
+        let factors = factors(tables);
 
         // Cells that must be equal, linked in one region at the end.
         let mut links: Vec<(Cell, Cell)> = Vec::new();
         // The sponges (crate::sponges), run in the hash lanes once every absorbed cell exists.
-        let sponges = SpongePlan::new(shape, HASH_LANES);
-        let mut runs: Vec<SpongeRun> = Vec::with_capacity(shape.accounts + sponges.net_chunks.len() + 1);
+        let sponges = sponge_plan(shape, tables);
+        let mut runs: Vec<SpongeRun> = Vec::with_capacity(shape.accounts + sponges.net_chunks.len() + shape.groups + 1);
         let mut net_absorptions: Vec<Absorption> = Vec::new();
+        let mut class_runs: Vec<SpongeRun> = Vec::new();
         let mut challenge_cells = Vec::new();
         let mut account_values = Vec::with_capacity(shape.accounts);
         let mut account_logups = Vec::with_capacity(shape.accounts);
@@ -318,8 +343,8 @@ impl<const S: usize, const WIDE: bool> Circuit<Fp> for MarginCircuit<S, WIDE> {
             for offset in &positions.offsets {
                 range.check_words(layouter, offset, words::QUANTITY)?;
             }
-            let collateral = accounts.assign_collateral(layouter, shape.collateral, account)?;
-            for mag in &collateral.mags {
+            let collateral = accounts.assign_collateral(layouter, shape.collateral, tables.tiers, account)?;
+            for mag in collateral.mags.iter().chain(&collateral.parts) {
                 range.check_words(layouter, mag, words::AMOUNT)?;
             }
             let absorptions = positions.absorptions.into_iter().chain(collateral.absorptions).collect();
@@ -329,58 +354,98 @@ impl<const S: usize, const WIDE: bool> Circuit<Fp> for MarginCircuit<S, WIDE> {
             challenge_cells.push(positions.challenge);
         }
 
+        // The class weights β_c = 1/(χ − c), from a cell linked to the challenge.
+        let class_weights = match &classes {
+            Some(chip) => chip.assign_weights(layouter, &challenge_cells[0], tables.classes, plan.map(|p| &p.class_weights[..]))?,
+            None => Vec::new(),
+        };
+
         // 2. Net rows per group: netting (logUp), market lookups, scenario losses, the
-        //    worst loss, requirement and excess ≥ 0; every net row goes into a net sponge.
+        //    worst loss (by class where classes are margined apart), requirement, equity,
+        //    excess ≥ 0 and the ratio covenant; every net row goes into a net sponge.
         let mut excesses = Vec::with_capacity(shape.groups);
+        let mut equities = Vec::with_capacity(shape.groups);
+        let mut grosses = Vec::with_capacity(shape.groups);
         let mut group_logups = Vec::with_capacity(shape.groups);
         for g in 0..shape.groups {
             let terms: Vec<(Weight<'_>, &AssignedCell<Fp, Fp>)> =
                 account_values.iter().enumerate().map(|(a, v)| (Weight::Cell(&public[layout.membership(a, g)]), v)).collect();
             let group = plan.map(|p| &p.groups[g]);
             let collateral = sums.weighted_sum(layouter, &terms, group.map(|x| &x.collateral_sums[..]))?;
-            // One region: the net rows, then the closing rows that read their final sums.
-            let (nets, closing) = layouter.assign_region(
+            let inputs =
+                ClosingInputs { collateral: &collateral, mode: &public[layout.mode(g)], ratio: &public[MIN_RATIO], classes: CLASSES };
+            // One region: the net rows, the closing rows that read their final sums, and
+            // with classes the class blocks the lanes run on through.
+            let (nets, closing, class_cells) = layouter.assign_region(
                 || format!("group {g}"),
                 |mut region| {
                     let nets = netting.assign_net_rows(&mut region, g, shape.nets, group)?;
-                    let mode = &public[layout.mode(g)];
-                    let closing = totals.assign_totals(&mut region, nets.close, group, self.tables.loss_factor, &collateral, mode)?;
-                    Ok((nets, closing))
+                    let closing = totals.assign_totals(&mut region, nets.close, group, factors, &inputs)?;
+                    let class_cells = match &classes {
+                        Some(chip) => Some(chip.assign_blocks(&mut region, nets.close, &class_weights, scenarios, group)?),
+                        None => None,
+                    };
+                    Ok((nets, closing, class_cells))
                 },
             )?;
             net_absorptions.extend(nets.absorptions);
             for mag in &nets.mags {
                 range.check_words(layouter, mag, words::NET)?;
             }
-            range.check_words(layouter, &closing.worst, words::LOSS)?;
-            for slack in &closing.slack {
+            if factors.joint != 0 {
+                range.check_words(layouter, &closing.worst, words::LOSS)?;
+            }
+            for slack in closing.slack.iter().take(scenarios) {
                 range.check_words(layouter, slack, words::LOSS)?;
             }
+            if let (Some(cells), Some(w_in)) = (&class_cells, &closing.class_worsts) {
+                self.class_checks(layouter, &sums, &range, cells, &closing.worst, w_in, group, &mut links, &mut class_runs)?;
+            }
             range.check_words(layouter, &closing.excess, words::EXCESS)?;
+            range.check_words(layouter, &closing.ratio_slack, words::RATIO)?;
             excesses.push(closing.excess);
+            equities.push(closing.equity);
+            grosses.push(closing.gross);
             group_logups.push(closing.logup);
             challenge_cells.push(closing.challenge);
         }
 
         // 3. Σ excess ≥ T.
-        let terms = ones(&excesses);
-        let total = sums.weighted_sum(layouter, &terms, plan.map(|p| &p.excess_sums[..]))?;
+        let total = sums.weighted_sum(layouter, &ones(&excesses), plan.map(|p| &p.excess_sums[..]))?;
         let slack = sums.threshold_slack(layouter, &total, &public[THRESHOLD], plan.map(|p| p.threshold_slack))?;
         range.check_words(layouter, &slack, words::TOTAL)?;
 
-        // 4. logUp balance: Σ over position rows = Σ over net rows.
-        let terms = ones(&account_logups);
-        let from_positions = sums.weighted_sum(layouter, &terms, plan.map(|p| &p.position_logup_sums[..]))?;
-        let terms = ones(&group_logups);
-        let from_nets = sums.weighted_sum(layouter, &terms, plan.map(|p| &p.net_logup_sums[..]))?;
+        // 4. Covenants: Σ equity ≥ the floor; each group's gross notional (when a cap is
+        //    claimed) below 2^160, and Σ gross ≤ λ·Σ equity.
+        let covenants = plan.map(|p| &p.covenants);
+        let equity = sums.weighted_sum(layouter, &ones(&equities), covenants.map(|c| &c.equity_sums[..]))?;
+        let slack = sums.threshold_slack(layouter, &equity, &public[MIN_EQUITY], covenants.map(|c| c.equity_slack))?;
+        range.check_words(layouter, &slack, words::EQUITY)?;
+        let mut claimed_grosses = Vec::with_capacity(shape.groups);
+        for (g, gross) in grosses.iter().enumerate() {
+            let term = [(Weight::Cell(&public[LEVERAGE_CLAIMED]), gross)];
+            let planned = covenants.map(|c| std::slice::from_ref(&c.gross_claimed[g]));
+            let claimed = sums.weighted_sum(layouter, &term, planned)?;
+            range.check_words(layouter, &claimed, words::GROSS)?;
+            claimed_grosses.push(claimed);
+        }
+        let gross = sums.weighted_sum(layouter, &ones(&claimed_grosses), covenants.map(|c| &c.gross_sums[..]))?;
+        let slack = sums.leverage_slack(layouter, &equity, &public[MAX_LEVERAGE], &gross, covenants.map(|c| c.leverage_slack))?;
+        range.check_words(layouter, &slack, words::LEVERAGE)?;
+
+        // 5. logUp balance: Σ over position rows = Σ over net rows.
+        let from_positions = sums.weighted_sum(layouter, &ones(&account_logups), plan.map(|p| &p.position_logup_sums[..]))?;
+        let from_nets = sums.weighted_sum(layouter, &ones(&group_logups), plan.map(|p| &p.net_logup_sums[..]))?;
         links.push((from_positions.cell(), from_nets.cell()));
 
-        // 5. The sponges: each account's commitment (a public input), the net chunks, and
-        //    the challenge over the commitments, the chunks' digests and the binding.
+        // 6. The sponges: each account's commitment (a public input), the net chunks, the
+        //    class runs, and the challenge over the commitments, the chunks' and class runs'
+        //    digests and the binding.
         let mut net_absorptions = net_absorptions.into_iter();
         for len in &sponges.net_chunks {
             runs.push(SpongeRun { capacity: nets_capacity(), absorptions: net_absorptions.by_ref().take(*len).collect() });
         }
+        runs.extend(class_runs);
         let mut message: Vec<Word> = (0..runs.len()).map(Word::Output).collect();
         message.push(Word::Cell(binding));
         if message.len() % 2 == 1 {
@@ -410,21 +475,79 @@ impl<const S: usize, const WIDE: bool> Circuit<Fp> for MarginCircuit<S, WIDE> {
     }
 }
 
-/// Runs `$body` with `$lanes` (a runtime lane count) bound as the const `$S` and
-/// `$wide` (a runtime [`Sizing::wide`]) as the const `$W`.
+impl<const S: usize, const WIDE: bool, const CLASSES: bool> MarginCircuit<S, WIDE, CLASSES> {
+    /// A group's class checks ([`crate::chips::classes`]): each class worst and each of its
+    /// slacks in a market scenario range-checked; W = Σ worst_c range-checked and linked
+    /// into the closing; with an offset above 0, the joint worst against each scenario's
+    /// summed class losses (`joint − W + Σ_c D_{c,s} ≥ 0`); and the group's class run,
+    /// which hashes every class worst and slack into the challenge.
+    #[allow(clippy::too_many_arguments)]
+    fn class_checks(
+        &self,
+        layouter: &mut impl Layouter<Fp>,
+        sums: &SumChip,
+        range: &RangeCheckChip,
+        cells: &crate::chips::classes::ClassCells,
+        joint: &AssignedCell<Fp, Fp>,
+        w_in: &AssignedCell<Fp, Fp>,
+        group: Option<&crate::witness::GroupPlan>,
+        links: &mut Vec<(Cell, Cell)>,
+        class_runs: &mut Vec<SpongeRun>,
+    ) -> Result<(), Error> {
+        for cell in cells.worsts.iter().chain(cells.slacks.iter().flatten()) {
+            range.check_words(layouter, cell, words::LOSS)?;
+        }
+        let w = sums.weighted_sum(layouter, &ones(&cells.worsts), group.map(|x| &x.class_worst_sums[..]))?;
+        range.check_words(layouter, &w, words::LOSS)?;
+        links.push((w.cell(), w_in.cell()));
+        if factors(&self.tables).joint != 0 {
+            for s in 0..self.tables.scenarios {
+                let terms: Vec<(Weight<'_>, &AssignedCell<Fp, Fp>)> =
+                    std::iter::once(joint).chain(cells.slacks.iter().map(|d| &d[s])).map(|x| (Weight::One, x)).collect();
+                let planned = group.map(|x| &x.joint_slacks[s]);
+                let total = sums.weighted_sum(layouter, &terms, planned.map(|(sums, _)| &sums[..]))?;
+                let slack = sums.threshold_slack(layouter, &total, &w, planned.map(|(_, slack)| *slack))?;
+                range.check_words(layouter, &slack, words::LOSS)?;
+            }
+        }
+        let message: Vec<Word> = cells
+            .worsts
+            .iter()
+            .zip(&cells.slacks)
+            .flat_map(|(w, d)| std::iter::once(w).chain(d))
+            .map(|c| Word::Cell(c.clone()))
+            .collect();
+        let absorptions = message
+            .chunks(2)
+            .map(|p| Absorption { words: [p[0].clone(), p.get(1).cloned().unwrap_or(Word::Zero)], active: Active::Always })
+            .collect();
+        class_runs.push(SpongeRun { capacity: classes_capacity(), absorptions });
+        Ok(())
+    }
+}
+
+/// Runs `$body` with the circuit type's constants for `$tables` (its lanes as `$S`, its
+/// class mode as `$C`) and `$wide` (a runtime [`Sizing::wide`]) as `$W`. Circuits that
+/// margin risk classes apart are always wide ([`size`]).
 ///
 /// ```ignore
-/// with_circuit!(shape.scenarios, sizing.wide, S, W => MarginCircuit::<S, W> { .. })
+/// with_circuit!(tables, sizing.wide, S, W, C => MarginCircuit::<S, W, C> { .. })
 /// ```
 #[macro_export]
 macro_rules! with_circuit {
-    ($lanes:expr, $wide:expr, $S:ident, $W:ident => $body:expr) => {
-        if $wide {
+    ($tables:expr, $wide:expr, $S:ident, $W:ident, $C:ident => $body:expr) => {
+        if $tables.class_mode() {
             const $W: bool = true;
-            $crate::with_lanes!($lanes, $S => $body)
+            const $C: bool = true;
+            $crate::with_lanes!($tables.lanes, $S => $body)
+        } else if $wide {
+            const $W: bool = true;
+            const $C: bool = false;
+            $crate::with_lanes!($tables.lanes, $S => $body)
         } else {
             const $W: bool = false;
-            $crate::with_lanes!($lanes, $S => $body)
+            const $C: bool = false;
+            $crate::with_lanes!($tables.lanes, $S => $body)
         }
     };
 }

@@ -5,7 +5,7 @@
 //! names, the salt, and its own positions and collateral. It never depends on the
 //! market snapshot or on other accounts, so a venue computes it from its own books.
 //!
-//! Encoding 2 (bundle format `zkmargin-proof/2`): a Poseidon (P128Pow5T3, width 3,
+//! Encoding 2 (bundle formats `zkmargin-proof/2` and `/3`): a Poseidon (P128Pow5T3, width 3,
 //! rate 2) sponge that absorbs two field elements per permutation.
 //! ```text
 //! entry(kind, id, v) = kind·2^232 + id·2^72 + (v + 2^70)
@@ -47,6 +47,13 @@ pub fn commit_capacity() -> Fp {
 /// ASCII bytes `zkmargin:netrow2` read as a little-endian integer.
 pub fn nets_capacity() -> Fp {
     ascii16(b"zkmargin:netrow2")
+}
+
+/// Initial capacity word of the sponge over a group's class worsts and slacks that feeds
+/// the challenge ([`crate::chips::classes`]): the 16 ASCII bytes `zkmargin:classe3` read
+/// as a little-endian integer.
+pub fn classes_capacity() -> Fp {
+    ascii16(b"zkmargin:classe3")
 }
 
 /// Initial capacity word of the sponge that derives the logUp challenge

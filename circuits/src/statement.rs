@@ -71,6 +71,17 @@ pub struct Statement {
     pub threshold: String,
     /// Nonce, lowercase hex (may be empty when none was asked).
     pub nonce: String,
+    /// Covenant: every group's equity ≥ min_ratio × its requirement (a rate in
+    /// [1, 1000]; SPEC section 10). Absent: not claimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_ratio: Option<String>,
+    /// Covenant: Σ equity ≥ min_equity (money, may be negative). Absent: not claimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_equity: Option<String>,
+    /// Covenant: Σ |n|·notional ≤ max_leverage × Σ equity (a rate > 0). Absent: not
+    /// claimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_leverage: Option<String>,
     /// Groups, in portfolio order.
     pub groups: Vec<StatementGroup>,
     /// Accounts, in portfolio order.
@@ -82,7 +93,11 @@ pub struct Statement {
 /// ```text
 /// row                          value
 /// BINDING                      SHA-256 of (market digest, canonical statement), 248 bits
-/// THRESHOLD                    T at the common scale (10^-20)
+/// THRESHOLD                    T at the groups' scale (10^-26)
+/// MIN_RATIO                    ρ in rate units (10^-6), 0 when not claimed
+/// MIN_EQUITY                   E at 10^-26 (signed), 0 when not claimed
+/// MAX_LEVERAGE                 λ in rate units, 0 when not claimed
+/// LEVERAGE_CLAIMED             1 when a leverage cap is claimed, else 0
 /// commitment(a)                account slot a's commitment (padding: empty opening)
 /// group_tag(a)                 g(a) · 2^250 for account slot a (padding: 0)
 /// membership(a, g)             1 if account slot a is in group slot g, else 0
@@ -98,6 +113,18 @@ pub struct PublicLayout {
 pub const BINDING: usize = 0;
 /// Offset of the threshold.
 pub const THRESHOLD: usize = 1;
+/// Offset of the margin-ratio covenant.
+pub const MIN_RATIO: usize = 2;
+/// Offset of the equity-floor covenant.
+pub const MIN_EQUITY: usize = 3;
+/// Offset of the leverage cap.
+pub const MAX_LEVERAGE: usize = 4;
+/// Offset of the bit that says a leverage cap is claimed.
+pub const LEVERAGE_CLAIMED: usize = 5;
+/// Public inputs before the per-account and per-group ones.
+const HEAD: usize = 6;
+/// Decimal places of the groups' figures in the circuit: quantity × money × rate × rate.
+pub const CIRCUIT_DECIMALS: u32 = 26;
 /// Bit position of the group index inside a logUp key (above every 248-bit id).
 pub const GROUP_TAG_SHIFT: u32 = 250;
 
@@ -108,23 +135,23 @@ impl PublicLayout {
     }
     /// Offset of account slot a's commitment.
     pub fn commitment(&self, a: usize) -> usize {
-        2 + a
+        HEAD + a
     }
     /// Offset of account slot a's group tag.
     pub fn group_tag(&self, a: usize) -> usize {
-        2 + self.accounts + a
+        HEAD + self.accounts + a
     }
     /// Offset of the membership bit of account slot a in group slot g.
     pub fn membership(&self, a: usize, g: usize) -> usize {
-        2 + 2 * self.accounts + a * self.groups + g
+        HEAD + 2 * self.accounts + a * self.groups + g
     }
     /// Offset of group slot g's mode bit.
     pub fn mode(&self, g: usize) -> usize {
-        2 + 2 * self.accounts + self.accounts * self.groups + g
+        HEAD + 2 * self.accounts + self.accounts * self.groups + g
     }
     /// Number of public inputs.
     pub fn len(&self) -> usize {
-        2 + 2 * self.accounts + self.accounts * self.groups + self.groups
+        HEAD + 2 * self.accounts + self.accounts * self.groups + self.groups
     }
     /// Always false: there are at least the binding and the threshold.
     pub fn is_empty(&self) -> bool {
@@ -142,7 +169,63 @@ pub fn padding_commitment() -> Fp {
     crate::commitment::AccountOpening::padding().commitment()
 }
 
+/// The covenants a statement claims, in units (SPEC section 10).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Covenants {
+    /// ρ, rate units (10^-6), in [10^6, 10^9].
+    pub min_ratio: Option<i128>,
+    /// E, money units (10^-6).
+    pub min_equity: Option<i128>,
+    /// λ, rate units, > 0.
+    pub max_leverage: Option<i128>,
+}
+
+impl Covenants {
+    /// Whether no covenant is claimed.
+    pub fn is_empty(&self) -> bool {
+        *self == Covenants::default()
+    }
+}
+
+/// A covenant value as a statement writes it: the claim's units at exactly its kind's
+/// decimals.
+pub fn covenant_text(units: i128) -> String {
+    crate::fixed::format_units(units, MONEY_DECIMALS)
+}
+
+/// Reads and checks a margin ratio (`what` names it in errors): a rate in [1, 1000].
+pub fn parse_min_ratio(text: &str) -> Result<i128, String> {
+    let units = parse_units(text, DecimalKind::Rate).map_err(|e| format!("min_ratio {text:?}: {e}"))?;
+    if units < crate::fixed::RATE_SCALE {
+        return Err(format!("min_ratio {text:?} is below 1 (a ratio covenant is at least 1)"));
+    }
+    Ok(units)
+}
+
+/// Reads an equity floor: money, any sign.
+pub fn parse_min_equity(text: &str) -> Result<i128, String> {
+    parse_units(text, DecimalKind::Money).map_err(|e| format!("min_equity {text:?}: {e}"))
+}
+
+/// Reads a leverage cap: a rate above 0 (at most 1000).
+pub fn parse_max_leverage(text: &str) -> Result<i128, String> {
+    let units = parse_units(text, DecimalKind::Rate).map_err(|e| format!("max_leverage {text:?}: {e}"))?;
+    if units == 0 {
+        return Err(format!("max_leverage {text:?} must be above 0"));
+    }
+    Ok(units)
+}
+
 impl Statement {
+    /// The covenants claimed, validated (SPEC section 10).
+    pub fn covenants(&self) -> Result<Covenants, String> {
+        Ok(Covenants {
+            min_ratio: self.min_ratio.as_deref().map(parse_min_ratio).transpose()?,
+            min_equity: self.min_equity.as_deref().map(parse_min_equity).transpose()?,
+            max_leverage: self.max_leverage.as_deref().map(parse_max_leverage).transpose()?,
+        })
+    }
+
     /// Threshold in money units (6 decimals), validated: a decimal ≥ 0 within range.
     pub fn threshold_units(&self) -> Result<i128, String> {
         let units = parse_units(&self.threshold, DecimalKind::Money)
@@ -192,11 +275,16 @@ impl Statement {
         if !self.nonce.is_empty() && hex::decode(&self.nonce).is_err() {
             return Err(format!("nonce {:?} is not hex", self.nonce));
         }
+        let covenants = self.covenants()?;
         let layout = PublicLayout::new(shape);
         let mut inputs = vec![Fp::zero(); layout.len()];
         inputs[BINDING] = self.binding(market_digest);
-        let lift = Fp::from_u128(10u128.pow(20 - MONEY_DECIMALS));
+        let lift = Fp::from_u128(10u128.pow(CIRCUIT_DECIMALS - MONEY_DECIMALS));
         inputs[THRESHOLD] = Fp::from_u128(self.threshold_units()? as u128) * lift;
+        inputs[MIN_RATIO] = Fp::from_u128(covenants.min_ratio.unwrap_or(0) as u128);
+        inputs[MIN_EQUITY] = crate::encoding::signed_to_field(covenants.min_equity.unwrap_or(0)) * lift;
+        inputs[MAX_LEVERAGE] = Fp::from_u128(covenants.max_leverage.unwrap_or(0) as u128);
+        inputs[LEVERAGE_CLAIMED] = Fp::from(u64::from(covenants.max_leverage.is_some()));
         let padding = padding_commitment();
         for a in 0..shape.accounts {
             inputs[layout.commitment(a)] = padding;

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use zkmargin_circuits::witness::Claim;
 use zkmargin_circuits::circuit::layout_rows;
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::tables::MarketTables;
@@ -39,7 +40,7 @@ fn main() {
     let threshold = (total / ethnum::I256::from(10i128.pow(14))).as_i128();
 
     println!("{}", baseline::run(14, &dir));
-    let proven = prove(&market, &portfolio, Level::Initial, threshold, "", &dir, &zkmargin_verifier::progress::Silent).unwrap();
+    let proven = prove(&market, &portfolio, Level::Initial, &Claim { threshold_units: threshold, ..Claim::default() }, "", &dir, &zkmargin_verifier::progress::Silent).unwrap();
     let t = &proven.timings;
     let bundle = proven.bundle;
     let shape = bundle.circuit;

@@ -11,6 +11,7 @@
 use std::time::Instant;
 
 use serde_json::{json, Value};
+use zkmargin_circuits::witness::Claim;
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_prover::baseline;
 use zkmargin_prover::portfolio::Portfolio;
@@ -70,7 +71,7 @@ fn main() {
     for (positions, universe) in points {
         let (market, portfolio) = point(&base, positions, universe);
         let started = Instant::now();
-        let proven = prove(&market, &portfolio, Level::Initial, 0, "", &dir, &Silent).expect("prove");
+        let proven = prove(&market, &portfolio, Level::Initial, &Claim::default(), "", &dir, &Silent).expect("prove");
         let prove_s = started.elapsed().as_secs_f64() - proven.timings.params.as_secs_f64();
         let started = Instant::now();
         let verifier = Verifier::new(dir.clone());

@@ -9,7 +9,7 @@ use zkmargin_circuits::circuit::{size, MarginCircuit, Sizing};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::MAX_K;
 use zkmargin_circuits::tables::MarketTables;
-use zkmargin_circuits::witness::Plan;
+use zkmargin_circuits::witness::{Claim, Plan};
 use zkmargin_circuits::with_circuit;
 use zkmargin_verifier::bundle::{Bundle, MarketRef, FORMAT};
 use zkmargin_verifier::params;
@@ -56,8 +56,9 @@ pub struct Proven {
     pub timings: Timings,
 }
 
-/// Proves that `portfolio` meets `level` with at least `threshold_units` (money units)
-/// of total excess against `market`, with the statement carrying `nonce` (hex).
+/// Proves that `portfolio` meets `level` with at least `claim.threshold_units` (money
+/// units) of total excess against `market`, and every covenant of `claim`, with the
+/// statement carrying `nonce` (hex).
 ///
 /// The portfolio must have been checked against the market and carry salts. Stages
 /// (parameters, keys, witness, proof) are announced to `progress` as they start.
@@ -65,18 +66,15 @@ pub fn prove(
     market: &Market,
     portfolio: &Portfolio,
     level: Level,
-    threshold_units: i128,
+    claim: &Claim,
     nonce: &str,
     params_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<Proven, ProveError> {
-    if let Some(why) = zkmargin_circuits::tables::unsupported(market, level) {
-        return Err(ProveError::TooLarge(why));
-    }
     progress.stage("checking the claim with the exact engine");
     let report = engine::compute(market, portfolio);
-    report.check_claim(level, money_to_common(threshold_units)).map_err(ProveError::ClaimDoesNotHold)?;
-    let inputs = build(market, portfolio, level, threshold_units, nonce);
+    report.check_claim(level, money_to_common(claim.threshold_units)).map_err(ProveError::ClaimDoesNotHold)?;
+    let inputs = build(market, portfolio, level, claim, nonce);
     let shape = shape_for(&inputs).map_err(ProveError::TooLarge)?;
     let digest = market.digest();
     let public = inputs.statement.public_inputs(&shape, &digest).map_err(ProveError::Proving)?;
@@ -86,8 +84,8 @@ pub fn prove(
     // The exact row count of each layout (passes that commit nothing) fixes k and the layout.
     progress.stage("sizing the circuit (row count)");
     let Sizing { k, wide } = size(&shape, &tables);
-    with_circuit!(shape.scenarios, wide, S, W => {
-        let mut circuit = MarginCircuit::<S, W> { shape, tables, plan: None };
+    with_circuit!(tables, wide, S, W, C => {
+        let mut circuit = MarginCircuit::<S, W, C> { shape, tables, plan: None };
         if k > MAX_K {
             return Err(ProveError::TooLarge(format!("the circuit needs 2^{k} rows, above 2^{MAX_K}")));
         }
@@ -102,7 +100,7 @@ pub fn prove(
         timings.keygen = started.elapsed();
         let started = std::time::Instant::now();
         progress.stage("witness");
-        let plan = Plan::new(&circuit.shape, &circuit.tables, &inputs.witness, threshold_units, &public)
+        let plan = Plan::new(&circuit.shape, &circuit.tables, &inputs.witness, claim, &public)
             .map_err(|e| ProveError::Proving(e.to_string()))?;
         circuit.plan = Some(plan);
         progress.stage("proof (create_proof)");

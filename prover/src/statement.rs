@@ -5,8 +5,8 @@ use zkmargin_circuits::encoding::field_to_hex;
 use zkmargin_circuits::fixed::{format_units, MONEY_DECIMALS};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::{Needs, Shape};
-use zkmargin_circuits::statement::{Statement, StatementAccount, StatementGroup};
-use zkmargin_circuits::witness::MarginWitness;
+use zkmargin_circuits::statement::{covenant_text, Statement, StatementAccount, StatementGroup};
+use zkmargin_circuits::witness::{Claim, MarginWitness};
 
 use crate::engine::group_nets;
 use crate::portfolio::{Account, Portfolio};
@@ -30,14 +30,18 @@ pub struct ProofInputs {
     pub needs: Needs,
 }
 
-/// Builds the statement and witness of the claim (level, threshold in money units, nonce
+/// Builds the statement and witness of the claim (level, threshold and covenants, nonce
 /// hex) for a portfolio already checked against the market, with salts present.
-pub fn build(market: &Market, portfolio: &Portfolio, level: Level, threshold_units: i128, nonce: &str) -> ProofInputs {
+pub fn build(market: &Market, portfolio: &Portfolio, level: Level, claim: &Claim, nonce: &str) -> ProofInputs {
     let openings: Vec<AccountOpening> = portfolio.accounts.iter().map(opening).collect();
+    let covenants = &claim.covenants;
     let statement = Statement {
         level,
-        threshold: format_units(threshold_units, MONEY_DECIMALS),
+        threshold: format_units(claim.threshold_units, MONEY_DECIMALS),
         nonce: nonce.to_string(),
+        min_ratio: covenants.min_ratio.map(covenant_text),
+        min_equity: covenants.min_equity.map(covenant_text),
+        max_leverage: covenants.max_leverage.map(covenant_text),
         groups: portfolio.groups.iter().map(|g| StatementGroup { name: g.name.clone(), mode: g.mode }).collect(),
         accounts: portfolio
             .accounts

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use zkmargin_circuits::circuit::MarginCircuit;
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::tables::MarketTables;
-use zkmargin_circuits::witness::Plan;
+use zkmargin_circuits::witness::{Claim, Plan};
 use zkmargin_prover::engine::{self, money_to_common, COMMON_DECIMALS};
 use zkmargin_prover::portfolio::{Mode, Portfolio};
 use zkmargin_prover::prove::{prove, ProveError};
@@ -64,11 +64,12 @@ fn total_units(market: &Market, portfolio: &Portfolio, level: Level) -> i128 {
 }
 
 fn circuit_accepts(market: &Market, portfolio: &Portfolio, level: Level, threshold: i128) -> bool {
-    let inputs = build(market, portfolio, level, threshold, "");
+    let claim = Claim { threshold_units: threshold, ..Claim::default() };
+    let inputs = build(market, portfolio, level, &claim, "");
     let shape = shape_for(&inputs).unwrap();
     let tables = MarketTables::new(market, level, 8);
     let public = inputs.statement.public_inputs(&shape, &market.digest()).unwrap();
-    let plan = Plan::new(&shape, &tables, &inputs.witness, threshold, &public).unwrap();
+    let plan = Plan::new(&shape, &tables, &inputs.witness, &claim, &public).unwrap();
     let circuit = MarginCircuit::<8> { shape, tables, plan: Some(plan) };
     MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify().is_ok()
 }
@@ -96,7 +97,7 @@ proptest! {
         let threshold = (total_units(&market, &portfolio, level) + delta).max(0);
         let holds = engine::compute(&market, &portfolio).check_claim(level, money_to_common(threshold)).is_ok();
         let params = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("params");
-        match prove(&market, &portfolio, level, threshold, "", &params, &Silent) {
+        match prove(&market, &portfolio, level, &Claim { threshold_units: threshold, ..Claim::default() }, "", &params, &Silent) {
             Ok(proven) => {
                 prop_assert!(holds);
                 let outcome = Verifier::new(params).verify(&market, &proven.bundle, &Expectations::default()).unwrap();

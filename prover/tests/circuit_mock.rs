@@ -2,6 +2,7 @@
 //! constraint family a corrupted witness is rejected, for the reason expected.
 
 use ethnum::I256;
+use ff::PrimeField;
 use halo2_proofs::dev::{FailureLocation, MockProver, VerifyFailure};
 use zkmargin_circuits::circuit::{size, MarginCircuit, Sizing};
 use zkmargin_circuits::commitment::{commit_capacity, sponge, AccountOpening};
@@ -10,7 +11,7 @@ use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::Shape;
 use zkmargin_circuits::statement::{Statement, BINDING};
 use zkmargin_circuits::tables::{MarketTables, PNL_SHIFT_BITS};
-use zkmargin_circuits::witness::{group_nets, MarginWitness, Plan};
+use zkmargin_circuits::witness::{factors, group_nets, Claim, MarginWitness, Plan};
 use zkmargin_prover::engine::{self, COMMON_DECIMALS};
 use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::statement::{build, shape_for};
@@ -32,15 +33,19 @@ struct Case {
     tables: MarketTables,
     witness: MarginWitness,
     statement: Statement,
-    threshold: i128,
+    claim: Claim,
 }
 
 impl Case {
     fn new(market: Market, portfolio: &Portfolio, level: Level, threshold: i128) -> Case {
-        let inputs = build(&market, portfolio, level, threshold, "00ff");
+        Case::with_claim(market, portfolio, level, Claim { threshold_units: threshold, ..Claim::default() })
+    }
+
+    fn with_claim(market: Market, portfolio: &Portfolio, level: Level, claim: Claim) -> Case {
+        let inputs = build(&market, portfolio, level, &claim, "00ff");
         let shape = shape_for(&inputs).unwrap();
         let tables = MarketTables::new(&market, level, shape.scenarios);
-        Case { market, shape, tables, witness: inputs.witness, statement: inputs.statement, threshold }
+        Case { market, shape, tables, witness: inputs.witness, statement: inputs.statement, claim }
     }
 
     fn example(level: Level) -> Case {
@@ -49,7 +54,7 @@ impl Case {
     }
 
     fn plan(&self) -> Plan {
-        Plan::new(&self.shape, &self.tables, &self.witness, self.threshold, &self.public()).unwrap()
+        Plan::new(&self.shape, &self.tables, &self.witness, &self.claim, &self.public()).unwrap()
     }
 
     fn public(&self) -> Vec<Fp> {
@@ -138,7 +143,7 @@ fn forged_netting_is_rejected_by_the_logup_balance() {
     // Claim the short call position is half its true size: a lower requirement.
     let (_, n) = nets[0].iter_mut().find(|(_, n)| *n < 0).expect("the cross group is short a call");
     *n /= 2;
-    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, case.threshold, &case.public()).unwrap();
+    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, &case.claim, &case.public()).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }
 
@@ -181,16 +186,18 @@ fn negative_group_excess_cannot_wrap_around() {
 
 /// Lowers group 0's worst loss (as the requirement uses it) by one unit and keeps the
 /// requirement, excess and totals consistent with it (loss factor 1.0, initial level).
-fn lower_the_requirements_worst(plan: &mut Plan) {
+fn lower_the_requirements_worst(plan: &mut Plan, tables: &MarketTables) {
+    // One unit of worst loss is lf·o of requirement (at 10^-26; o = 1 without classes).
+    let step = Fp::from_u128(factors(tables).joint as u128);
     let totals = &mut plan.groups[0].totals;
     totals.worst -= Fp::one();
-    totals.requirement -= Fp::from(1_000_000);
-    totals.excess += Fp::from(1_000_000);
-    plan.total_excess += Fp::from(1_000_000);
+    totals.requirement -= step;
+    totals.excess += step;
+    plan.total_excess += step;
     for sum in &mut plan.excess_sums {
-        *sum += Fp::from(1_000_000);
+        *sum += step;
     }
-    plan.threshold_slack += Fp::from(1_000_000);
+    plan.threshold_slack += step;
 }
 
 #[test]
@@ -198,7 +205,7 @@ fn forged_maximum_below_a_loss_is_rejected() {
     let case = Case::example(Level::Initial);
     let mut plan = case.plan();
     // Lower the worst loss by one unit and keep every other figure consistent with it.
-    lower_the_requirements_worst(&mut plan);
+    lower_the_requirements_worst(&mut plan, &case.tables);
     let totals = &mut plan.groups[0].totals;
     for carried in &mut totals.carried_worst {
         *carried -= Fp::one();
@@ -216,7 +223,7 @@ fn commitment_opened_with_another_salt_is_rejected() {
     let case = Case::example(Level::Initial);
     let mut witness = case.witness.clone();
     witness.accounts[0].salt += Fp::one();
-    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, &case.public()).unwrap();
+    let plan = Plan::new(&case.shape, &case.tables, &witness, &case.claim, &case.public()).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }
 
@@ -310,7 +317,7 @@ fn pnl_or_mark_not_from_the_market_is_rejected() {
             _ => call.linear.initial -= 1,
         }
         let tables = MarketTables::new(&forged, Level::Initial, LANES);
-        let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold, &case.public()).unwrap();
+        let plan = Plan::new(&case.shape, &tables, &case.witness, &case.claim, &case.public()).unwrap();
         assert_rejected(case.run(plan), "lookup");
     }
 }
@@ -321,7 +328,7 @@ fn haircut_not_from_the_market_is_rejected() {
     let mut forged = case.market.clone();
     forged.assets[1].haircut = zkmargin_circuits::market::Haircut::Flat(0); // BTC at no haircut
     let tables = MarketTables::new(&forged, Level::Initial, LANES);
-    let plan = Plan::new(&case.shape, &tables, &case.witness, case.threshold, &case.public()).unwrap();
+    let plan = Plan::new(&case.shape, &tables, &case.witness, &case.claim, &case.public()).unwrap();
     assert_rejected(case.run(plan), "lookup");
 }
 
@@ -329,8 +336,12 @@ fn haircut_not_from_the_market_is_rejected() {
 fn wrong_collateral_value_is_rejected() {
     let case = Case::example(Level::Initial);
     let mut plan = case.plan();
+    // A holding's value in its tier one unit higher; a debt's one unit lower.
     plan.accounts[1].collateral[1].value_sum += Fp::one();
-    assert_rejected(case.run(plan), "collateral value");
+    assert_rejected(case.run(plan), "tier value");
+    let mut plan = case.plan();
+    plan.accounts[1].collateral[2].value_sum -= Fp::one();
+    assert_rejected(case.run(plan), "debt at full price");
 }
 
 #[test]
@@ -368,7 +379,7 @@ fn padding_account_cannot_carry_collateral() {
     ghost.collateral.push((case.tables.assets[0].id, 1_000_000_000_000));
     witness.accounts.push(ghost);
     witness.account_group.push(0);
-    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, &case.public()).unwrap();
+    let plan = Plan::new(&case.shape, &case.tables, &witness, &case.claim, &case.public()).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }
 
@@ -389,7 +400,7 @@ fn position_cannot_be_keyed_into_another_group() {
         let entry = nets[g].iter_mut().find(|(id, _)| *id == perp).unwrap();
         entry.1 += delta;
     }
-    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, case.threshold, &case.public()).unwrap();
+    let plan = Plan::with_nets(&case.shape, &case.tables, &case.witness, &nets, &case.claim, &case.public()).unwrap();
     assert_rejected(case.run(plan), "lookup");
 }
 
@@ -412,7 +423,7 @@ fn leading_entries_cannot_be_cut_off_an_opening() {
     forged.venue = state[0];
     forged.account = state[1];
     forged.positions.drain(..2);
-    let plan = Plan::new(&case.shape, &case.tables, &witness, case.threshold, &case.public()).unwrap();
+    let plan = Plan::new(&case.shape, &case.tables, &witness, &case.claim, &case.public()).unwrap();
     assert_rejected(case.run(plan), "permutation");
 }
 
@@ -436,7 +447,7 @@ fn packed_entry_cannot_be_opened_as_another_pair() {
     let mut plan = case.plan();
     let row = &mut plan.accounts[0].collateral[0];
     row.id -= Fp::one();
-    row.amount += pow2(72);
+    row.val += pow2(72);
     row.mag += pow2(72);
     let failures = assert_rejected(case.run(plan), "range check");
     assert!(failures.iter().any(|f| matches!(f, VerifyFailure::Lookup { .. })), "the asset must also fail its lookup");
@@ -867,7 +878,7 @@ fn the_slacks_are_taken_from_the_worst_loss_itself() {
     for (market, portfolio) in [example(), mirrored_example(12), folded_example()] {
         let case = Case::new(market, &portfolio, Level::Initial, 0);
         let mut plan = case.plan();
-        lower_the_requirements_worst(&mut plan);
+        lower_the_requirements_worst(&mut plan, &case.tables);
         let failures = case.run(plan).expect_err("a worst below a loss");
         assert_eq!(failed_names(&failures), ["worst carried in"]);
     }

@@ -48,7 +48,7 @@ fn main() {
     let market = Market::from_json("market", &generated.market_json).unwrap();
     let portfolio = Portfolio::from_json("portfolio", &generated.portfolio_json).unwrap();
     let started = Instant::now();
-    let proven = zkmargin_prover::prove::prove(&market, &portfolio, Level::Initial, 0, &spare(999), &params_dir, &Silent).unwrap();
+    let proven = zkmargin_prover::prove::prove(&market, &portfolio, Level::Initial, &Default::default(), &spare(999), &params_dir, &Silent).unwrap();
     eprintln!("proved the medium sample (k = {}) in {:.1?}", proven.bundle.circuit.k, started.elapsed());
     let variants: Vec<Bundle> = (0..n)
         .map(|i| {

@@ -6,7 +6,7 @@ use zkmargin_circuits::statement::Statement;
 
 /// The bundle format tag. Version 2: commitment encoding 2 (packed entries, a sponge
 /// of two entries per permutation) and the circuit that proves against it.
-pub const FORMAT: &str = "zkmargin-proof/2";
+pub const FORMAT: &str = "zkmargin-proof/3";
 
 /// Which market snapshot a proof is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

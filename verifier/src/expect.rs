@@ -230,6 +230,9 @@ mod tests {
             level: Level::Initial,
             threshold: "0.000000".into(),
             nonce: String::new(),
+            min_ratio: None,
+            min_equity: None,
+            max_leverage: None,
             groups: groups.iter().map(|g| StatementGroup { name: g.to_string(), mode: Mode::Portfolio }).collect(),
             accounts: accounts
                 .iter()

@@ -231,8 +231,8 @@ pub fn build_verifying_key(
 /// [`build_verifying_key`] with the tables built and the layout sized.
 fn keygen_in_layout(params: &Params<vesta::Affine>, tables: &MarketTables, shape: &Shape, wide: bool)
     -> Result<VerifyingKey<vesta::Affine>, String> {
-    with_circuit!(shape.scenarios, wide, S, W => {
-        let circuit = MarginCircuit::<S, W> { shape: *shape, tables: tables.clone(), plan: None };
+    with_circuit!(tables, wide, S, W, C => {
+        let circuit = MarginCircuit::<S, W, C> { shape: *shape, tables: tables.clone(), plan: None };
         keygen_vk(params, &circuit)
     })
     .map_err(|e| format!("{e:?}"))
@@ -333,9 +333,6 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
         });
     }
     let statement = &bundle.statement;
-    if let Some(why) = zkmargin_circuits::tables::unsupported(market, statement.level) {
-        return Err(Rejection::Statement(why));
-    }
     statement.threshold_units().map_err(Rejection::Statement)?;
     if let Some(why) = vacuous(statement) {
         return Err(Rejection::Vacuous(why));
@@ -369,7 +366,8 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
     }
     // The cheap bound first (no layout), then the exact k the prover uses: a layout pass
     // that counts rows and commits nothing.
-    let floor = estimated_k(market.instruments.len(), market.assets.len());
+    let tiers = market.assets.iter().map(|a| a.bands().len()).max().unwrap_or(1);
+    let floor = estimated_k(market.instruments.len(), market.assets.len() * tiers);
     if shape.k < floor {
         return Err(Rejection::Statement(format!("circuit shape: k = {} is too small for this market (at least {floor})", shape.k)));
     }

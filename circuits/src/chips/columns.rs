@@ -11,9 +11,15 @@
 //! `entry`, each on a row a gate ties to the column that uses it.
 //!
 //! Bounds (with the limits of [`crate::shape`]): |q|, |x| < 2^70; |n| < 2^80;
-//! money < 2^60, rates < 2^30; every loss, worst and slack < 2^160; every group excess
-//! < 2^200 (checked to 200 bits) and the total minus T < 2^205 (checked to 210 bits) —
-//! all far below the field (≈ 2^254), so no comparison wraps.
+//! money < 2^60, rates < 2^30; every loss, worst, class worst and slack checked below
+//! 2^160, and a group's sum of class worsts too. Group figures are at 10^-26 (quantity ×
+//! money × rate × rate): |equity| < 2^193 (collateral < 2^168 at 10^-20, marks < 2^152 at
+//! 10^-14), requirement < 2^212 (lf·o·worst and lf·(1 − o)·Σ worst_c < 2^210, charges
+//! < 2^192), so excess = equity − requirement is checked to 220 bits, the ratio slack
+//! 10^6·equity − ρ·requirement (|·| < 2^243) to 250, the total excess minus T (< 2^198)
+//! to 220, total equity minus the floor to 200 and λ·equity − 10^18·gross (< 2^228) to
+//! 230 bits: all below the field (> 2^253), so a negative figure can never pass as a
+//! small positive one.
 
 use halo2_proofs::circuit::{AssignedCell, Region, Value};
 use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Error, Expression, VirtualCells};
@@ -23,16 +29,24 @@ use ff::Field;
 use crate::chips::hash::{Absorption, Active, Word};
 use crate::encoding::Fp;
 
-/// Scenario-lane columns: S lanes fold into S / 8 rows per net slot (S ≥ 8).
+/// At most this many scenario-lane columns.
 pub const LANE_COLUMNS: usize = 8;
 
-/// Rows per net slot for `lanes` scenario lanes (F = S / 8, or 1 below 8 lanes).
-pub const fn fold_rows(lanes: usize) -> usize {
-    if lanes < LANE_COLUMNS {
-        1
+/// Lane columns for `lanes` scenario lanes: S / 2 up to [`LANE_COLUMNS`], so that every
+/// net slot has at least two rows (its second holds the notional, the gross notional's
+/// running sum and the risk class).
+pub const fn lane_columns(lanes: usize) -> usize {
+    if lanes / 2 < LANE_COLUMNS {
+        lanes / 2
     } else {
-        lanes / LANE_COLUMNS
+        LANE_COLUMNS
     }
+}
+
+/// Rows per net slot for `lanes` scenario lanes: F = S / [`lane_columns`] (2, 2, 4 for
+/// S = 8, 16, 32).
+pub const fn fold_rows(lanes: usize) -> usize {
+    lanes / lane_columns(lanes)
 }
 
 /// The shared advice columns (their roles per row kind are in each chip's layout).
@@ -67,8 +81,8 @@ impl MarginColumns {
         let mut advice = || meta.advice_column();
         let (idx, id, val, mag, flag, inv, chal) = (advice(), advice(), advice(), advice(), advice(), advice(), advice());
         let (logup, price, linear, short, sum_a, sum_b, sum_c) = (advice(), advice(), advice(), advice(), advice(), advice(), advice());
-        let width = lanes.min(LANE_COLUMNS);
-        assert_eq!(lanes % width, 0, "scenario lanes fold into whole rows");
+        let width = lane_columns(lanes);
+        assert!(width > 0 && lanes % width == 0, "scenario lanes fold into whole rows");
         let pnl: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
         let loss: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
         // Every value another region or a range check reads sits in one of these; the rest
@@ -91,6 +105,24 @@ impl MarginColumns {
     pub(crate) fn pnl_at(&self, m: &mut VirtualCells<Fp>, s: usize, rotation: i32) -> Expression<Fp> {
         let width = self.pnl.len();
         m.query_advice(self.pnl[s % width], Rotation(rotation + (s / width) as i32))
+    }
+
+    /// Where lane s sits in a run of F lane rows: (row, column).
+    pub fn lane_cell(&self, s: usize) -> (usize, usize) {
+        (s / self.pnl.len(), s % self.pnl.len())
+    }
+
+    /// Row below a closing or class block's first row of lane s's slack in `mag`: the
+    /// slacks of lane column c sit in a run of F rows, so that one gate per lane row reads
+    /// each at a fixed rotation (`1 + c·F`).
+    pub fn slack_row(&self, s: usize) -> usize {
+        let (row, col) = self.lane_cell(s);
+        1 + col * self.fold() + row
+    }
+
+    /// Rows of a group closing or a class block: its first row and the S slack rows.
+    pub fn block_rows(&self) -> usize {
+        self.lanes + 1
     }
 }
 

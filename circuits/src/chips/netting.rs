@@ -4,24 +4,37 @@
 //!
 //! **Net rows** (`q_net`, one region per group slot, before its closing rows
 //! ([`crate::chips::totals`]); fixed `group_tag` = g·2^250). Each net slot takes
-//! `F = S / 8` rows: the S scenario lanes fold into 8 columns, lane s in column `s mod 8`
-//! on row `s / 8` of its slot (F = 1, 2, 4 for S = 8, 16, 32):
+//! F rows: the S scenario lanes fold into W = min(8, S/2) columns, lane s in column
+//! `s mod W` on row `s / W` of its slot (F = 2, 2, 4 for S = 8, 16, 32):
 //! ```text
-//! | row     | idx | id | val | mag | price | linear | short | pnl[c]       | inv | chal | logup | sum_a | sum_b | sum_c | loss[c]              |
-//! | F·r     | k   | i  | n   | |n| | mark  | lin_L  | sc_L  | pnl_c        | 1/(chal−i−tag) | c | Σ n·inv | Σ n·mark | Σ |n|·lin | Σ n⁻·sc | Σ −n·pnl_c |
-//! | F·r + j |     |    | n   |     |       |        |       | pnl_{8j+c}   |     |      |       |       |       |       | Σ −n·pnl_{8j+c}      |
+//! | row     | idx | id | val | mag | flag | price    | linear | short | pnl[c]     | inv | chal | logup | sum_a    | sum_b | sum_c | loss[c]     |
+//! | F·r     | k   | i  | n   | |n| | w    | mark     | lin_L  | sc_L  | pnl_c      | 1/(chal−i−tag) | c | Σ n·inv | Σ n·mark | Σ |n|·lin | Σ n⁻·sc | Σ −n·pnl_c |
+//! | F·r + 1 |     |    | n   |     | w    | notional | class  |       | pnl_{W+c}  |     |      |       | Σ |n|·N |       |       | Σ −n·pnl_{W+c} |
+//! | F·r + j |     |    | n   |     | w    |          |        |       | pnl_{jW+c} |     |      |       |          |       |       | Σ −n·pnl_{jW+c} |
 //! ```
 //! `mag² = n²` with `mag` range-checked to 80 bits, so `mag = |n|`, and `n⁻ = (mag − n)/2`
 //! exactly;
 //! `inv·(chal − id − group_tag) = 1`; each running sum advances by its term to the next
-//! slot (F rows down). The scenario lanes advance row by row (`q_lane`, every row of a
-//! slot: `loss_c(+F) = loss_c − val·pnl_c` for each lane column c, with the slot's net
-//! carried down its rows in `val` by `q_net_carry`: `val(+1) = val` on rows 0..F−2), so
-//! that each lane column is queried at two rotations only (every query is a 32-byte
-//! evaluation in the proof); lookup `(idx, id, price, linear, short, pnl[0..S] + 2^60) ∈
-//! instruments` ([`crate::chips::market`]), the P&L read across the slot's F rows (idx
-//! is the market row + 1, < 2^20).
-//! `q_start_net` zeroes the sums on row 0, `q_start_lanes` the lanes on rows 0..F−1.
+//! slot (F rows down); the gross notional Σ |n|·N advances on the slot's second row
+//! (`q_gross`: `sum_a(+F) = sum_a + mag(−1)·price`). The scenario lanes advance row by
+//! row (`q_lane`, every row of a slot: `loss_c(+F) = loss_c − val·pnl_c` for each lane
+//! column c, with the slot's net carried down its rows in `val` by `q_net_carry`:
+//! `val(+1) = val` on rows 0..F−2), so that each lane column is queried at two rotations
+//! only (every query is a 32-byte evaluation in the proof); lookup `(idx, id, price,
+//! linear, short, price(+1), [linear(+1),] pnl[0..S] + 2^60) ∈ instruments`
+//! ([`crate::chips::market`]), the notional and class read on the slot's second row and
+//! the P&L across its F rows (idx is the market row + 1, < 2^20).
+//!
+//! **Risk classes** (circuits that margin each class on its own,
+//! [`crate::tables::MarketTables::class_mode`]): the slot's weight `w = 1/(chal − c)`
+//! with c its class (`flag·(chal − linear(+1)) = 1`), carried down the slot in `flag`,
+//! and the lanes accumulate the weighted losses: `loss_c(+F) = loss_c − flag·val·pnl_c`.
+//! After the last slot lane s holds `Σ_c L_{c,s}/(chal − c)` with `L_{c,s}` class c's
+//! loss in scenario s; the class chip ([`crate::chips::classes`]) recovers each `L_{c,s}`
+//! from it. Without classes `flag` is unused and the lanes hold the losses themselves.
+//!
+//! `q_start_net` zeroes the sums on row 0, `q_start_lanes` the lanes and `sum_a` on rows
+//! 0..F−1 (the mark sum and the gross notional start at zero).
 //! Every second slot (`q_net_word`) packs itself and the next slot into a net word in
 //! `entry` on its first row, `e(r) + e(r + 1)·2^101` with `e = k·2^81 + (n + 2^80)`
 //! (< 2^101); the net sponges absorb the words two at a time, slots 4j..4j+3 in one
@@ -31,7 +44,7 @@ use halo2_proofs::circuit::{AssignedCell, Region, Value};
 use halo2_proofs::plonk::{Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Selector, VirtualCells};
 use halo2_proofs::poly::Rotation;
 
-use crate::chips::columns::{assign_strided, cur, half, next, one, pairs, zero_start, MarginColumns};
+use crate::chips::columns::{assign_strided, cur, half, next, one, pairs, prev, zero_start, MarginColumns};
 use crate::chips::hash::{Absorption, Active};
 use crate::chips::market::MarketTableConfig;
 use crate::encoding::{pow2, Fp};
@@ -44,13 +57,23 @@ use crate::witness::{GroupPlan, NetRow};
 #[derive(Clone, Debug)]
 pub struct NettingConfig {
     cols: MarginColumns,
+    classes: bool,
     group_tag: Column<Fixed>,
     q_net: Selector,
+    q_gross: Selector,
     q_lane: Selector,
     q_net_carry: Selector,
     q_net_word: Selector,
     q_start_net: Selector,
     q_start_lanes: Selector,
+}
+
+impl NettingConfig {
+    /// The selector that carries `val` (and, with classes, `flag`) one row down: the
+    /// class chip carries its weights down a class block with it.
+    pub(crate) fn carry(&self) -> Selector {
+        self.q_net_carry
+    }
 }
 
 /// Cells of a group's net rows that other regions use.
@@ -78,12 +101,15 @@ pub struct NettingChip {
 }
 
 impl NettingChip {
-    /// Configures the net rows over `cols`, their numbers looked up in `market`.
+    /// Configures the net rows over `cols`, their numbers looked up in `market`; with
+    /// `classes`, the lanes weigh each slot by its risk class.
     pub fn configure(meta: &mut ConstraintSystem<Fp>, cols: &MarginColumns, market: &MarketTableConfig) -> NettingConfig {
         let config = NettingConfig {
             cols: cols.clone(),
+            classes: market.classes,
             group_tag: meta.fixed_column(),
             q_net: meta.complex_selector(),
+            q_gross: meta.selector(),
             q_lane: meta.selector(),
             q_net_carry: meta.selector(),
             q_net_word: meta.selector(),
@@ -106,25 +132,35 @@ impl NettingChip {
             let tag = m.query_fixed(config.group_tag);
             let f = c.fold() as i32;
             let next = |m: &mut VirtualCells<Fp>, col| m.query_advice(col, Rotation(f));
-            Constraints::with_selector(
-                q,
-                [
-                    ("magnitude", mag.clone() * mag.clone() - net.clone() * net.clone()),
-                    ("logUp inverse", inv.clone() * (chal.clone() - id - tag) - one()),
-                    ("logUp sum", next(m, c.logup) - logup - net.clone() * inv),
-                    ("challenge carried", next(m, c.chal) - chal),
-                    ("mark sum", next(m, c.sum_a) - cur(m, c.sum_a) - net * mark),
-                    ("linear sum", next(m, c.sum_b) - cur(m, c.sum_b) - mag * linear),
-                    ("short sum", next(m, c.sum_c) - cur(m, c.sum_c) - negative_part * short),
-                ],
-            )
+            let mut constraints = vec![
+                ("magnitude", mag.clone() * mag.clone() - net.clone() * net.clone()),
+                ("logUp inverse", inv.clone() * (chal.clone() - id - tag) - one()),
+                ("logUp sum", next(m, c.logup) - logup - net.clone() * inv),
+                ("challenge carried", next(m, c.chal) - chal.clone()),
+                ("mark sum", next(m, c.sum_a) - cur(m, c.sum_a) - net * mark),
+                ("linear sum", next(m, c.sum_b) - cur(m, c.sum_b) - mag * linear),
+                ("short sum", next(m, c.sum_c) - cur(m, c.sum_c) - negative_part * short),
+            ];
+            if config.classes {
+                let class = m.query_advice(c.linear, Rotation::next());
+                constraints.push(("class weight", cur(m, c.flag) * (chal - class) - one()));
+            }
+            Constraints::with_selector(q, constraints)
         });
 
-        // Every row of a net slot advances its lanes by the slot's net, read from `val`
-        // on the same row: each lane column is queried at two rotations only.
+        // The gross notional advances on each slot's second row, where the notional sits.
+        meta.create_gate("gross notional", |m| {
+            let q = m.query_selector(config.q_gross);
+            let f = Rotation(c.fold() as i32);
+            let step = m.query_advice(c.sum_a, f) - cur(m, c.sum_a) - prev(m, c.mag) * cur(m, c.price);
+            Constraints::with_selector(q, [("gross sum", step)])
+        });
+
+        // Every row of a net slot advances its lanes by the slot's (weighted) net, read from
+        // `val` (and `flag`) on the same row: each lane column is queried at two rotations.
         meta.create_gate("scenario row", |m| {
             let q = m.query_selector(config.q_lane);
-            let net = cur(m, c.val);
+            let net = if config.classes { cur(m, c.flag) * cur(m, c.val) } else { cur(m, c.val) };
             let f = Rotation(c.fold() as i32);
             let constraints: Vec<_> = c
                 .pnl
@@ -138,18 +174,27 @@ impl NettingChip {
             Constraints::with_selector(q, constraints)
         });
 
-        // The slot's net repeated on its further rows (where the gate above reads it).
+        // The slot's net (and class weight) repeated on its further rows.
         meta.create_gate("net carried", |m| {
             let q = m.query_selector(config.q_net_carry);
-            Constraints::with_selector(q, [("net carried", next(m, c.val) - cur(m, c.val))])
+            let mut constraints = vec![("net carried", next(m, c.val) - cur(m, c.val))];
+            if config.classes {
+                constraints.push(("weight carried", next(m, c.flag) - cur(m, c.flag)));
+            }
+            Constraints::with_selector(q, constraints)
         });
 
         meta.lookup(|m| {
             let q = m.query_selector(config.q_net);
             let mut inputs: Vec<Expression<Fp>> =
                 [c.idx, c.id, c.price, c.linear, c.short].iter().map(|&col| m.query_advice(col, Rotation::cur())).collect();
+            inputs.push(m.query_advice(c.price, Rotation::next()));
+            if config.classes {
+                inputs.push(m.query_advice(c.linear, Rotation::next()));
+            }
             let shift = Expression::Constant(pow2(PNL_SHIFT_BITS));
             inputs.extend((0..c.lanes).map(|s| c.pnl_at(m, s, 0) + shift.clone()));
+            debug_assert_eq!(inputs.len(), market.first_pnl() + c.lanes);
             inputs.into_iter().zip(market.instrument.iter()).map(|(x, &t)| (q.clone() * x, t)).collect::<Vec<_>>()
         });
 
@@ -164,8 +209,10 @@ impl NettingChip {
             Constraints::with_selector(q, [("net word", cur(m, c.entry) - this - following * shift)])
         });
 
-        zero_start(meta, "net sums start at zero", config.q_start_net, vec![c.logup, c.sum_a, c.sum_b, c.sum_c]);
-        zero_start(meta, "scenario losses start at zero", config.q_start_lanes, c.loss.clone());
+        zero_start(meta, "net sums start at zero", config.q_start_net, vec![c.logup, c.sum_b, c.sum_c]);
+        let mut lanes = c.loss.clone();
+        lanes.push(c.sum_a);
+        zero_start(meta, "scenario losses start at zero", config.q_start_lanes, lanes);
     }
 
     /// A chip for one synthesis pass.
@@ -184,17 +231,26 @@ impl NettingInstructions for NettingChip {
         for j in 0..f {
             q.q_start_lanes.enable(region, j)?;
         }
+        let known = |r: usize, v: &dyn Fn(&NetRow) -> Fp| rows.map_or(Value::unknown(), |rows| Value::known(v(&rows[r])));
         for r in 0..slots {
             q.q_net.enable(region, f * r)?;
+            q.q_gross.enable(region, f * r + 1)?;
             region.assign_fixed(|| "group tag", q.group_tag, f * r, || Value::known(group_tag(g)))?;
             for j in 0..f {
                 q.q_lane.enable(region, f * r + j)?;
             }
             for j in 1..f {
                 q.q_net_carry.enable(region, f * r + j - 1)?;
-                let net = rows.map_or(Value::unknown(), |rows| Value::known(rows[r].carried_net[j - 1]));
-                region.assign_advice(|| "net carried", c.val, f * r + j, || net)?;
+                region.assign_advice(|| "net carried", c.val, f * r + j, || known(r, &|n| n.carried_net[j - 1]))?;
             }
+            if q.classes {
+                region.assign_advice(|| "weight", c.flag, f * r, || known(r, &|n| n.weight))?;
+                for j in 1..f {
+                    region.assign_advice(|| "weight carried", c.flag, f * r + j, || known(r, &|n| n.carried_weight[j - 1]))?;
+                }
+                region.assign_advice(|| "class", c.linear, f * r + 1, || known(r, &|n| n.class))?;
+            }
+            region.assign_advice(|| "notional", c.price, f * r + 1, || known(r, &|n| n.notional))?;
         }
         for r in (0..slots).step_by(2) {
             q.q_net_word.enable(region, f * r)?;
@@ -215,17 +271,21 @@ impl NettingInstructions for NettingChip {
         column(c.sum_b, all, |n| n.linear_sum)?;
         column(c.sum_c, all, |n| n.short_sum)?;
         column(c.chal, all, |n| n.challenge)?;
+        assign_strided(region, c.sum_a, rows, all, 1, f, |n| n.gross_sum)?;
+        // The unused sum_a cells of each start row (rows 2..F−1 are zeroed by q_start_lanes).
+        for j in 2..f {
+            region.assign_advice(|| "sum_a start", c.sum_a, j, || Value::known(Fp::zero()))?;
+        }
         // Lane s of slot r sits in column s mod W, row f·r + s / W (slot `slots` is the
         // closing rows' final lanes).
-        let width = c.pnl.len();
         for r in 0..all {
             for s in 0..c.lanes {
-                let (row, col) = (f * r + s / width, s % width);
-                let known = |v: &dyn Fn(&NetRow) -> Fp| rows.map_or(Value::unknown(), |rows| Value::known(v(&rows[r])));
+                let (lane_row, col) = c.lane_cell(s);
+                let row = f * r + lane_row;
                 if r < slots {
-                    region.assign_advice(|| "pnl", c.pnl[col], row, || known(&|n| n.pnl[s]))?;
+                    region.assign_advice(|| "pnl", c.pnl[col], row, || known(r, &|n| n.pnl[s]))?;
                 }
-                region.assign_advice(|| "loss", c.loss[col], row, || known(&|n| n.loss[s]))?;
+                region.assign_advice(|| "loss", c.loss[col], row, || known(r, &|n| n.loss[s]))?;
             }
         }
         // Net words: on the first row of every second slot, two per absorption.

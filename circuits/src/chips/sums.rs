@@ -6,7 +6,12 @@
 //! `q_start_dot` sets `s = 0` on row 0.
 //!
 //! **Threshold** (`q_threshold`): `| val: T | flag: total | mag: slack |` with
-//! `slack = total − T` (range-checked: total ≥ T).
+//! `slack = total − T` (range-checked: total ≥ T): the claim's threshold, the equity
+//! floor, a class-margined joint worst against a scenario's summed class losses.
+//!
+//! **Leverage** (`q_leverage`): `| val: Σ equity | flag: λ | entry: Σ gross | mag: slack |`
+//! with `slack = λ·Σ equity − 10^18·Σ gross` (range-checked: gross ≤ λ·equity; λ and the
+//! gross are 0 when no cap is claimed).
 //!
 //! **Public inputs** (`q_public`, the circuit's first region, so its row r is the
 //! absolute row r): `val = instance` on the same row. Every public value (commitments,
@@ -14,11 +19,12 @@
 //! copy of its `val` cell; the instance column itself takes no copies.
 
 use halo2_proofs::circuit::{AssignedCell, Layouter, Value};
-use halo2_proofs::plonk::{Column, ConstraintSystem, Constraints, Error, Instance, Selector};
+use halo2_proofs::plonk::{Column, ConstraintSystem, Constraints, Error, Expression, Instance, Selector};
 use halo2_proofs::poly::Rotation;
 
 use crate::chips::columns::{cur, next, zero_start, MarginColumns};
 use crate::encoding::Fp;
+use crate::fixed::MONEY_SCALE;
 
 /// Selectors of the sum rows (over the shared [`MarginColumns`]) and the instance column.
 #[derive(Clone, Debug)]
@@ -28,6 +34,7 @@ pub struct SumConfig {
     q_dot: Selector,
     q_sum: Selector,
     q_threshold: Selector,
+    q_leverage: Selector,
     q_public: Selector,
     q_start_dot: Selector,
 }
@@ -56,6 +63,16 @@ pub trait SumInstructions {
         threshold: &AssignedCell<Fp, Fp>,
         slack: Option<Fp>,
     ) -> Result<AssignedCell<Fp, Fp>, Error>;
+    /// λ·equity − 10^18·gross with λ the public `cap` cell, `slack` as planned; returns the
+    /// slack cell to range-check.
+    fn leverage_slack(
+        &self,
+        layouter: &mut impl Layouter<Fp>,
+        equity: &AssignedCell<Fp, Fp>,
+        cap: &AssignedCell<Fp, Fp>,
+        gross: &AssignedCell<Fp, Fp>,
+        slack: Option<Fp>,
+    ) -> Result<AssignedCell<Fp, Fp>, Error>;
     /// The `count` public inputs as cells holding `values` (prover only; the gate ties
     /// each to its instance row): the first region of the circuit, so that its row r is
     /// instance row r.
@@ -78,6 +95,7 @@ impl SumChip {
             q_dot: meta.selector(),
             q_sum: meta.selector(),
             q_threshold: meta.selector(),
+            q_leverage: meta.selector(),
             q_public: meta.selector(),
             q_start_dot: meta.selector(),
         };
@@ -113,6 +131,13 @@ impl SumChip {
             let q = m.query_selector(config.q_threshold);
             let (threshold, total, slack) = (cur(m, c.val), cur(m, c.flag), cur(m, c.mag));
             Constraints::with_selector(q, [("slack", slack - (total - threshold))])
+        });
+
+        meta.create_gate("leverage", |m| {
+            let q = m.query_selector(config.q_leverage);
+            let (equity, cap, gross, slack) = (cur(m, c.val), cur(m, c.flag), cur(m, c.entry), cur(m, c.mag));
+            let scale = Expression::Constant(crate::chips::columns::fp(MONEY_SCALE * MONEY_SCALE * MONEY_SCALE));
+            Constraints::with_selector(q, [("slack", slack - (cap * equity - scale * gross))])
         });
 
         zero_start(meta, "weighted sum starts at zero", config.q_start_dot, vec![c.mag]);
@@ -164,6 +189,27 @@ impl SumInstructions for SumChip {
                 q.q_threshold.enable(&mut region, 0)?;
                 threshold.copy_advice(|| "threshold", &mut region, c.val, 0)?;
                 total.copy_advice(|| "total", &mut region, c.flag, 0)?;
+                region.assign_advice(|| "slack", c.mag, 0, || slack.map_or(Value::unknown(), Value::known))
+            },
+        )
+    }
+
+    fn leverage_slack(
+        &self,
+        layouter: &mut impl Layouter<Fp>,
+        equity: &AssignedCell<Fp, Fp>,
+        cap: &AssignedCell<Fp, Fp>,
+        gross: &AssignedCell<Fp, Fp>,
+        slack: Option<Fp>,
+    ) -> Result<AssignedCell<Fp, Fp>, Error> {
+        let (q, c) = (&self.config, &self.config.cols);
+        layouter.assign_region(
+            || "leverage",
+            |mut region| {
+                q.q_leverage.enable(&mut region, 0)?;
+                equity.copy_advice(|| "equity", &mut region, c.val, 0)?;
+                cap.copy_advice(|| "cap", &mut region, c.flag, 0)?;
+                gross.copy_advice(|| "gross", &mut region, c.entry, 0)?;
                 region.assign_advice(|| "slack", c.mag, 0, || slack.map_or(Value::unknown(), Value::known))
             },
         )

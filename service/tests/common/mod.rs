@@ -99,7 +99,7 @@ pub fn bundle_with_nonce(nonce: &str) -> Value {
             let portfolio =
                 Portfolio::from_json("portfolio.json", &std::fs::read_to_string(example("portfolio.json")).unwrap()).unwrap();
             let mut proven =
-                zkmargin_prover::prove::prove(&market, &portfolio, Level::Initial, 1000 * 1_000_000, nonce, &params_dir(), &Silent)
+                zkmargin_prover::prove::prove(&market, &portfolio, Level::Initial, &zkmargin_circuits::witness::Claim { threshold_units: 1000 * 1_000_000, ..Default::default() }, nonce, &params_dir(), &Silent)
                     .unwrap();
             proven.bundle.attestations = attestations(AS_OF);
             serde_json::from_str(&proven.bundle.to_json()).unwrap()
