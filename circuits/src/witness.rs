@@ -353,6 +353,28 @@ pub struct Claim {
     pub covenants: Covenants,
 }
 
+/// A group's class figures as the prover states them: each class's loss per lane and its
+/// worst (what the class blocks hold and the class run hashes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassFigures {
+    /// Per class, its loss per lane.
+    pub losses: Vec<Vec<I256>>,
+    /// Per class, its worst.
+    pub worsts: Vec<I256>,
+}
+
+/// What a soundness test forges in a plan ([`Plan::forged`]); an honest prover forges
+/// nothing ([`Forgery::default`]).
+#[derive(Default)]
+pub struct Forgery<'a> {
+    /// Net rows per group slot instead of the true nets.
+    pub nets: Option<&'a [Vec<(Fp, i128)>]>,
+    /// Edits group slot g's class figures before they are hashed.
+    pub classes: Option<&'a dyn Fn(usize, &mut ClassFigures)>,
+    /// Edits the tier parts of (account slot, collateral slot) (the greedy split otherwise).
+    pub parts: Option<&'a dyn Fn(usize, usize, &mut [i128])>,
+}
+
 /// The absorptions of a group's class run for `tables` (0 without risk classes).
 pub fn class_absorptions(tables: &MarketTables) -> usize {
     if tables.class_mode() {
@@ -380,6 +402,8 @@ struct NetPass {
     linear_sum: I256,
     short_sum: I256,
     gross: I256,
+    /// Σ −n·pnl_s over every slot, per lane (unweighted; padding slots included).
+    losses: Vec<I256>,
 }
 
 impl Plan {
@@ -387,8 +411,7 @@ impl Plan {
     /// statement's public inputs `public` ([`crate::statement::PublicLayout`]; the binding
     /// is one of them).
     pub fn new(shape: &Shape, tables: &MarketTables, witness: &MarginWitness, claim: &Claim, public: &[Fp]) -> Result<Plan, PlanError> {
-        let nets = group_nets(witness, shape.groups);
-        Plan::with_nets(shape, tables, witness, &nets, claim, public)
+        Plan::forged(shape, tables, witness, claim, public, &Forgery::default())
     }
 
     /// Plans with the given net rows per group slot instead of the true nets (an honest
@@ -401,6 +424,27 @@ impl Plan {
         claim: &Claim,
         public: &[Fp],
     ) -> Result<Plan, PlanError> {
+        Plan::forged(shape, tables, witness, claim, public, &Forgery { nets: Some(nets), ..Forgery::default() })
+    }
+
+    /// Plans with what `forgery` forges, every other value derived from it as an honest
+    /// prover would (soundness tests: each constraint must refuse what it is there to).
+    pub fn forged(
+        shape: &Shape,
+        tables: &MarketTables,
+        witness: &MarginWitness,
+        claim: &Claim,
+        public: &[Fp],
+        forgery: &Forgery<'_>,
+    ) -> Result<Plan, PlanError> {
+        let true_nets;
+        let nets = match forgery.nets {
+            Some(nets) => nets,
+            None => {
+                true_nets = group_nets(witness, shape.groups);
+                &true_nets
+            }
+        };
         let fit = |what: &str, have: usize, room: usize| {
             if have > room {
                 Err(PlanError::DoesNotFit(format!("{have} {what}, room for {room}")))
@@ -443,8 +487,9 @@ impl Plan {
             let mut slots = Vec::with_capacity(shape.nets);
             for slot in 0..shape.nets {
                 let (id, n) = list.get(slot).copied().unwrap_or((Fp::ZERO, 0));
-                if n == 0 && id == Fp::ZERO {
-                    slots.push((Fp::ZERO, Fp::ZERO, 0, None));
+                if id == Fp::ZERO {
+                    // The padding instrument (a net there only in a forged witness).
+                    slots.push((Fp::ZERO, Fp::ZERO, n, None));
                 } else {
                     let i = *instruments
                         .get(&key(&id))
@@ -488,14 +533,27 @@ impl Plan {
             .collect();
         let scenarios = tables.scenarios;
         let worst_of = |losses: &[I256]| losses[..scenarios].iter().copied().fold(I256::ZERO, I256::max);
+        let class_figures: Vec<ClassFigures> = class_losses
+            .into_iter()
+            .enumerate()
+            .map(|(g, losses)| {
+                let worsts = losses.iter().map(|l| worst_of(l)).collect();
+                let mut figures = ClassFigures { losses, worsts };
+                if let Some(edit) = forgery.classes {
+                    edit(g, &mut figures);
+                }
+                figures
+            })
+            .collect();
         let class_messages: Vec<Vec<Fp>> = if class_mode {
-            class_losses
+            class_figures
                 .iter()
-                .map(|per_class| {
-                    per_class
+                .map(|figures| {
+                    figures
+                        .losses
                         .iter()
-                        .flat_map(|losses| {
-                            let worst = worst_of(losses);
+                        .zip(&figures.worsts)
+                        .flat_map(|(losses, &worst)| {
                             std::iter::once(worst).chain(losses[..scenarios].iter().map(move |&l| worst - l)).map(wide_to_field)
                         })
                         .collect()
@@ -539,7 +597,7 @@ impl Plan {
                 logup += qty * inv;
             }
             positions.push(PositionRow { logup, challenge: chal, tag, ..Default::default() });
-            let (collateral, value) = Self::collateral_rows(shape, tables, &assets, opening, a)?;
+            let (collateral, value) = Self::collateral_rows(shape, tables, &assets, opening, a, forgery.parts)?;
             collateral_value[a] = value;
             accounts.push(AccountPlan {
                 venue: opening.venue,
@@ -569,8 +627,13 @@ impl Plan {
         for (g, slots) in net_slots.iter().enumerate() {
             let pass = Self::net_pass(tables, slots, group_tag(g), chal, &class_weights);
             let rows = pass.rows;
-            let group_classes = &class_losses[g];
-            let joint_losses: Vec<I256> = (0..tables.lanes).map(|s| group_classes.iter().map(|l| l[s]).sum()).collect();
+            let group_classes = &class_figures[g].losses;
+            // The joint losses: the lanes themselves, or with classes the stated class losses summed.
+            let joint_losses: Vec<I256> = if class_mode {
+                (0..tables.lanes).map(|s| group_classes.iter().map(|l| l[s]).sum()).collect()
+            } else {
+                pass.losses.clone()
+            };
             let worst = worst_of(&joint_losses);
             let collateral: I256 = witness
                 .account_group
@@ -579,7 +642,7 @@ impl Plan {
                 .filter(|&(_, &ag)| ag == g)
                 .map(|(a, _)| collateral_value[a])
                 .sum();
-            let class_worsts: Vec<I256> = if class_mode { group_classes.iter().map(|l| worst_of(l)).collect() } else { Vec::new() };
+            let class_worsts: Vec<I256> = if class_mode { class_figures[g].worsts.clone() } else { Vec::new() };
             let class_worst_total: I256 = class_worsts.iter().copied().sum();
             let portfolio = witness.group_modes.get(g) == Some(&Mode::Portfolio);
             let requirement = if portfolio {
@@ -693,6 +756,7 @@ impl Plan {
         assets: &BTreeMap<[u8; 32], usize>,
         opening: &AccountOpening,
         a: usize,
+        forge_parts: Option<&dyn Fn(usize, usize, &mut [i128])>,
     ) -> Result<(Vec<CollateralRow>, I256), PlanError> {
         let mut rows = Vec::with_capacity(shape.collateral * (1 + tables.tiers) + 1);
         let mut value_sum = I256::ZERO;
@@ -720,11 +784,22 @@ impl Plan {
                 ..Default::default()
             });
             value_sum -= wide((-amount).max(0)) * wide(price) * wide(RATE_SCALE);
+            // The greedy split: each tier takes what is left, up to its width.
+            let mut parts: Vec<i128> = (0..tables.tiers)
+                .scan(holding, |left, t| {
+                    let width = asset.map_or(Some(0), |r| r.tiers[t].width);
+                    let part = width.map_or(*left, |w| (*left).min(w));
+                    *left -= part;
+                    Some(part)
+                })
+                .collect();
+            if let Some(edit) = forge_parts {
+                edit(a, slot, &mut parts);
+            }
             let mut rem = holding;
-            for t in 0..tables.tiers {
+            for (t, &part) in parts.iter().enumerate() {
                 let tier = asset.map(|r| r.tiers[t]);
-                let (complement, width) = tier.map_or((0, Some(0)), |t| (t.complement, t.width));
-                let part = width.map_or(rem, |w| rem.min(w));
+                let complement = tier.map_or(0, |t| t.complement);
                 let width_cell = tier.map_or(Fp::ZERO, |t| t.width_cell());
                 rows.push(CollateralRow {
                     id,
@@ -755,6 +830,7 @@ impl Plan {
         let (mut logup, mut mark_sum, mut linear_sum, mut short_sum, mut gross) =
             (Fp::ZERO, I256::ZERO, I256::ZERO, I256::ZERO, I256::ZERO);
         let mut loss = vec![Fp::ZERO; lanes];
+        let mut losses = vec![I256::ZERO; lanes];
         let mut rows = Vec::with_capacity(slots.len() + 1);
         for &(idx, id, n, row) in slots {
             let row = row.map(|i| &tables.instruments[i]);
@@ -798,6 +874,9 @@ impl Plan {
             for (l, p) in loss.iter_mut().zip(&pnl_f) {
                 *l -= factor * p;
             }
+            for (l, &p) in losses.iter_mut().zip(&pnl) {
+                *l -= wide(n) * wide(p);
+            }
         }
         rows.push(NetRow {
             logup,
@@ -810,6 +889,6 @@ impl Plan {
             pnl: vec![Fp::ZERO; lanes],
             ..Default::default()
         });
-        NetPass { rows, mark_sum, linear_sum, short_sum, gross }
+        NetPass { rows, mark_sum, linear_sum, short_sum, gross, losses }
     }
 }

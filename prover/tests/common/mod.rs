@@ -1,6 +1,8 @@
 //! Strategies shared by the property tests: small random markets and portfolios.
 #![allow(dead_code)]
 
+pub mod mock;
+
 use proptest::prelude::*;
 use zkmargin_circuits::market::{Asset, Haircut, Instrument, Market, PerLevel};
 use zkmargin_prover::portfolio::{Account, Collateral, Group, Mode, Portfolio, Position};
