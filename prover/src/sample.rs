@@ -47,7 +47,7 @@ use zkmargin_publisher::black76::{Black76, OptionKind};
 use zkmargin_publisher::build::{linear_pnl, option_pnl, InstrumentFigures, Snapshot};
 use zkmargin_publisher::scenario::{scenario_name, Scenario, Shock, VolShock};
 
-use crate::engine::{compute, MarginReport};
+use crate::engine::{asset_value, compute, MarginReport, COMMON_DECIMALS};
 use crate::portfolio::{Mode, Portfolio};
 
 /// Size profile of a sample.
@@ -921,7 +921,9 @@ fn evaluate(shape: &Shape, data: &MarketData, accounts: &[Acc], market: &Market)
 
 /// A common-scale figure in USD, for sizing only.
 fn common_to_f64(x: I256) -> f64 {
-    i128::try_from(x).expect("figure fits i128") as f64 / 1e20
+    // At 10^-20 (exact for a market without class offsets), as samples were always sized.
+    let units = x / I256::from(10i128.pow(COMMON_DECIMALS - 20));
+    i128::try_from(units).expect("figure fits i128") as f64 / 1e20
 }
 
 /// Generates the sample of `profile` for `seed`. Same profile and seed => same bytes.
@@ -958,7 +960,7 @@ pub fn generate(profile: Profile, seed: u64) -> Sample {
 /// it with the engine.
 fn top_up(shape: &Shape, data: &MarketData, accounts: &mut [Acc], market: &Market) -> String {
     let usdc = &market.assets[market.asset_index("USDC").expect("USDC is listed")];
-    let usdc_unit_value = usdc.value(1);
+    let usdc_unit_value = asset_value(usdc, 1);
     let thousand = 1_000 * QTY_SCALE;
     for round in 0..3 {
         let (portfolio_json, report) = evaluate(shape, data, accounts, market);
@@ -1152,7 +1154,7 @@ mod tests {
                 topped += 1;
                 let f = &figures.levels.initial;
                 let slack = f.excess * I256::from(10) - f.requirement;
-                assert!(slack < I256::from(10_000) * I256::from(10i128.pow(20)), "{} {slack}", figures.name);
+                assert!(slack < crate::engine::money_to_common(10_000 * 1_000_000), "{} {slack}", figures.name);
             }
         }
         assert!(topped > 0, "some group needed a top-up");
