@@ -36,6 +36,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print the exact margin report of a portfolio against a market (no proof).
+    ///
+    /// Per group: equity; per level the requirement, excess, margin ratio (equity /
+    /// requirement) and worst joint scenario; the worst loss of each risk class the group
+    /// holds. Totals: excess per level, equity, gross notional and leverage (gross
+    /// notional / total equity). Money has 6 decimals: requirements, class losses, gross
+    /// notional and leverage rounded up; equity, excess and ratios rounded down.
     Margin {
         /// Public market snapshot (market.json).
         #[arg(long)]
@@ -43,7 +49,8 @@ enum Command {
         /// Private portfolio (portfolio.json).
         #[arg(long)]
         portfolio: PathBuf,
-        /// Print the report as one JSON object.
+        /// Print the report as one JSON object (SPEC section 6, with `classes` and `ratio`
+        /// per level and `equity`, `gross_notional`, `leverage` in `total`).
         #[arg(long)]
         json: bool,
     },
