@@ -45,7 +45,8 @@ use zkmargin_circuits::fixed::{format_units, MONEY_DECIMALS, QTY_DECIMALS, QTY_S
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_publisher::black76::{Black76, OptionKind};
 use zkmargin_publisher::build::{linear_pnl, option_pnl, InstrumentFigures, Snapshot};
-use zkmargin_publisher::scenario::{scenario_name, Scenario, Shock, VolShock};
+use zkmargin_publisher::input::Haircut;
+use zkmargin_publisher::scenario::{scenario_name, Scenario, VolShock};
 
 use crate::engine::{asset_value, compute, MarginReport, COMMON_DECIMALS};
 use crate::portfolio::{Mode, Portfolio};
@@ -464,18 +465,18 @@ fn scenarios(shape: &Shape) -> Vec<Scenario> {
         for (label, mult) in [("up", VOL_UP), ("down", VOL_DOWN)] {
             out.push(Scenario {
                 name: scenario_name(i128::from(bp) * 10_000, label, None),
-                shock: Shock { spot_move: f64::from(bp) / 10_000.0, vol: VolShock::Multiply(mult), cover: 1.0 },
+                spot_moves: vec![f64::from(bp) / 10_000.0; shape.underlyings],
+                vol: VolShock::Multiply(mult),
+                cover: 1.0,
             });
         }
     }
     for &(bp, cover) in shape.tails {
         out.push(Scenario {
             name: scenario_name(i128::from(bp) * 10_000, "up", Some(&plain(i128::from(cover), 2))),
-            shock: Shock {
-                spot_move: f64::from(bp) / 10_000.0,
-                vol: VolShock::Multiply(VOL_UP),
-                cover: f64::from(cover) / 100.0,
-            },
+            spot_moves: vec![f64::from(bp) / 10_000.0; shape.underlyings],
+            vol: VolShock::Multiply(VOL_UP),
+            cover: f64::from(cover) / 100.0,
         });
     }
     out
@@ -528,7 +529,7 @@ fn linear_instrument(id: String, u: usize, notional: f64, rate: f64, scen: &[Sce
         underlying: u,
         kind: Kind::Linear,
         mark: 0,
-        pnl: scen.iter().map(|s| money_floor(linear_pnl(notional, &s.shock))).collect(),
+        pnl: scen.iter().map(|s| money_floor(linear_pnl(notional, &s.shock(u)))).collect(),
         linear: (money_ceil(notional * rate), money_ceil(notional * rate / 2.0)),
         short_charge: (0, 0),
     }
@@ -596,7 +597,7 @@ fn build_market(shape: &Shape, seed: u64) -> MarketData {
                 for (slot, (kind, option_kind, suffix)) in kinds.into_iter().enumerate() {
                     let option = Black76 { kind: option_kind, forward, strike, vol: sigma, t, df };
                     let value = option.price();
-                    let pnl = scenarios.iter().map(|s| money_floor(option_pnl(&option, &s.shock))).collect();
+                    let pnl = scenarios.iter().map(|s| money_floor(option_pnl(&option, &s.shock(u)))).collect();
                     let mark = money_round(value);
                     let linear = value + 1.5 * spec.initial_rate * spot;
                     pair[slot] = instruments.len();
@@ -632,6 +633,7 @@ fn market_json(id: &str, data: &MarketData) -> String {
         quote: "USD".to_string(),
         scenarios: data.scenarios.iter().map(|s| s.name.clone()).collect(),
         loss_factor: ["1.0".to_string(), "0.8".to_string()],
+        class_offset: None,
         instruments: data
             .instruments
             .iter()
@@ -641,9 +643,11 @@ fn market_json(id: &str, data: &MarketData) -> String {
                 pnl: ins.pnl.clone(),
                 linear: [ins.linear.0, ins.linear.1],
                 short_charge: [ins.short_charge.0, ins.short_charge.1],
+                class: None,
+                notional: None,
             })
             .collect(),
-        assets: data.assets.iter().map(|&(id, price, haircut, _)| (id.to_string(), price, haircut)).collect(),
+        assets: data.assets.iter().map(|&(id, price, haircut, _)| (id.to_string(), price, Haircut::Flat(haircut))).collect(),
     }
     .to_json()
 }
