@@ -178,26 +178,6 @@ fn margin_text_is_a_table_per_group() {
     }
 }
 
-/// A pair trade over two risk classes with a class offset, notionals and a tiered asset.
-fn classes_market() -> Value {
-    json!({
-        "version": 1, "id": "pair", "as_of": "2026-11-25T08:00:00Z", "quote": "USD",
-        "scenarios": ["down", "up"],
-        "loss_factor": {"initial": "1", "maintenance": "0.8"},
-        "class_offset": {"initial": "0.25", "maintenance": "0.5"},
-        "instruments": [
-            {"id": "BTC-PERP", "mark": "0", "pnl": ["-100", "100"], "linear": {"initial": "10", "maintenance": "5"},
-             "short_charge": {"initial": "0", "maintenance": "0"}, "class": "BTC", "notional": "1000"},
-            {"id": "ETH-PERP", "mark": "0", "pnl": ["-90", "90"], "linear": {"initial": "9", "maintenance": "4.5"},
-             "short_charge": {"initial": "0", "maintenance": "0"}, "class": "ETH", "notional": "900"}
-        ],
-        "assets": [
-            {"id": "USD", "price": "1", "haircut": "0"},
-            {"id": "XYZ", "price": "100", "tiers": [{"up_to": "10", "haircut": "0.1"}, {"haircut": "0.25"}]}
-        ]
-    })
-}
-
 fn classes_portfolio() -> Value {
     json!({"version": 1, "owner": "o", "groups": [{"name": "pair", "mode": "portfolio"}],
         "accounts": [{"venue": "v", "account": "a", "group": "pair",
@@ -207,9 +187,11 @@ fn classes_portfolio() -> Value {
 
 #[test]
 fn margin_reports_classes_tiers_and_covenant_figures() {
+    // Two risk classes with a class offset, notionals and a tiered asset (shared with the
+    // engine's tests).
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/classes-market.json");
     let dir = tempfile::tempdir().unwrap();
-    let (m, p) = (dir.path().join("market.json"), dir.path().join("portfolio.json"));
-    std::fs::write(&m, classes_market().to_string()).unwrap();
+    let p = dir.path().join("portfolio.json");
     std::fs::write(&p, classes_portfolio().to_string()).unwrap();
     let out = zkmargin().args(["margin", "--json", "--market"]).arg(&m).arg("--portfolio").arg(&p).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -374,6 +356,58 @@ fn sample_is_deterministic_for_every_profile() {
             .arg(a.path().join("portfolio.json"))
             .assert()
             .success();
+    }
+}
+
+#[test]
+fn sample_with_a_class_offset() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let args = |offset: Option<&str>, dir: &Path| {
+        let mut cmd = zkmargin();
+        cmd.args(["sample", "--profile", "medium", "--seed", "3", "--out"]).arg(dir);
+        if let Some(offset) = offset {
+            cmd.args(["--class-offset", offset]);
+        }
+        cmd.assert().success();
+    };
+    args(Some("0"), dirs[0].path());
+    args(Some("0"), dirs[1].path());
+    args(None, dirs[2].path());
+    for file in ["market.json", "portfolio.json"] {
+        assert!(std::fs::read(dirs[0].path().join(file)).unwrap() == std::fs::read(dirs[1].path().join(file)).unwrap(), "{file}");
+    }
+    let margin = |dir: &Path| -> Value {
+        let out = zkmargin()
+            .args(["margin", "--json", "--market"])
+            .arg(dir.join("market.json"))
+            .arg("--portfolio")
+            .arg(dir.join("portfolio.json"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (offset, joint) = (margin(dirs[0].path()), margin(dirs[2].path()));
+    assert_eq!(offset["market"], "sample-medium-seed3-offset-0");
+    assert_eq!(joint["market"], "sample-medium-seed3");
+    let market: Value = serde_json::from_slice(&std::fs::read(dirs[0].path().join("market.json")).unwrap()).unwrap();
+    assert_eq!(market["class_offset"], json!({"initial": "0", "maintenance": "0"}));
+    assert_eq!(market["instruments"][0]["class"], "BTC");
+    // Every group keeps a cushion of at least 10 % of its (higher) requirement.
+    let units = |v: &Value| zkmargin_circuits::fixed::parse_units(v.as_str().unwrap(), zkmargin_circuits::fixed::DecimalKind::Money).unwrap();
+    for g in offset["groups"].as_array().unwrap() {
+        for level in ["initial", "maintenance"] {
+            assert!(units(&g[level]["excess"]) * 10 >= units(&g[level]["requirement"]), "{} {level}", g["name"]);
+        }
+    }
+    let req = |v: &Value| units(&v["groups"][0]["initial"]["requirement"]);
+    assert!(req(&offset) > req(&joint), "offset 0 charges the cross-underlying hedges");
+    // A rate outside [0, 1] or with too many decimals: exit 2, naming the option.
+    for bad in ["1.5", "-0.1", "0.1234567", "x"] {
+        let out = zkmargin().args(["sample", "--class-offset", bad, "--out"]).arg(dirs[0].path().join("bad")).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--class-offset"), "{bad}");
+        assert!(!dirs[0].path().join("bad").exists(), "nothing written for {bad}");
     }
 }
 

@@ -283,29 +283,11 @@ fn shared_example_reproduces_expected_report() {
 // ---------------------------------------------------------------------------------------
 
 /// Two risk classes (BTC, ETH) over two scenarios, class offsets 0.25 (initial) and 0.5
-/// (maintenance), notionals on the perpetuals only, a tiered asset.
+/// (maintenance), notionals on the perpetuals only (not on ETH-CALL), a tiered asset XYZ
+/// (price 100: up to 10 units at a 10 % haircut, above at 25 %). The CLI tests use it too.
 fn classes_market() -> serde_json::Value {
-    json!({
-        "version": 1, "id": "classes", "as_of": "2026-11-25T08:00:00Z", "quote": "USD",
-        "scenarios": ["down", "up"],
-        "loss_factor": {"initial": "1", "maintenance": "0.8"},
-        "class_offset": {"initial": "0.25", "maintenance": "0.5"},
-        "instruments": [
-            {"id": "BTC-PERP", "mark": "0", "pnl": ["-100", "100"],
-             "linear": {"initial": "10", "maintenance": "5"},
-             "short_charge": {"initial": "0", "maintenance": "0"}, "class": "BTC", "notional": "1000"},
-            {"id": "ETH-PERP", "mark": "0", "pnl": ["-90", "90"],
-             "linear": {"initial": "9", "maintenance": "4.5"},
-             "short_charge": {"initial": "0", "maintenance": "0"}, "class": "ETH", "notional": "900"},
-            {"id": "ETH-CALL", "mark": "5", "pnl": ["-5", "20"],
-             "linear": {"initial": "3", "maintenance": "1.5"},
-             "short_charge": {"initial": "2", "maintenance": "1"}, "class": "ETH"}
-        ],
-        "assets": [
-            {"id": "USD", "price": "1", "haircut": "0"},
-            {"id": "XYZ", "price": "100", "tiers": [{"up_to": "10", "haircut": "0.1"}, {"haircut": "0.25"}]}
-        ]
-    })
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/classes-market.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn parse_market(v: &serde_json::Value) -> Market {
