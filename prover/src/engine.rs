@@ -28,9 +28,6 @@ pub const LOSS_DECIMALS: u32 = 14;
 /// Decimal places of an asset value as [`Asset::value`] gives it: quantity × money × rate.
 const VALUE_DECIMALS: u32 = 20;
 
-/// Decimal places of the blended worst loss: quantity × money × rate.
-pub const BLENDED_DECIMALS: u32 = 20;
-
 /// The worst loss of one risk class of a group (SPEC section 5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClassFigures {
