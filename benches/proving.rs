@@ -30,7 +30,7 @@ fn workload(profile: Profile) -> (Market, Portfolio, i128) {
     let market = Market::from_json("market.json", &sample.market_json).unwrap();
     let portfolio = Portfolio::from_json("portfolio.json", &sample.portfolio_json).unwrap();
     let total = engine::compute(&market, &portfolio).total_excess(Level::Initial);
-    let threshold = (total / ethnum::I256::from(10i128.pow(14))).as_i128();
+    let threshold = engine::common_to_money(total, engine::Rounding::Down);
     (market, portfolio, threshold)
 }
 

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use zkmargin_circuits::market::Level;
+use zkmargin_circuits::fixed::{parse_units, DecimalKind, RATE_SCALE};
+use zkmargin_circuits::market::{Level, PerLevel};
 use zkmargin_prover::engine;
 use zkmargin_prover::report;
 use zkmargin_prover::sample::{self, Profile};
@@ -36,6 +37,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print the exact margin report of a portfolio against a market (no proof).
+    ///
+    /// Per group: equity; per level the requirement, excess, margin ratio (equity /
+    /// requirement) and worst joint scenario; the worst loss of each risk class the group
+    /// holds. Totals: excess per level, equity, gross notional and leverage (gross
+    /// notional / total equity). Money has 6 decimals: requirements, class losses, gross
+    /// notional and leverage rounded up; equity, excess and ratios rounded down.
     Margin {
         /// Public market snapshot (market.json).
         #[arg(long)]
@@ -43,7 +50,8 @@ enum Command {
         /// Private portfolio (portfolio.json).
         #[arg(long)]
         portfolio: PathBuf,
-        /// Print the report as one JSON object.
+        /// Print the report as one JSON object (SPEC section 6, with `classes` and `ratio`
+        /// per level and `equity`, `gross_notional`, `leverage` in `total`).
         #[arg(long)]
         json: bool,
     },
@@ -58,6 +66,12 @@ enum Command {
         /// Directory to write into (created when missing).
         #[arg(long)]
         out: PathBuf,
+        /// Write the market with this `class_offset` (a rate in [0, 1], both levels):
+        /// every instrument's class is its underlying, so 0 margins each underlying on
+        /// its own and sums them; the collateral is sized for the higher requirement.
+        /// Absent: no offset (1, the joint figure).
+        #[arg(long = "class-offset", value_name = "R", allow_negative_numbers = true)]
+        class_offset: Option<String>,
     },
     /// Add a fresh random salt to every account of a portfolio that has none.
     Init {
@@ -277,7 +291,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let progress = progress::Reporter::new(cli.quiet);
     match cli.command {
         Command::Margin { market, portfolio, json } => margin(&market, &portfolio, json),
-        Command::Sample { profile, seed, out } => write_sample(profile, seed, &out),
+        Command::Sample { profile, seed, out, class_offset } => write_sample(profile, seed, &out, class_offset.as_deref()),
         Command::Init { portfolio } => commands::init(&portfolio),
         Command::Commit { portfolio, json } => commands::commit(&portfolio, json),
         Command::Prove { market, portfolio, level, threshold, nonce, attestations, out } => {
@@ -350,10 +364,22 @@ fn margin(market: &Path, portfolio: &Path, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-fn write_sample(profile: Profile, seed: u64, out: &Path) -> Result<(), CliError> {
+/// Parses `--class-offset`: a rate in [0, 1] with at most 6 decimals.
+fn class_offset_units(text: &str) -> Result<i128, CliError> {
+    let between = "a rate between 0 and 1 (at most 6 decimals) is expected";
+    let units = parse_units(text, DecimalKind::Rate).map_err(|e| CliError::Usage(format!("--class-offset {text:?}: {e}; {between}")))?;
+    if units > RATE_SCALE {
+        return Err(CliError::Usage(format!("--class-offset {text:?}: {between}")));
+    }
+    Ok(units)
+}
+
+fn write_sample(profile: Profile, seed: u64, out: &Path, class_offset: Option<&str>) -> Result<(), CliError> {
+    let class_offset = class_offset.map(class_offset_units).transpose()?;
+    let options = sample::SampleOptions { class_offset: class_offset.map(|o| PerLevel { initial: o, maintenance: o }) };
     std::fs::create_dir_all(out)
         .map_err(|e| CliError::Output(format!("cannot create {}: {e}", out.display())))?;
-    let generated = sample::generate(profile, seed);
+    let generated = sample::generate_with(profile, seed, &options);
     let market = out.join("market.json");
     let portfolio = out.join("portfolio.json");
     io::write_atomic(&market, generated.market_json.as_bytes())?;

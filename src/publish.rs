@@ -4,14 +4,16 @@ use std::path::Path;
 
 use zkmargin_circuits::input::InputError;
 use zkmargin_circuits::market::Market;
+use zkmargin_circuits::shape::SCENARIO_LANES;
 use zkmargin_publisher::build::{build, Method};
 use zkmargin_publisher::input::{self as publisher_input, canonical_time, parse_grid, parse_time, Instruments, Rates};
 
 use crate::error::CliError;
 use crate::io;
 
-/// The proving limit on scenarios (README, "Commands").
-const PROVABLE_SCENARIOS: usize = 32;
+/// The proving limit on scenarios: the widest scenario lanes of the circuit (README,
+/// "Commands"); a grid that produces more is refused.
+const PROVABLE_SCENARIOS: usize = SCENARIO_LANES[SCENARIO_LANES.len() - 1];
 
 fn input(e: publisher_input::InputError) -> CliError {
     CliError::Input(InputError::new(&e.source, e.path, e.message))
@@ -42,12 +44,13 @@ pub fn market_build(
     }
     let name = |p: &Path| p.display().to_string();
     let instruments_def = Instruments::parse(&name(instruments), &io::read_text(instruments)?, as_of_secs).map_err(input)?;
-    let scenarios = parse_grid(&name(grid), &io::read_text(grid)?).map_err(input)?;
+    let scenarios = parse_grid(&name(grid), &io::read_text(grid)?, &instruments_def.underlyings).map_err(input)?;
+    scenarios.check_count(&name(grid), PROVABLE_SCENARIOS).map_err(input)?;
     let rates_def = Rates::parse(&name(rates), &io::read_text(rates)?).map_err(input)?;
     let sources = [name(instruments), name(grid), name(rates)];
     let snapshot = build(
         &instruments_def,
-        &scenarios,
+        &scenarios.scenarios,
         &rates_def,
         [sources[0].as_str(), sources[1].as_str(), sources[2].as_str()],
         id,
@@ -72,11 +75,5 @@ pub fn market_build(
         market.assets.len()
     );
     outln!("digest {}; wrote {}", market.digest_hex(), out.display());
-    if market.scenarios.len() > PROVABLE_SCENARIOS {
-        eprintln!(
-            "note: {} scenarios; proofs support up to {PROVABLE_SCENARIOS} (the snapshot is still valid for `margin`)",
-            market.scenarios.len()
-        );
-    }
     Ok(())
 }

@@ -18,8 +18,17 @@ fn example(file: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(example_path(file)).unwrap()).unwrap()
 }
 
-#[test]
-fn margin_json_reproduces_the_shared_example() {
+/// Whether `actual` has every field of `expected` with the same value (objects may carry
+/// more keys; arrays and scalars must be equal element by element).
+fn includes(actual: &Value, expected: &Value) -> bool {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => e.iter().all(|(k, v)| a.get(k).is_some_and(|x| includes(x, v))),
+        (Value::Array(a), Value::Array(e)) => a.len() == e.len() && a.iter().zip(e).all(|(x, v)| includes(x, v)),
+        _ => actual == expected,
+    }
+}
+
+fn example_margin_json() -> String {
     let out = zkmargin()
         .args(["margin", "--json", "--market"])
         .arg(example_path("market.json"))
@@ -28,15 +37,116 @@ fn margin_json_reproduces_the_shared_example() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed, example("expected-margin.json"));
-    // Byte for byte, layout included.
-    assert_eq!(String::from_utf8_lossy(&out.stdout), std::fs::read_to_string(example_path("expected-margin.json")).unwrap());
-    // Key order as in SPEC section 6.
-    let text = String::from_utf8(out.stdout).unwrap();
-    let order = ["\"market\"", "\"groups\"", "\"name\"", "\"mode\"", "\"equity\"", "\"initial\"", "\"maintenance\"", "\"total\""];
-    let positions: Vec<usize> = order.iter().map(|k| text.find(k).unwrap()).collect();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn margin_json_reproduces_the_shared_example() {
+    let text = example_margin_json();
+    let printed: Value = serde_json::from_str(&text).unwrap();
+    // Every field of the contract's expected report, with its value (the class and
+    // covenant fields of SPEC sections 5 and 10 come in addition).
+    let expected = example("expected-margin.json");
+    assert!(includes(&printed, &expected), "{text}");
+    let mut changed = expected.clone();
+    changed["total"]["initial_excess"] = json!("73112.062501");
+    assert!(!includes(&printed, &changed), "the comparison sees a changed figure");
+    // Key order: SPEC section 6's keys in its order, the new keys after them.
+    let order = [
+        "\"market\"", "\"groups\"", "\"name\"", "\"mode\"", "\"equity\"", "\"initial\"", "\"requirement\"", "\"excess\"",
+        "\"worst_scenario\"", "\"classes\"", "\"ratio\"", "\"maintenance\"", "\"total\"", "\"initial_excess\"",
+        "\"maintenance_excess\"", "\"equity\": \"162727", "\"gross_notional\"", "\"leverage\"",
+    ];
+    let positions: Vec<usize> = order.iter().map(|k| text.find(k).unwrap_or_else(|| panic!("no {k}"))).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+}
+
+/// The example's whole report, pinned byte for byte: the contract's fields as in
+/// `examples/expected-margin.json`, then each level's classes (the example names none:
+/// one unnamed class, also for the standard-mode group) and ratio, and the totals'
+/// equity, gross notional and leverage (null: the example publishes no notionals).
+const EXAMPLE_FULL: &str = r#"{
+ "market": "example-btc-2026-11-25T08:00Z",
+ "groups": [
+  {
+   "name": "cross",
+   "mode": "portfolio",
+   "equity": "147727.562500",
+   "initial": {
+    "requirement": "82790.500000",
+    "excess": "64937.062500",
+    "worst_scenario": "spot+15%/vol-up",
+    "classes": [
+     {
+      "class": "",
+      "worst": "78240.500000",
+      "worst_scenario": "spot+15%/vol-up"
+     }
+    ],
+    "ratio": "1.784354"
+   },
+   "maintenance": {
+    "requirement": "65322.400000",
+    "excess": "82405.162500",
+    "worst_scenario": "spot+15%/vol-up",
+    "classes": [
+     {
+      "class": "",
+      "worst": "78240.500000",
+      "worst_scenario": "spot+15%/vol-up"
+     }
+    ],
+    "ratio": "2.261514"
+   }
+  },
+  {
+   "name": "iso-perp",
+   "mode": "standard",
+   "equity": "15000.000000",
+   "initial": {
+    "requirement": "6825.000000",
+    "excess": "8175.000000",
+    "worst_scenario": null,
+    "classes": [
+     {
+      "class": "",
+      "worst": "20475.000000",
+      "worst_scenario": "spot+15%/vol-up"
+     }
+    ],
+    "ratio": "2.197802"
+   },
+   "maintenance": {
+    "requirement": "3412.500000",
+    "excess": "11587.500000",
+    "worst_scenario": null,
+    "classes": [
+     {
+      "class": "",
+      "worst": "20475.000000",
+      "worst_scenario": "spot+15%/vol-up"
+     }
+    ],
+    "ratio": "4.395604"
+   }
+  }
+ ],
+ "total": {
+  "initial_excess": "73112.062500",
+  "maintenance_excess": "93992.662500",
+  "equity": "162727.562500",
+  "gross_notional": null,
+  "leverage": null
+ }
+}
+"#;
+
+#[test]
+fn margin_json_of_the_example_is_pinned() {
+    // cross: worst 78240.5 at spot+15%/vol-up plus 10 · 455 of short charges = 82790.5;
+    // 147727.5625 / 82790.5 = 1.7843543…; iso-perp: 1.5 short PERP loses 20475 at
+    // spot+15%; 15000 / 6825 = 2.1978021….
+    assert_eq!(example_margin_json(), EXAMPLE_FULL);
 }
 
 #[test]
@@ -50,7 +160,65 @@ fn margin_text_is_a_table_per_group() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for needle in ["group cross (portfolio mode)", "group iso-perp (standard mode)", "147727.562500", "82790.500000", "spot+15%/vol-up", "73112.062500"] {
+    for needle in [
+        "group cross (portfolio mode)",
+        "group iso-perp (standard mode)",
+        "147727.562500",
+        "82790.500000",
+        "spot+15%/vol-up",
+        "73112.062500",
+        "1.784354",
+        "4.395604",
+        "(unnamed)",
+        "78240.500000",
+        "162727.562500",
+        "no notional for BTC-PERP",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
+fn classes_portfolio() -> Value {
+    json!({"version": 1, "owner": "o", "groups": [{"name": "pair", "mode": "portfolio"}],
+        "accounts": [{"venue": "v", "account": "a", "group": "pair",
+            "positions": [{"instrument": "BTC-PERP", "qty": "1"}, {"instrument": "ETH-PERP", "qty": "-1"}],
+            "collateral": [{"asset": "USD", "amount": "550"}, {"asset": "XYZ", "amount": "10.5"}]}]})
+}
+
+#[test]
+fn margin_reports_classes_tiers_and_covenant_figures() {
+    // Two risk classes with a class offset, notionals and a tiered asset (shared with the
+    // engine's tests).
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/classes-market.json");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("portfolio.json");
+    std::fs::write(&p, classes_portfolio().to_string()).unwrap();
+    let out = zkmargin().args(["margin", "--json", "--market"]).arg(&m).arg("--portfolio").arg(&p).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Equity: 550 + 10 · 90 + 0.5 · 75 = 1487.5. Joint 10 (down), BTC 100 (down), ETH 90
+    // (up): initial 10 + 0.75 · 180 = 145; maintenance 0.8 · (10 + 0.5 · 180) = 80.
+    let g = &v["groups"][0];
+    assert_eq!(g["equity"], "1487.500000");
+    assert_eq!(g["initial"]["requirement"], "145.000000");
+    assert_eq!(g["maintenance"]["requirement"], "80.000000");
+    assert_eq!(g["initial"]["worst_scenario"], "down");
+    let classes = json!([
+        {"class": "BTC", "worst": "100.000000", "worst_scenario": "down"},
+        {"class": "ETH", "worst": "90.000000", "worst_scenario": "up"}
+    ]);
+    assert_eq!(g["initial"]["classes"], classes);
+    assert_eq!(g["maintenance"]["classes"], classes);
+    assert_eq!(g["initial"]["ratio"], "10.258620"); // 1487.5 / 145 = 10.2586206…
+    assert_eq!(g["maintenance"]["ratio"], "18.593750");
+    // 1900 / 1487.5 = 1.2773109…, rounded up.
+    let total = json!({"initial_excess": "1342.500000", "maintenance_excess": "1407.500000",
+        "equity": "1487.500000", "gross_notional": "1900.000000", "leverage": "1.277311"});
+    assert_eq!(v["total"], total);
+    // The text report shows the same figures for people.
+    let out = zkmargin().args(["margin", "--market"]).arg(&m).arg("--portfolio").arg(&p).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in ["risk class", "100.000000  down", "90.000000  up", "10.258620", "1900.000000", "1.277311x"] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
 }
@@ -188,6 +356,58 @@ fn sample_is_deterministic_for_every_profile() {
             .arg(a.path().join("portfolio.json"))
             .assert()
             .success();
+    }
+}
+
+#[test]
+fn sample_with_a_class_offset() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let args = |offset: Option<&str>, dir: &Path| {
+        let mut cmd = zkmargin();
+        cmd.args(["sample", "--profile", "medium", "--seed", "3", "--out"]).arg(dir);
+        if let Some(offset) = offset {
+            cmd.args(["--class-offset", offset]);
+        }
+        cmd.assert().success();
+    };
+    args(Some("0"), dirs[0].path());
+    args(Some("0"), dirs[1].path());
+    args(None, dirs[2].path());
+    for file in ["market.json", "portfolio.json"] {
+        assert!(std::fs::read(dirs[0].path().join(file)).unwrap() == std::fs::read(dirs[1].path().join(file)).unwrap(), "{file}");
+    }
+    let margin = |dir: &Path| -> Value {
+        let out = zkmargin()
+            .args(["margin", "--json", "--market"])
+            .arg(dir.join("market.json"))
+            .arg("--portfolio")
+            .arg(dir.join("portfolio.json"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let (offset, joint) = (margin(dirs[0].path()), margin(dirs[2].path()));
+    assert_eq!(offset["market"], "sample-medium-seed3-offset-0");
+    assert_eq!(joint["market"], "sample-medium-seed3");
+    let market: Value = serde_json::from_slice(&std::fs::read(dirs[0].path().join("market.json")).unwrap()).unwrap();
+    assert_eq!(market["class_offset"], json!({"initial": "0", "maintenance": "0"}));
+    assert_eq!(market["instruments"][0]["class"], "BTC");
+    // Every group keeps a cushion of at least 10 % of its (higher) requirement.
+    let units = |v: &Value| zkmargin_circuits::fixed::parse_units(v.as_str().unwrap(), zkmargin_circuits::fixed::DecimalKind::Money).unwrap();
+    for g in offset["groups"].as_array().unwrap() {
+        for level in ["initial", "maintenance"] {
+            assert!(units(&g[level]["excess"]) * 10 >= units(&g[level]["requirement"]), "{} {level}", g["name"]);
+        }
+    }
+    let req = |v: &Value| units(&v["groups"][0]["initial"]["requirement"]);
+    assert!(req(&offset) > req(&joint), "offset 0 charges the cross-underlying hedges");
+    // A rate outside [0, 1] or with too many decimals: exit 2, naming the option.
+    for bad in ["1.5", "-0.1", "0.1234567", "x"] {
+        let out = zkmargin().args(["sample", "--class-offset", bad, "--out"]).arg(dirs[0].path().join("bad")).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--class-offset"), "{bad}");
+        assert!(!dirs[0].path().join("bad").exists(), "nothing written for {bad}");
     }
 }
 

@@ -1,5 +1,6 @@
 //! End-to-end tests of the risk publisher: `market build` from the example inputs, its
-//! strict inputs, and a market built, signed by two publishers, proved against and
+//! strict inputs, risk classes, correlated scenarios and covenant fields, the
+//! 32-scenario refusal, and a market built, signed by two publishers, proved against and
 //! verified under a publisher quorum of 2.
 
 mod common;
@@ -144,6 +145,98 @@ fn market_build_keeps_the_contracts_number_rules_and_one_spelling_of_as_of() {
     ]);
     assert_eq!(res.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&res.stderr).contains("control characters"));
+}
+
+#[test]
+fn market_build_publishes_classes_correlated_scenarios_and_covenant_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    for out in [&a, &b] {
+        ok(build(&example("instruments.json"), &example("grid-classes.json"), &example("rates-classes.json"), "full", out));
+    }
+    let bytes = std::fs::read(&a).unwrap();
+    assert_eq!(bytes, std::fs::read(&b).unwrap(), "two builds, two byte strings");
+    // Read as JSON (the fields are the market parser's to accept; here, what is written).
+    let market: Value = serde_json::from_slice(&bytes).unwrap();
+    let names: Vec<&str> = market["scenarios"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert_eq!(names.len(), 14 + 2 + 6 + 5);
+    assert_eq!(&names[16..18], ["BTC+5%/ETH-5%/vol-same", "ETH+5%/BTC-5%/vol-same"]);
+    assert_eq!(names[22], "2020-03-12 Black Thursday");
+    assert_eq!(market["class_offset"], json!({"initial": "0.5", "maintenance": "0.7"}));
+    for ins in market["instruments"].as_array().unwrap() {
+        let underlying = ins["id"].as_str().unwrap().split('-').next().unwrap();
+        assert_eq!(ins["class"], underlying, "{ins}");
+        assert!(ins["notional"].is_string(), "{ins}");
+    }
+    let btc = &market["assets"][2];
+    assert_eq!(btc["tiers"], json!([{"up_to": "10", "haircut": "0.1"}, {"up_to": "50", "haircut": "0.15"}, {"haircut": "0.25"}]));
+    assert!(btc.get("haircut").is_none());
+    // The ETH leg of the BTC/ETH spread: −5 % of 3050.5; BTC's: +5 % of 91000.
+    let perp = |id: &str| market["instruments"].as_array().unwrap().iter().find(|i| i["id"] == id).unwrap().clone();
+    assert_eq!(perp("ETH-PERP")["pnl"][16], "-152.525");
+    assert_eq!(perp("BTC-PERP")["pnl"][16], "4550");
+    assert_eq!(perp("SOL-PERP")["pnl"][16], "0");
+}
+
+#[test]
+fn market_build_refuses_more_scenarios_than_a_proof_supports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.json");
+    let grid = write(dir.path(), "grid.json", &json!({"version": 1, "scenarios": [
+        {"grid": {"spot_moves": ["-0.15", "-0.1", "-0.05", "0", "0.05", "0.1", "0.15"], "vol_moves": [{"label": "up", "multiply": "1.25"}, {"label": "down", "multiply": "0.8"}]}},
+        {"extreme": {"spot_moves": ["-0.45", "0.45"], "vol_move": {"label": "same"}, "cover": "0.35"}},
+        {"spread": {"spot_moves": ["0.05", "0.1", "0.2"]}},
+        {"joint": {"name": "2020-03-12", "spot_moves": {"BTC": "-0.372", "ETH": "-0.424"}}}
+    ]}));
+    let res = build(&example("instruments.json"), &grid, &example("rates.json"), "full", &out);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(2), "{err}");
+    let grid_name = s(&grid);
+    for part in [grid_name.as_str(), "35 scenarios, more than the 32", "scenarios[0].grid 14", "scenarios[1].extreme 2", "scenarios[2].spread 18", "scenarios[3].joint 1"] {
+        assert!(err.contains(part), "stderr does not mention {part:?}: {err}");
+    }
+    assert!(!out.exists());
+}
+
+#[test]
+fn market_build_refuses_bad_class_scenario_and_tier_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.json");
+    let refused = |instruments: &Path, grid: &Path, rates: &Path, needles: &[&str]| {
+        let res = build(instruments, grid, rates, "full", &out);
+        let err = String::from_utf8_lossy(&res.stderr).into_owned();
+        assert_eq!(res.status.code(), Some(2), "{err}");
+        for n in needles {
+            assert!(err.contains(n), "stderr does not mention {n:?}: {err}");
+        }
+        assert!(!out.exists());
+    };
+    let mut v = common::read(&example("instruments.json"));
+    v["underlyings"][1]["move_scale"] = json!("1.3333333");
+    let instruments = write(dir.path(), "instruments.json", &v);
+    refused(&instruments, &example("grid.json"), &example("rates.json"), &[&s(&instruments), "underlyings[1].move_scale", "1.3333333"]);
+    let mut v = common::read(&example("instruments.json"));
+    v["instruments"][0]["class"] = json!("");
+    let instruments = write(dir.path(), "instruments.json", &v);
+    refused(&instruments, &example("grid.json"), &example("rates.json"), &["instruments[0].class", "1 to 128 bytes"]);
+
+    let grid = write(dir.path(), "grid.json", &json!({"version": 1, "scenarios": [{"joint": {"name": "d", "spot_moves": {"DOGE": "-0.5"}}}]}));
+    refused(&example("instruments.json"), &grid, &example("rates.json"), &[&s(&grid), "scenarios[0].joint.spot_moves.DOGE", "unknown underlying \"DOGE\""]);
+    let grid = write(dir.path(), "grid.json", &json!({"version": 1, "scenarios": [{"spread": {"spot_moves": ["1.5"]}}]}));
+    refused(&example("instruments.json"), &grid, &example("rates.json"), &["scenarios[0].spread.spot_moves[0]", "1.5"]);
+
+    let mut v = common::read(&example("rates-classes.json"));
+    v["assets"][2]["haircut"] = json!("0.1");
+    let rates = write(dir.path(), "rates.json", &v);
+    refused(&example("instruments.json"), &example("grid.json"), &rates, &[&s(&rates), "assets[2]", "\"BTC\"", "got both"]);
+    let mut v = common::read(&example("rates-classes.json"));
+    v["assets"][3]["tiers"][1]["haircut"] = json!("0.1");
+    let rates = write(dir.path(), "rates.json", &v);
+    refused(&example("instruments.json"), &example("grid.json"), &rates, &["assets[3].tiers[1].haircut", "must not decrease", "0.1"]);
+    let mut v = common::read(&example("rates-classes.json"));
+    v["class_offset"]["maintenance"] = json!("1.01");
+    let rates = write(dir.path(), "rates.json", &v);
+    refused(&example("instruments.json"), &example("grid.json"), &rates, &["class_offset.maintenance", "1.01"]);
 }
 
 fn write(dir: &Path, name: &str, value: &Value) -> PathBuf {

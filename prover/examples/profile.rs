@@ -37,7 +37,7 @@ fn main() {
     let market = Market::from_json("market.json", &sample.market_json).unwrap();
     let portfolio = Portfolio::from_json("portfolio.json", &sample.portfolio_json).unwrap();
     let total = engine::compute(&market, &portfolio).total_excess(Level::Initial);
-    let threshold = (total / ethnum::I256::from(10i128.pow(14))).as_i128();
+    let threshold = engine::common_to_money(total, engine::Rounding::Down);
 
     println!("{}", baseline::run(14, &dir));
     let proven = prove(&market, &portfolio, Level::Initial, &Claim { threshold_units: threshold, ..Claim::default() }, "", &dir, &zkmargin_verifier::progress::Silent).unwrap();

@@ -9,7 +9,9 @@
 //! - **Instruments** per underlying: a perpetual (`BTC-PERP`), three dated futures
 //!   (`BTC-25DEC26`, ...) and option chains (`BTC-26MAR27-100000-C`, a `d` standing for
 //!   the decimal point in fractional strikes: `XRP-26MAR27-2d2-P`) with calls and puts
-//!   over strikes centred on the forward, spaced by expiry and vol.
+//!   over strikes centred on the forward, spaced by expiry and vol. Every instrument is
+//!   one unit of its underlying: its `class` is the underlying (`BTC`) and its `notional`
+//!   the underlying's spot, exactly (contract size 1 × spot).
 //! - **Scenarios**: a spot × vol grid (every spot move with vol up ×1.25 and vol down
 //!   ×0.8) plus dampened tail moves whose P&L is multiplied by a cover fraction
 //!   (`spot-50%/vol-up (x0.2)`). Every instrument is revalued in every scenario with the
@@ -23,7 +25,8 @@
 //!   options `premium + 1.5 × that rate × spot` (maintenance half of it), with a short
 //!   charge of 0.5 % (initial) and 0.3 % (maintenance) of spot. Loss factors are 1.0
 //!   (initial) and 0.8 (maintenance). Haircuts are venue-like: stablecoins 0–0.02, BTC
-//!   0.1, alts 0.15–0.3. Charges are rounded up to 6 decimals.
+//!   0.1, alts 0.15–0.3. Charges are rounded up to 6 decimals. [`generate_with`] can add
+//!   a market `class_offset` ([`SampleOptions`]); [`generate`] writes none (1: joint).
 //! - **Portfolio**: accounts on several venues, cross-margined pools (`portfolio` mode)
 //!   whose accounts partly hold the same instruments (hedges across venues, so netting
 //!   matters) and `standard` isolated pools; longs and shorts, short options included;
@@ -41,13 +44,14 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 
 use ethnum::I256;
-use zkmargin_circuits::fixed::{format_units, MONEY_DECIMALS, QTY_DECIMALS, QTY_SCALE, RATE_SCALE};
-use zkmargin_circuits::market::{Level, Market};
+use zkmargin_circuits::fixed::{format_units, MONEY_DECIMALS, QTY_DECIMALS, QTY_SCALE, RATE_DECIMALS, RATE_SCALE};
+use zkmargin_circuits::market::{Level, Market, PerLevel};
 use zkmargin_publisher::black76::{Black76, OptionKind};
 use zkmargin_publisher::build::{linear_pnl, option_pnl, InstrumentFigures, Snapshot};
-use zkmargin_publisher::scenario::{scenario_name, Scenario, Shock, VolShock};
+use zkmargin_publisher::input::Haircut;
+use zkmargin_publisher::scenario::{scenario_name, Scenario, VolShock};
 
-use crate::engine::{compute, MarginReport};
+use crate::engine::{asset_value, compute, MarginReport, COMMON_DECIMALS};
 use crate::portfolio::{Mode, Portfolio};
 
 /// Size profile of a sample.
@@ -464,18 +468,18 @@ fn scenarios(shape: &Shape) -> Vec<Scenario> {
         for (label, mult) in [("up", VOL_UP), ("down", VOL_DOWN)] {
             out.push(Scenario {
                 name: scenario_name(i128::from(bp) * 10_000, label, None),
-                shock: Shock { spot_move: f64::from(bp) / 10_000.0, vol: VolShock::Multiply(mult), cover: 1.0 },
+                spot_moves: vec![f64::from(bp) / 10_000.0; shape.underlyings],
+                vol: VolShock::Multiply(mult),
+                cover: 1.0,
             });
         }
     }
     for &(bp, cover) in shape.tails {
         out.push(Scenario {
             name: scenario_name(i128::from(bp) * 10_000, "up", Some(&plain(i128::from(cover), 2))),
-            shock: Shock {
-                spot_move: f64::from(bp) / 10_000.0,
-                vol: VolShock::Multiply(VOL_UP),
-                cover: f64::from(cover) / 100.0,
-            },
+            spot_moves: vec![f64::from(bp) / 10_000.0; shape.underlyings],
+            vol: VolShock::Multiply(VOL_UP),
+            cover: f64::from(cover) / 100.0,
         });
     }
     out
@@ -498,6 +502,9 @@ struct Ins {
     pnl: Vec<i128>,
     linear: (i128, i128),
     short_charge: (i128, i128),
+    /// Gross exposure of one long unit: contract size (one unit of the underlying) ×
+    /// the underlying's spot, exact in money units.
+    notional: i128,
 }
 
 /// Where to find an underlying's instruments when drawing positions.
@@ -522,15 +529,16 @@ struct MarketData {
     chains: Vec<Chain>,
 }
 
-fn linear_instrument(id: String, u: usize, notional: f64, rate: f64, scen: &[Scenario]) -> Ins {
+fn linear_instrument(id: String, u: usize, level: f64, spot_units: i128, rate: f64, scen: &[Scenario]) -> Ins {
     Ins {
         id,
         underlying: u,
         kind: Kind::Linear,
         mark: 0,
-        pnl: scen.iter().map(|s| money_floor(linear_pnl(notional, &s.shock))).collect(),
-        linear: (money_ceil(notional * rate), money_ceil(notional * rate / 2.0)),
+        pnl: scen.iter().map(|s| money_floor(linear_pnl(level, &s.shock(u)))).collect(),
+        linear: (money_ceil(level * rate), money_ceil(level * rate / 2.0)),
         short_charge: (0, 0),
+        notional: spot_units,
     }
 }
 
@@ -561,12 +569,12 @@ fn build_market(shape: &Shape, seed: u64) -> MarketData {
             lot: 10i128.pow(lot_exp.max(0) as u32),
         };
         chain.linear.push(instruments.len());
-        instruments.push(linear_instrument(format!("{}-PERP", spec.id), u, spot, spec.initial_rate, &scenarios));
+        instruments.push(linear_instrument(format!("{}-PERP", spec.id), u, spot, spot_units, spec.initial_rate, &scenarios));
         for &e in &FUTURE_EXPIRIES {
             let forward = spot * libm::exp(spec.carry * years_to(e));
             chain.linear.push(instruments.len());
             let id = format!("{}-{}", spec.id, expiry_code(e));
-            instruments.push(linear_instrument(id, u, forward, spec.initial_rate, &scenarios));
+            instruments.push(linear_instrument(id, u, forward, spot_units, spec.initial_rate, &scenarios));
         }
         let count = shape.option_expiries.len();
         for (n_e, &e) in shape.option_expiries.iter().enumerate() {
@@ -596,7 +604,7 @@ fn build_market(shape: &Shape, seed: u64) -> MarketData {
                 for (slot, (kind, option_kind, suffix)) in kinds.into_iter().enumerate() {
                     let option = Black76 { kind: option_kind, forward, strike, vol: sigma, t, df };
                     let value = option.price();
-                    let pnl = scenarios.iter().map(|s| money_floor(option_pnl(&option, &s.shock))).collect();
+                    let pnl = scenarios.iter().map(|s| money_floor(option_pnl(&option, &s.shock(u)))).collect();
                     let mark = money_round(value);
                     let linear = value + 1.5 * spec.initial_rate * spot;
                     pair[slot] = instruments.len();
@@ -608,6 +616,7 @@ fn build_market(shape: &Shape, seed: u64) -> MarketData {
                         pnl,
                         linear: (money_ceil(linear), money_ceil(linear / 2.0)),
                         short_charge: (money_ceil(SHORT_CHARGE.0 * spot), money_ceil(SHORT_CHARGE.1 * spot)),
+                        notional: spot_units,
                     });
                 }
                 row.push((pair[0], pair[1]));
@@ -624,14 +633,16 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
 }
 
-/// The market text, written by the publisher's snapshot writer.
-fn market_json(id: &str, data: &MarketData) -> String {
+/// The market text, written by the publisher's snapshot writer: every instrument in its
+/// underlying's risk class with its notional; the class offset when given.
+fn market_json(id: &str, data: &MarketData, class_offset: Option<PerLevel<i128>>) -> String {
     Snapshot {
         id: id.to_string(),
         as_of: AS_OF.to_string(),
         quote: "USD".to_string(),
         scenarios: data.scenarios.iter().map(|s| s.name.clone()).collect(),
         loss_factor: ["1.0".to_string(), "0.8".to_string()],
+        class_offset: class_offset.map(|o| [plain(o.initial, RATE_DECIMALS), plain(o.maintenance, RATE_DECIMALS)]),
         instruments: data
             .instruments
             .iter()
@@ -641,9 +652,11 @@ fn market_json(id: &str, data: &MarketData) -> String {
                 pnl: ins.pnl.clone(),
                 linear: [ins.linear.0, ins.linear.1],
                 short_charge: [ins.short_charge.0, ins.short_charge.1],
+                class: Some(UNDERLYINGS[ins.underlying].id.to_string()),
+                notional: Some(ins.notional),
             })
             .collect(),
-        assets: data.assets.iter().map(|&(id, price, haircut, _)| (id.to_string(), price, haircut)).collect(),
+        assets: data.assets.iter().map(|&(id, price, haircut, _)| (id.to_string(), price, Haircut::Flat(haircut))).collect(),
     }
     .to_json()
 }
@@ -921,14 +934,49 @@ fn evaluate(shape: &Shape, data: &MarketData, accounts: &[Acc], market: &Market)
 
 /// A common-scale figure in USD, for sizing only.
 fn common_to_f64(x: I256) -> f64 {
-    i128::try_from(x).expect("figure fits i128") as f64 / 1e20
+    // At 10^-20 (exact for a market without class offsets), as samples were always sized.
+    let units = x / I256::from(10i128.pow(COMMON_DECIMALS - 20));
+    i128::try_from(units).expect("figure fits i128") as f64 / 1e20
+}
+
+/// Variations of a sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SampleOptions {
+    /// The market's `class_offset` (rate units in [0, 1e6] per level); `None`: not
+    /// written (1, the joint figure).
+    pub class_offset: Option<PerLevel<i128>>,
+}
+
+/// The market id of a sample: `sample-PROFILE-seedN`, with `-offset-R` (one rate for both
+/// levels) or `-offset-I-M` appended when the market carries a class offset.
+fn sample_id(profile: Profile, seed: u64, options: &SampleOptions) -> String {
+    let mut id = format!("sample-{}-seed{seed}", profile.as_str());
+    if let Some(o) = options.class_offset {
+        id.push_str("-offset-");
+        id.push_str(&plain(o.initial, RATE_DECIMALS));
+        if o.maintenance != o.initial {
+            id.push('-');
+            id.push_str(&plain(o.maintenance, RATE_DECIMALS));
+        }
+    }
+    id
 }
 
 /// Generates the sample of `profile` for `seed`. Same profile and seed => same bytes.
 pub fn generate(profile: Profile, seed: u64) -> Sample {
+    generate_with(profile, seed, &SampleOptions::default())
+}
+
+/// Generates the sample of `profile` for `seed` with `options`: the same instruments,
+/// scenarios and positions as [`generate`]; with a class offset below 1 the requirements
+/// rise and the collateral is sized and topped up for them. Same inputs => same bytes.
+///
+/// # Panics
+/// When an offset is outside [0, 1] (callers check user input first).
+pub fn generate_with(profile: Profile, seed: u64, options: &SampleOptions) -> Sample {
     let shape = shape(profile);
     let data = build_market(shape, seed);
-    let market_json = market_json(&format!("sample-{}-seed{seed}", profile.as_str()), &data);
+    let market_json = market_json(&sample_id(profile, seed, options), &data, options.class_offset);
     let market = Market::from_json("sample market", &market_json).unwrap_or_else(|e| panic!("generated market: {e}"));
     let mut accounts = build_accounts(shape, &data, seed);
 
@@ -958,7 +1006,7 @@ pub fn generate(profile: Profile, seed: u64) -> Sample {
 /// it with the engine.
 fn top_up(shape: &Shape, data: &MarketData, accounts: &mut [Acc], market: &Market) -> String {
     let usdc = &market.assets[market.asset_index("USDC").expect("USDC is listed")];
-    let usdc_unit_value = usdc.value(1);
+    let usdc_unit_value = asset_value(usdc, 1);
     let thousand = 1_000 * QTY_SCALE;
     for round in 0..3 {
         let (portfolio_json, report) = evaluate(shape, data, accounts, market);
@@ -1032,11 +1080,15 @@ mod tests {
     }
 
     fn check(profile: Profile, seed: u64) -> (Market, Portfolio) {
-        let sample = generate(profile, seed);
+        check_with(profile, seed, &SampleOptions::default())
+    }
+
+    fn check_with(profile: Profile, seed: u64, options: &SampleOptions) -> (Market, Portfolio) {
+        let sample = generate_with(profile, seed, options);
         assert!(sample.market_json.ends_with("}\n") && sample.portfolio_json.ends_with("}\n"));
         // Valid plain JSON too.
         let raw: serde_json::Value = serde_json::from_str(&sample.market_json).unwrap();
-        assert_eq!(raw["id"], format!("sample-{}-seed{seed}", profile.as_str()));
+        assert_eq!(raw["id"], sample_id(profile, seed, options));
         assert_eq!(raw["as_of"], "2026-11-25T08:00:00Z");
         assert_eq!(raw["quote"], "USD");
         assert_eq!(raw["version"], 1);
@@ -1047,6 +1099,18 @@ mod tests {
         let portfolio = Portfolio::from_json("portfolio.json", &sample.portfolio_json).unwrap();
         portfolio.check_against("portfolio.json", &market).unwrap();
         portfolio.require_salts("portfolio.json").unwrap();
+
+        // Every instrument in its underlying's class, with its notional: one unit × spot,
+        // written after the short charge (class, then notional).
+        assert_eq!(market.class_offset, options.class_offset);
+        for ins in &market.instruments {
+            let underlying = ins.id.split('-').next().unwrap();
+            assert_eq!(ins.class.as_deref(), Some(underlying), "{}", ins.id);
+            assert_eq!(ins.notional, Some(market.assets[market.asset_index(underlying).unwrap()].price), "{}", ins.id);
+        }
+        let first = sample.market_json.lines().find(|l| l.contains("-PERP")).unwrap();
+        let tail = format!(r#""short_charge": {{"initial": "0", "maintenance": "0"}}, "class": "{}", "notional": "#, &market.instruments[0].class_name());
+        assert!(first.contains(&tail), "{first}");
 
         let want = expected(profile);
         assert_eq!(portfolio.accounts.len(), want.accounts);
@@ -1131,7 +1195,7 @@ mod tests {
     fn sample_top_up_covers_an_unfunded_book() {
         let shape = shape(Profile::Medium);
         let data = build_market(shape, 5);
-        let market = Market::from_json("m", &market_json("t", &data)).unwrap();
+        let market = Market::from_json("m", &market_json("t", &data, None)).unwrap();
         let mut accounts = build_accounts(shape, &data, 5);
         // No collateral at all but a debt: the engine must demand a top-up.
         accounts[1].collateral.last_mut().unwrap().1 = -1_000_000 * QTY_SCALE;
@@ -1152,10 +1216,34 @@ mod tests {
                 topped += 1;
                 let f = &figures.levels.initial;
                 let slack = f.excess * I256::from(10) - f.requirement;
-                assert!(slack < I256::from(10_000) * I256::from(10i128.pow(20)), "{} {slack}", figures.name);
+                assert!(slack < crate::engine::money_to_common(10_000 * 1_000_000), "{} {slack}", figures.name);
             }
         }
         assert!(topped > 0, "some group needed a top-up");
+    }
+
+    #[test]
+    fn sample_medium_with_class_offset_zero_keeps_the_cushion() {
+        // Four underlyings, each its own class, margined alone and summed: the cross
+        // group's requirement rises, and the collateral is topped up to cover it.
+        let zero = SampleOptions { class_offset: Some(PerLevel { initial: 0, maintenance: 0 }) };
+        let (market, portfolio) = check_with(Profile::Medium, 7, &zero);
+        assert_eq!(market.id, "sample-medium-seed7-offset-0");
+        assert_eq!(market.classes().0, ["BTC", "ETH", "SOL", "XRP"]);
+        let joint = Market::from_json("m", &generate(Profile::Medium, 7).market_json).unwrap();
+        let offset = compute(&market, &portfolio);
+        let plain = compute(&joint, &portfolio);
+        let cross = |r: &MarginReport| r.groups[0].levels.initial.requirement;
+        assert!(cross(&offset) > cross(&plain), "offset 0 charges the cross-underlying hedges");
+        assert!(offset.groups[0].levels.initial.classes.len() > 1);
+        // The same positions as without an offset.
+        let base = Portfolio::from_json("p", &generate(Profile::Medium, 7).portfolio_json).unwrap();
+        let positions = |p: &Portfolio| p.accounts.iter().map(|a| a.positions.clone()).collect::<Vec<_>>();
+        assert_eq!(positions(&portfolio), positions(&base));
+        // Offsets per level name both in the id.
+        let split = SampleOptions { class_offset: Some(PerLevel { initial: 250_000, maintenance: 500_000 }) };
+        assert_eq!(sample_id(Profile::Small, 1, &split), "sample-small-seed1-offset-0.25-0.5");
+        assert_eq!(sample_id(Profile::Small, 1, &SampleOptions::default()), "sample-small-seed1");
     }
 
     #[test]
@@ -1167,6 +1255,8 @@ mod tests {
             assert_ne!(a.market_json, b.market_json);
             assert_ne!(a.portfolio_json, b.portfolio_json);
         }
+        let half = SampleOptions { class_offset: Some(PerLevel { initial: 500_000, maintenance: 500_000 }) };
+        assert_eq!(generate_with(Profile::Medium, 42, &half), generate_with(Profile::Medium, 42, &half));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! market snapshot, with deterministic bytes.
 //!
 //! For every instrument (contract size c, underlying spot S, forward F to its expiry,
-//! scenario spot move m, vol shock and cover fraction φ):
+//! the scenario's spot move m of that underlying, vol shock and cover fraction φ):
 //!
 //! | instrument | mark | P&L in a scenario, method `full` |
 //! |---|---|---|
@@ -21,13 +21,16 @@
 //! Charges are fractions of the notional c·S: linear = rate·c·S (+ the exact mark when
 //! `linear_adds_mark`), short charge = rate·c·S. Every figure is rounded by
 //! [`crate::rounding::to_units`] toward the larger loss: P&L away from zero, marks down,
-//! charges up. Asset prices, haircuts and loss factors are copied exactly.
+//! charges up. The published `notional` is c·S computed exactly (c and S are exact
+//! decimals) and rounded up (it feeds a leverage cap). Each instrument's `class` is its
+//! own or its underlying's. Asset prices, haircuts or tiers, loss factors and the class
+//! offset are copied exactly.
 
 use std::fmt::Write as _;
 
 use crate::black76::Black76;
-use crate::input::{Contract, InputError, Instruments, Rates};
-use crate::rounding::{plain, to_units, Direction, MONEY_DECIMALS};
+use crate::input::{Contract, Haircut, InputError, Instruments, Rates};
+use crate::rounding::{plain, product_up, to_units, Direction, MAX_MONEY_UNITS, MONEY_DECIMALS};
 use crate::scenario::{Scenario, Shock};
 
 /// How scenario P&L is computed.
@@ -63,6 +66,11 @@ pub struct InstrumentFigures {
     pub linear: [i128; 2],
     /// Short charge `[initial, maintenance]`.
     pub short_charge: [i128; 2],
+    /// Risk class, when published (`market build` always publishes one).
+    pub class: Option<String>,
+    /// Gross exposure of one long unit, when published (`market build` always
+    /// publishes it).
+    pub notional: Option<i128>,
 }
 
 /// A market snapshot ready to be written (SPEC section 3).
@@ -78,10 +86,12 @@ pub struct Snapshot {
     pub scenarios: Vec<String>,
     /// Loss factors `[initial, maintenance]` as decimal text.
     pub loss_factor: [String; 2],
+    /// Class offset `[initial, maintenance]` as decimal text, when published.
+    pub class_offset: Option<[String; 2]>,
     /// Instruments.
     pub instruments: Vec<InstrumentFigures>,
-    /// Assets: (id, price in money units, haircut in rate units).
-    pub assets: Vec<(String, i128, i128)>,
+    /// Assets: (id, price in money units, flat haircut or tiers in rate units).
+    pub assets: Vec<(String, i128, Haircut)>,
 }
 
 fn quote(s: &str) -> String {
@@ -111,13 +121,23 @@ impl Snapshot {
         }
         out.push_str("  ],\n");
         let _ = writeln!(out, "  \"loss_factor\": {},", levels_json(&self.loss_factor[0], &self.loss_factor[1]));
+        if let Some([initial, maintenance]) = &self.class_offset {
+            let _ = writeln!(out, "  \"class_offset\": {},", levels_json(initial, maintenance));
+        }
         out.push_str("  \"instruments\": [\n");
         for (i, ins) in self.instruments.iter().enumerate() {
             let pnl: Vec<String> = ins.pnl.iter().map(|&p| quote(&money(p))).collect();
             let comma = if i + 1 < self.instruments.len() { "," } else { "" };
+            let mut optional = String::new();
+            if let Some(class) = &ins.class {
+                let _ = write!(optional, ", \"class\": {}", quote(class));
+            }
+            if let Some(notional) = ins.notional {
+                let _ = write!(optional, ", \"notional\": {}", quote(&money(notional)));
+            }
             let _ = writeln!(
                 out,
-                "    {{\"id\": {}, \"mark\": {}, \"pnl\": [{}], \"linear\": {}, \"short_charge\": {}}}{comma}",
+                "    {{\"id\": {}, \"mark\": {}, \"pnl\": [{}], \"linear\": {}, \"short_charge\": {}{optional}}}{comma}",
                 quote(&ins.id),
                 quote(&money(ins.mark)),
                 pnl.join(", "),
@@ -128,13 +148,20 @@ impl Snapshot {
         out.push_str("  ],\n  \"assets\": [\n");
         for (a, (id, price, haircut)) in self.assets.iter().enumerate() {
             let comma = if a + 1 < self.assets.len() { "," } else { "" };
-            let _ = writeln!(
-                out,
-                "    {{\"id\": {}, \"price\": {}, \"haircut\": {}}}{comma}",
-                quote(id),
-                quote(&money(*price)),
-                quote(&plain(*haircut, 6)),
-            );
+            let haircut = match haircut {
+                Haircut::Flat(h) => format!("\"haircut\": {}", quote(&plain(*h, 6))),
+                Haircut::Tiers(tiers) => {
+                    let tiers: Vec<String> = tiers
+                        .iter()
+                        .map(|t| match t.up_to {
+                            Some(q) => format!("{{\"up_to\": {}, \"haircut\": {}}}", quote(&plain(q, 8)), quote(&plain(t.haircut, 6))),
+                            None => format!("{{\"haircut\": {}}}", quote(&plain(t.haircut, 6))),
+                        })
+                        .collect();
+                    format!("\"tiers\": [{}]", tiers.join(", "))
+                }
+            };
+            let _ = writeln!(out, "    {{\"id\": {}, \"price\": {}, {haircut}}}{comma}", quote(id), quote(&money(*price)));
         }
         out.push_str("  ]\n}\n");
         out
@@ -218,8 +245,8 @@ pub fn exact_figures(
                 let pnl = scenarios
                     .iter()
                     .map(|s| match (method, ins.greeks) {
-                        (Method::Greeks, Some(g)) => greeks_pnl(g.delta, g.gamma, g.vega, u.spot, 0.0, &s.shock),
-                        _ => linear_pnl(c * level, &s.shock),
+                        (Method::Greeks, Some(g)) => greeks_pnl(g.delta, g.gamma, g.vega, u.spot, 0.0, &s.shock(ins.underlying)),
+                        _ => linear_pnl(c * level, &s.shock(ins.underlying)),
                     })
                     .collect();
                 (0.0, pnl)
@@ -244,11 +271,14 @@ pub fn exact_figures(
                 };
                 let pnl = scenarios
                     .iter()
-                    .map(|s| match method {
-                        Method::Full => option_pnl(&option, &s.shock) * c,
-                        Method::Greeks => {
-                            let dvol = s.shock.vol.apply(option.vol, t) - option.vol;
-                            greeks_pnl(delta, gamma, vega, u.spot, dvol, &s.shock)
+                    .map(|s| {
+                        let shock = s.shock(ins.underlying);
+                        match method {
+                            Method::Full => option_pnl(&option, &shock) * c,
+                            Method::Greeks => {
+                                let dvol = shock.vol.apply(option.vol, t) - option.vol;
+                                greeks_pnl(delta, gamma, vega, u.spot, dvol, &shock)
+                            }
                         }
                     })
                     .collect();
@@ -301,6 +331,15 @@ pub fn build(
             .zip(scenarios)
             .map(|(&p, s)| round(p, Direction::AwayFromZero, &format!("the P&L in scenario {:?}", s.name)))
             .collect::<Result<Vec<_>, _>>()?;
+        // c (10⁻⁸) × S (10⁻⁶), exact, rounded up to 10⁻⁶.
+        let spot_units = instruments.underlyings[ins.underlying].spot_units;
+        let notional = product_up(ins.contract_size_units, spot_units, 8).filter(|&n| n <= MAX_MONEY_UNITS).ok_or_else(|| {
+            BuildError(InputError::new(
+                sources[0],
+                format!("instruments[{i}]"),
+                format!("the notional (contract size x spot) of {:?} is outside the published range |x| <= 1e12", ins.id),
+            ))
+        })?;
         figures.push(InstrumentFigures {
             id: ins.id.clone(),
             mark: round(x.mark, Direction::Down, "the mark")?,
@@ -310,6 +349,8 @@ pub fn build(
                 round(x.short_charge[0], Direction::Up, "the initial short charge")?,
                 round(x.short_charge[1], Direction::Up, "the maintenance short charge")?,
             ],
+            class: Some(ins.class.clone()),
+            notional: Some(notional),
         });
     }
     Ok(Snapshot {
@@ -318,7 +359,8 @@ pub fn build(
         quote: instruments.quote.clone(),
         scenarios: scenarios.iter().map(|s| s.name.clone()).collect(),
         loss_factor: rates.loss_factor.map(|u| plain(u, 6)),
+        class_offset: rates.class_offset.map(|o| o.map(|u| plain(u, 6))),
         instruments: figures,
-        assets: rates.assets.iter().map(|a| (a.id.clone(), a.price, a.haircut)).collect(),
+        assets: rates.assets.iter().map(|a| (a.id.clone(), a.price, a.haircut.clone())).collect(),
     })
 }

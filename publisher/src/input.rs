@@ -6,12 +6,14 @@
 //! the README ("Publishing a market") with example files under `examples/publisher/`.
 //!
 //! - **instruments** ([`Instruments::parse`]): the quote currency, the discount rate,
-//!   the underlyings (spot, carry or explicit forwards, a vol surface) and the
-//!   instruments (perpetual, future, call, put; contract size, strike, expiry, optional
-//!   given Greeks);
-//! - **grid** ([`parse_grid`]): the scenarios, block by block in the order written;
-//! - **rates** ([`Rates::parse`]): loss factors, linear rates and short charges per
-//!   class of instrument with per-instrument overrides, and the collateral assets.
+//!   the underlyings (spot, carry or explicit forwards, a vol surface, a move scale) and
+//!   the instruments (perpetual, future, call, put; contract size, strike, expiry,
+//!   optional given Greeks, optional risk class);
+//! - **grid** ([`parse_grid`]): the scenarios, block by block in the order written,
+//!   with how many each block produced;
+//! - **rates** ([`Rates::parse`]): loss factors, the class offset, linear rates and short
+//!   charges per kind of instrument with per-instrument overrides, and the collateral
+//!   assets with a flat haircut or a tiered schedule.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -21,7 +23,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::black76::OptionKind;
 use crate::rounding::{parse_f64, parse_units, plain};
-use crate::scenario::{scenario_name, Scenario, Shock, VolShock};
+use crate::scenario::{scenario_name, spread_name, Scenario, VolShock};
 use crate::surface::{SviSlice, VolSurface};
 
 /// A rejected input: the file, the JSON path of the field at fault, what is wrong.
@@ -133,6 +135,15 @@ impl Fields<'_> {
         Ok(())
     }
 
+    /// A name as SPEC section 4 has them (a risk class): 1–128 bytes of UTF-8 with no
+    /// control character.
+    fn name(&self, path: &str, name: &str) -> Result<(), InputError> {
+        if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+            return Err(self.err(path, format!("expected a name of 1 to 128 bytes without control characters (got {name:?})")));
+        }
+        Ok(())
+    }
+
     fn version(&self, version: u32) -> Result<(), InputError> {
         if version != 1 {
             return Err(self.err("version", format!("unsupported version {version}; this tool reads version 1")));
@@ -193,6 +204,8 @@ struct RawUnderlying {
     #[serde(default)]
     forwards: Vec<RawForward>,
     vol: RawVol,
+    #[serde(default)]
+    move_scale: Option<Dec>,
 }
 
 #[derive(Deserialize)]
@@ -251,6 +264,8 @@ struct RawInstrument {
     strike: Option<Dec>,
     #[serde(default)]
     greeks: Option<RawGreeks>,
+    #[serde(default)]
+    class: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -268,6 +283,11 @@ pub struct Underlying {
     pub id: String,
     /// Spot price in the quote currency.
     pub spot: f64,
+    /// The same, exact, in units of 10⁻⁶.
+    pub spot_units: i128,
+    /// How far a market-wide scenario move m moves this underlying: m·scale, in units of
+    /// 10⁻⁶ (1 000 000 when not given).
+    pub move_scale: i128,
     /// Annualised carry: the forward to T is spot·e^(carry·T) unless listed.
     pub carry: f64,
     /// Explicit forwards: (expiry, Unix seconds; price).
@@ -335,6 +355,10 @@ pub struct Instrument {
     pub contract: Contract,
     /// Units of the underlying per contract.
     pub contract_size: f64,
+    /// The same, exact, in units of 10⁻⁸.
+    pub contract_size_units: i128,
+    /// Risk class published with it: its own `class`, else its underlying's id.
+    pub class: String,
     /// Greeks given by the publisher, if any.
     pub greeks: Option<GivenGreeks>,
 }
@@ -356,7 +380,11 @@ const MAX_PRICE: f64 = 1.0e12;
 /// Decimals of money (prices, strikes) and of quantities (contract sizes): SPEC section 2.
 const MONEY_PLACES: u32 = 6;
 const QUANTITY_PLACES: u32 = 8;
+/// Largest quantity, units of 10⁻⁸ (SPEC section 2: |x| ≤ 1e12).
+const MAX_QUANTITY_UNITS: i128 = 1_000_000_000_000 * 100_000_000;
 const MAX_VOL: f64 = 10.0;
+/// A move scale of 1, in units of 10⁻⁶.
+pub const SCALE_ONE: i128 = 1_000_000;
 
 impl Instruments {
     /// Parses and validates the instruments file `text` (named `source` in errors) for
@@ -374,7 +402,14 @@ impl Instruments {
         for (u, ru) in raw.underlyings.iter().enumerate() {
             let p = format!("underlyings[{u}]");
             f.id(&format!("{p}.id"), &ru.id, &mut seen)?;
+            // The underlying is the default risk class of its instruments.
+            f.name(&format!("{p}.id"), &ru.id)?;
             let spot = f.money(&format!("{p}.spot"), &ru.spot, "a price")?;
+            let spot_units = parse_units(&ru.spot.0, MONEY_PLACES).expect("checked by money");
+            let move_scale = match &ru.move_scale {
+                Some(d) => f.units(&format!("{p}.move_scale"), d, 6, 1, 10 * SCALE_ONE, "a scale in (0, 10] with at most 6 decimals")?,
+                None => SCALE_ONE,
+            };
             let carry = match &ru.carry {
                 Some(c) => f.number(&format!("{p}.carry"), c, -1.0, 1.0, false, "a rate in [-1, 1]")?,
                 None => 0.0,
@@ -389,7 +424,7 @@ impl Instruments {
                 forwards.push((at, price));
             }
             let surface = Self::surface(&f, &format!("{p}.vol"), &ru.vol, as_of)?;
-            underlyings.push(Underlying { id: ru.id.clone(), spot, carry, forwards, surface });
+            underlyings.push(Underlying { id: ru.id.clone(), spot, spot_units, move_scale, carry, forwards, surface });
         }
         if underlyings.is_empty() {
             return Err(f.err("underlyings", "at least one underlying is required"));
@@ -405,6 +440,14 @@ impl Instruments {
             let size_path = format!("{p}.contract_size");
             f.places(&size_path, &ri.contract_size, QUANTITY_PLACES, "a contract size")?;
             let contract_size = f.positive(&size_path, &ri.contract_size, 1.0e9, "a contract size > 0 and <= 1e9")?;
+            let contract_size_units = parse_units(&ri.contract_size.0, QUANTITY_PLACES).expect("checked by places");
+            let class = match &ri.class {
+                Some(name) => {
+                    f.name(&format!("{p}.class"), name)?;
+                    name.clone()
+                }
+                None => ri.underlying.clone(),
+            };
             let expiry = |needed: bool| -> Result<Option<(f64, i64)>, InputError> {
                 match (&ri.expiry, needed) {
                     (Some(e), true) => f.years(&format!("{p}.expiry"), e, as_of).map(Some),
@@ -454,7 +497,15 @@ impl Instruments {
                     Some(GivenGreeks { delta: n("delta", &g.delta)?, gamma: n("gamma", &g.gamma)?, vega: n("vega", &g.vega)? })
                 }
             };
-            instruments.push(Instrument { id: ri.id.clone(), underlying, contract, contract_size, greeks });
+            instruments.push(Instrument {
+                id: ri.id.clone(),
+                underlying,
+                contract,
+                contract_size,
+                contract_size_units,
+                class,
+                greeks,
+            });
         }
         if instruments.is_empty() {
             return Err(f.err("instruments", "at least one instrument is required"));
@@ -540,6 +591,8 @@ enum RawBlock {
     Extreme(RawExtreme),
     Deribit(RawDeribit),
     Named(RawNamed),
+    Joint(RawJoint),
+    Spread(RawSpread),
 }
 
 #[derive(Deserialize)]
@@ -600,10 +653,85 @@ struct RawNamed {
     cover: Option<Dec>,
 }
 
-/// Spot moves are fractions with at most 8 decimals, in (−1, 10].
-fn spot_move(f: &Fields, path: &str, d: &Dec) -> Result<(i128, f64), InputError> {
-    let units = f.units(path, d, 8, -99_999_999, 1_000_000_000, "a relative move in (-1, 10] with at most 8 decimals (-0.15 for -15%)")?;
-    Ok((units, parse_f64(&d.0).expect("checked")))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJoint {
+    name: String,
+    spot_moves: Moves,
+    #[serde(default)]
+    vol_move: Option<RawVolMove>,
+    #[serde(default)]
+    cover: Option<Dec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpread {
+    spot_moves: Vec<Dec>,
+    #[serde(default)]
+    vol_move: Option<RawVolMove>,
+}
+
+/// A JSON object from underlying ids to moves, in the order written; a repeated key is
+/// refused (a map type would keep the last one silently).
+struct Moves(Vec<(String, Dec)>);
+
+impl<'de> Deserialize<'de> for Moves {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Moves, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Moves;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object from underlying ids to moves, e.g. {\"BTC\": \"-0.1\"}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Moves, A::Error> {
+                let mut out: Vec<(String, Dec)> = Vec::new();
+                while let Some((key, value)) = map.next_entry::<String, Dec>()? {
+                    if out.iter().any(|(k, _)| *k == key) {
+                        return Err(serde::de::Error::custom(format!("underlying {key:?} is listed twice")));
+                    }
+                    out.push((key, value));
+                }
+                Ok(Moves(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Spot moves are fractions with at most 8 decimals, in (−1, 10]: units of 10⁻⁸.
+fn spot_move(f: &Fields, path: &str, d: &Dec) -> Result<i128, InputError> {
+    f.units(path, d, 8, -99_999_999, 1_000_000_000, "a relative move in (-1, 10] with at most 8 decimals (-0.15 for -15%)")
+}
+
+/// A relative move in units of 10⁻¹⁴ as the nearest `f64` (the exact decimal, read once:
+/// a move of "-0.15" with a scale of 1 is the `f64` that "-0.15" parses to).
+fn fraction(units_e14: i128) -> f64 {
+    parse_f64(&plain(units_e14, 14)).expect("a plain decimal parses")
+}
+
+/// The moves of a market-wide scenario block: move m (units of 10⁻⁸) moves each
+/// underlying by m·`move_scale`, which must stay above −100 %.
+fn common_moves(f: &Fields, path: &str, units: i128, underlyings: &[Underlying]) -> Result<Vec<f64>, InputError> {
+    underlyings
+        .iter()
+        .map(|u| {
+            let scaled = units * u.move_scale;
+            if scaled <= -100_000_000 * SCALE_ONE {
+                return Err(f.err(
+                    path,
+                    format!(
+                        "moves underlying {:?} by {} (the move {} times its move_scale {}); a price cannot fall by 100% or more",
+                        u.id,
+                        plain(scaled, 14),
+                        plain(units, 8),
+                        plain(u.move_scale, 6)
+                    ),
+                ));
+            }
+            Ok(fraction(scaled))
+        })
+        .collect()
 }
 
 /// A cover fraction in (0, 1], with its text for the scenario name (`None` for 1).
@@ -627,15 +755,59 @@ fn vol_move(f: &Fields, path: &str, raw: &RawVolMove) -> Result<(String, VolShoc
     Ok((label.to_string(), shock))
 }
 
-/// Parses and validates the grid file `text`: the scenarios, in the order the blocks
-/// are written and, within a block, in the order documented for it (README).
-pub fn parse_grid(source: &str, text: &str) -> Result<Vec<Scenario>, InputError> {
+/// The scenarios of a grid file, with how many each block produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    /// The scenarios, in order.
+    pub scenarios: Vec<Scenario>,
+    /// Per block of the file: its JSON path (`scenarios[2].spread`) and how many
+    /// scenarios it produced.
+    pub blocks: Vec<(String, usize)>,
+}
+
+impl Grid {
+    /// Refuses more than `limit` scenarios (a proof's scenario lanes), saying how many
+    /// each block produced; `source` names the grid file.
+    pub fn check_count(&self, source: &str, limit: usize) -> Result<(), InputError> {
+        if self.scenarios.len() <= limit {
+            return Ok(());
+        }
+        let blocks: Vec<String> = self.blocks.iter().map(|(path, n)| format!("{path} {n}")).collect();
+        Err(InputError::new(
+            source,
+            "scenarios",
+            format!(
+                "{} scenarios, more than the {limit} a proof supports ({}); drop moves or blocks",
+                self.scenarios.len(),
+                blocks.join(", ")
+            ),
+        ))
+    }
+}
+
+/// Parses and validates the grid file `text` for the `underlyings` of the instruments
+/// file: the scenarios, in the order the blocks are written and, within a block, in the
+/// order documented for it (README).
+pub fn parse_grid(source: &str, text: &str, underlyings: &[Underlying]) -> Result<Grid, InputError> {
     let raw: RawGrid = decode(source, text)?;
     let f = Fields { source };
     f.version(raw.version)?;
     let mut out: Vec<(String, Scenario)> = Vec::new();
-    let mut push = |path: String, name: String, shock: Shock| out.push((path, Scenario { name, shock }));
+    let mut blocks = Vec::with_capacity(raw.scenarios.len());
+    let common = |path: &str, units: i128| common_moves(&f, path, units, underlyings);
     for (b, block) in raw.scenarios.iter().enumerate() {
+        let before = out.len();
+        let mut push = |path: String, name: String, spot_moves: Vec<f64>, vol: VolShock, cover: f64| {
+            out.push((path, Scenario { name, spot_moves, vol, cover }))
+        };
+        let kind = match block {
+            RawBlock::Grid(_) => "grid",
+            RawBlock::Extreme(_) => "extreme",
+            RawBlock::Deribit(_) => "deribit",
+            RawBlock::Named(_) => "named",
+            RawBlock::Joint(_) => "joint",
+            RawBlock::Spread(_) => "spread",
+        };
         match block {
             RawBlock::Grid(g) => {
                 let p = format!("scenarios[{b}].grid");
@@ -644,9 +816,11 @@ pub fn parse_grid(source: &str, text: &str) -> Result<Vec<Scenario>, InputError>
                 }
                 let vols = g.vol_moves.iter().enumerate().map(|(v, m)| vol_move(&f, &format!("{p}.vol_moves[{v}]"), m)).collect::<Result<Vec<_>, _>>()?;
                 for (s, d) in g.spot_moves.iter().enumerate() {
-                    let (units, spot_move) = spot_move(&f, &format!("{p}.spot_moves[{s}]"), d)?;
+                    let path = format!("{p}.spot_moves[{s}]");
+                    let units = spot_move(&f, &path, d)?;
+                    let moves = common(&path, units)?;
                     for (label, vol) in &vols {
-                        push(format!("{p}.spot_moves[{s}]"), scenario_name(units, label, None), Shock { spot_move, vol: *vol, cover: 1.0 });
+                        push(path.clone(), scenario_name(units, label, None), moves.clone(), *vol, 1.0);
                     }
                 }
             }
@@ -658,8 +832,9 @@ pub fn parse_grid(source: &str, text: &str) -> Result<Vec<Scenario>, InputError>
                     return Err(f.err(&format!("{p}.spot_moves"), "needs at least one move"));
                 }
                 for (s, d) in x.spot_moves.iter().enumerate() {
-                    let (units, spot_move) = spot_move(&f, &format!("{p}.spot_moves[{s}]"), d)?;
-                    push(format!("{p}.spot_moves[{s}]"), scenario_name(units, &label, cover_text.as_deref()), Shock { spot_move, vol, cover });
+                    let path = format!("{p}.spot_moves[{s}]");
+                    let units = spot_move(&f, &path, d)?;
+                    push(path.clone(), scenario_name(units, &label, cover_text.as_deref()), common(&path, units)?, vol, cover);
                 }
             }
             RawBlock::Deribit(d) => {
@@ -681,18 +856,20 @@ pub fn parse_grid(source: &str, text: &str) -> Result<Vec<Scenario>, InputError>
                 let up = VolShock::Deribit { up: true, range: up_range, short_power, long_power, floor };
                 let down = VolShock::Deribit { up: false, range: down_range, short_power, long_power, floor: 0.0 };
                 let step = range / steps;
+                let path = format!("{p}.price_range");
                 for i in -steps..=steps {
                     let units = i * step;
-                    let spot_move = units as f64 / 1.0e8;
+                    let moves = common(&path, units)?;
                     for (label, vol) in [("up", up), ("same", VolShock::Same), ("down", down)] {
-                        push(format!("{p}.price_range"), scenario_name(units, label, None), Shock { spot_move, vol, cover: 1.0 });
+                        push(path.clone(), scenario_name(units, label, None), moves.clone(), vol, 1.0);
                     }
                 }
                 for (e, x) in d.extended.iter().enumerate() {
                     let q = format!("{p}.extended[{e}]");
-                    let (units, spot_move) = spot_move(&f, &format!("{q}.spot_move"), &x.spot_move)?;
+                    let path = format!("{q}.spot_move");
+                    let units = spot_move(&f, &path, &x.spot_move)?;
                     let (cover, cover_text) = cover(&f, &format!("{q}.cover"), &x.cover)?;
-                    push(q, scenario_name(units, "up", cover_text.as_deref()), Shock { spot_move, vol: up, cover });
+                    push(q, scenario_name(units, "up", cover_text.as_deref()), common(&path, units)?, up, cover);
                 }
             }
             RawBlock::Named(n) => {
@@ -700,18 +877,62 @@ pub fn parse_grid(source: &str, text: &str) -> Result<Vec<Scenario>, InputError>
                 if n.name.trim().is_empty() {
                     return Err(f.err(&format!("{p}.name"), "must not be empty"));
                 }
-                let (_, spot_move) = spot_move(&f, &format!("{p}.spot_move"), &n.spot_move)?;
-                let vol = match &n.vol_move {
-                    Some(m) => vol_move(&f, &format!("{p}.vol_move"), m)?.1,
-                    None => VolShock::Same,
-                };
-                let cover = match &n.cover {
-                    Some(c) => cover(&f, &format!("{p}.cover"), c)?.0,
-                    None => 1.0,
-                };
-                push(format!("{p}.name"), n.name.clone(), Shock { spot_move, vol, cover });
+                let path = format!("{p}.spot_move");
+                let moves = common(&path, spot_move(&f, &path, &n.spot_move)?)?;
+                let (_, vol) = optional_vol_move(&f, &p, &n.vol_move)?;
+                push(format!("{p}.name"), n.name.clone(), moves, vol, optional_cover(&f, &p, &n.cover)?);
+            }
+            RawBlock::Joint(j) => {
+                let p = format!("scenarios[{b}].joint");
+                if j.name.trim().is_empty() {
+                    return Err(f.err(&format!("{p}.name"), "must not be empty"));
+                }
+                if j.spot_moves.0.is_empty() {
+                    return Err(f.err(&format!("{p}.spot_moves"), "needs the move of at least one underlying"));
+                }
+                let mut moves = vec![0.0; underlyings.len()];
+                for (id, d) in &j.spot_moves.0 {
+                    let path = format!("{p}.spot_moves.{id}");
+                    let u = underlyings
+                        .iter()
+                        .position(|u| &u.id == id)
+                        .ok_or_else(|| f.err(&path, format!("unknown underlying {id:?} (not in the instruments file)")))?;
+                    moves[u] = fraction(spot_move(&f, &path, d)? * SCALE_ONE);
+                }
+                let (_, vol) = optional_vol_move(&f, &p, &j.vol_move)?;
+                push(format!("{p}.name"), j.name.clone(), moves, vol, optional_cover(&f, &p, &j.cover)?);
+            }
+            RawBlock::Spread(x) => {
+                let p = format!("scenarios[{b}].spread");
+                if underlyings.len() < 2 {
+                    return Err(f.err(&p, "needs at least two underlyings in the instruments file"));
+                }
+                if x.spot_moves.is_empty() {
+                    return Err(f.err(&format!("{p}.spot_moves"), "needs at least one move"));
+                }
+                let (label, vol) = optional_vol_move(&f, &p, &x.vol_move)?;
+                let moves = x
+                    .spot_moves
+                    .iter()
+                    .enumerate()
+                    .map(|(s, d)| f.units(&format!("{p}.spot_moves[{s}]"), d, 8, 1, 99_999_999, "a relative move in (0, 1) with at most 8 decimals (0.1 for 10%)"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                for (a, first) in underlyings.iter().enumerate() {
+                    for (c, second) in underlyings.iter().enumerate().skip(a + 1) {
+                        for (s, &units) in moves.iter().enumerate() {
+                            for (up, down) in [((a, first), (c, second)), ((c, second), (a, first))] {
+                                let mut spot_moves = vec![0.0; underlyings.len()];
+                                spot_moves[up.0] = fraction(units * SCALE_ONE);
+                                spot_moves[down.0] = fraction(-units * SCALE_ONE);
+                                let name = spread_name(&up.1.id, &down.1.id, units, &label);
+                                push(format!("{p}.spot_moves[{s}]"), name, spot_moves, vol, 1.0);
+                            }
+                        }
+                    }
+                }
             }
         }
+        blocks.push((format!("scenarios[{b}].{kind}"), out.len() - before));
     }
     if out.is_empty() {
         return Err(f.err("scenarios", "at least one scenario is required"));
@@ -722,7 +943,20 @@ pub fn parse_grid(source: &str, text: &str) -> Result<Vec<Scenario>, InputError>
             return Err(f.err(path, format!("duplicate scenario name {:?}", s.name)));
         }
     }
-    Ok(out.into_iter().map(|(_, s)| s).collect())
+    Ok(Grid { scenarios: out.into_iter().map(|(_, s)| s).collect(), blocks })
+}
+
+/// A block's optional `vol_move` under `path` (unchanged, labelled `same`, when absent).
+fn optional_vol_move(f: &Fields, path: &str, raw: &Option<RawVolMove>) -> Result<(String, VolShock), InputError> {
+    match raw {
+        Some(m) => vol_move(f, &format!("{path}.vol_move"), m),
+        None => Ok(("same".to_string(), VolShock::Same)),
+    }
+}
+
+/// A block's optional `cover` under `path` (1 when absent).
+fn optional_cover(f: &Fields, path: &str, raw: &Option<Dec>) -> Result<f64, InputError> {
+    raw.as_ref().map_or(Ok(1.0), |c| Ok(cover(f, &format!("{path}.cover"), c)?.0))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -734,6 +968,8 @@ pub fn parse_grid(source: &str, text: &str) -> Result<Vec<Scenario>, InputError>
 struct RawRates {
     version: u32,
     loss_factor: RawLevels,
+    #[serde(default)]
+    class_offset: Option<RawLevels>,
     #[serde(default)]
     classes: RawClasses,
     #[serde(default)]
@@ -783,7 +1019,23 @@ struct RawOverride {
 struct RawAsset {
     id: String,
     price: Dec,
+    #[serde(default)]
+    haircut: Option<Dec>,
+    #[serde(default)]
+    tiers: Option<Vec<RawTier>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTier {
+    #[serde(default)]
+    up_to: Option<Dec>,
     haircut: Dec,
+}
+
+/// A haircut: a rate in [0, 1] with at most 6 decimals, in units of 10⁻⁶.
+fn haircut_units(f: &Fields, path: &str, d: &Dec) -> Result<i128, InputError> {
+    f.units(path, d, 6, 0, 1_000_000, "a haircut in [0, 1] with at most 6 decimals")
 }
 
 /// Charges of an instrument as fractions of its notional (contract size × spot):
@@ -798,6 +1050,25 @@ pub struct Charges {
     pub linear_adds_mark: bool,
 }
 
+/// One tier of a tiered haircut schedule (SPEC section 3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tier {
+    /// Upper bound of the tier, quantity units (10⁻⁸); `None` for the last, open-ended one.
+    pub up_to: Option<i128>,
+    /// Haircut in [0, 1], rate units (10⁻⁶).
+    pub haircut: i128,
+}
+
+/// How a collateral asset is haircut.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Haircut {
+    /// One haircut for any amount, rate units (10⁻⁶).
+    Flat(i128),
+    /// A schedule: bounds strictly increasing, haircuts non-decreasing, the last tier
+    /// open-ended.
+    Tiers(Vec<Tier>),
+}
+
 /// A collateral asset, exact: price in 10⁻⁶ of the quote, haircut in 10⁻⁶.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssetRate {
@@ -805,8 +1076,8 @@ pub struct AssetRate {
     pub id: String,
     /// Price, money units.
     pub price: i128,
-    /// Haircut in [0, 1], rate units.
-    pub haircut: i128,
+    /// Its haircut or tiers.
+    pub haircut: Haircut,
 }
 
 /// The rates file, validated.
@@ -814,6 +1085,8 @@ pub struct AssetRate {
 pub struct Rates {
     /// Loss factors `[initial, maintenance]`, rate units (10⁻⁶).
     pub loss_factor: [i128; 2],
+    /// Class offset `[initial, maintenance]` in [0, 1], rate units, when given.
+    pub class_offset: Option<[i128; 2]>,
     /// Per class: perpetual, future, option.
     pub classes: [Option<Charges>; 3],
     /// Per instrument id, overriding its class; with the JSON path of the entry.
@@ -830,6 +1103,11 @@ impl Rates {
         f.version(raw.version)?;
         let rate_units = |path: String, d: &Dec| f.units(&path, d, 6, 0, 1_000_000_000, "a factor in [0, 1000] with at most 6 decimals");
         let loss_factor = [rate_units("loss_factor.initial".into(), &raw.loss_factor.initial)?, rate_units("loss_factor.maintenance".into(), &raw.loss_factor.maintenance)?];
+        let offset = |path: &str, d: &Dec| f.units(path, d, 6, 0, 1_000_000, "a rate in [0, 1] with at most 6 decimals");
+        let class_offset = match &raw.class_offset {
+            Some(o) => Some([offset("class_offset.initial", &o.initial)?, offset("class_offset.maintenance", &o.maintenance)?]),
+            None => None,
+        };
         let charges = |p: &str, linear: &RawLevels, short: &RawLevels, adds: bool| -> Result<Charges, InputError> {
             let r = |name: &str, d: &Dec| f.number(&format!("{p}.{name}"), d, 0.0, 1000.0, false, "a fraction of notional in [0, 1000]");
             Ok(Charges {
@@ -855,9 +1133,50 @@ impl Rates {
             let p = format!("assets[{a}]");
             f.id(&format!("{p}.id"), &ra.id, &mut seen)?;
             let price = f.units(&format!("{p}.price"), &ra.price, 6, 0, crate::rounding::MAX_MONEY_UNITS, "a price in [0, 1e12] with at most 6 decimals")?;
-            let haircut = f.units(&format!("{p}.haircut"), &ra.haircut, 6, 0, 1_000_000, "a haircut in [0, 1] with at most 6 decimals")?;
+            let haircut = match (&ra.haircut, &ra.tiers) {
+                (Some(h), None) => Haircut::Flat(haircut_units(&f, &format!("{p}.haircut"), h)?),
+                (None, Some(tiers)) => Haircut::Tiers(Self::tiers(&f, &format!("{p}.tiers"), tiers)?),
+                (haircut, _) => {
+                    let got = if haircut.is_some() { "both" } else { "neither" };
+                    return Err(f.err(&p, format!("asset {:?}: give exactly one of `haircut` and `tiers` (got {got})", ra.id)));
+                }
+            };
             assets.push(AssetRate { id: ra.id.clone(), price, haircut });
         }
-        Ok(Rates { loss_factor, classes, overrides, assets })
+        Ok(Rates { loss_factor, class_offset, classes, overrides, assets })
+    }
+
+    /// A tiered haircut schedule under `p`: every tier but the last has `up_to`, a
+    /// quantity (at most 8 decimals, > 0, at most 1e12) above the previous bound; the
+    /// haircuts are in [0, 1] and never decrease.
+    fn tiers(f: &Fields, p: &str, raw: &[RawTier]) -> Result<Vec<Tier>, InputError> {
+        if raw.is_empty() {
+            return Err(f.err(p, "needs at least one tier (the last one without `up_to`)"));
+        }
+        let mut out: Vec<Tier> = Vec::with_capacity(raw.len());
+        for (t, tier) in raw.iter().enumerate() {
+            let q = format!("{p}[{t}]");
+            let last = t + 1 == raw.len();
+            let up_to = match (&tier.up_to, last) {
+                (Some(d), false) => {
+                    let path = format!("{q}.up_to");
+                    let bound = f.units(&path, d, QUANTITY_PLACES, 1, MAX_QUANTITY_UNITS, "a quantity > 0 and <= 1e12 with at most 8 decimals")?;
+                    if let Some(previous) = out.last().and_then(|p| p.up_to).filter(|&p| bound <= p) {
+                        return Err(f.err(&path, format!("bounds must be strictly increasing (got {:?} after {:?})", d.0, plain(previous, QUANTITY_PLACES))));
+                    }
+                    Some(bound)
+                }
+                (None, false) => return Err(f.err(&format!("{q}.up_to"), "required on every tier but the last")),
+                (Some(d), true) => return Err(f.err(&format!("{q}.up_to"), format!("the last tier is open-ended: it has no bound (got {:?})", d.0))),
+                (None, true) => None,
+            };
+            let path = format!("{q}.haircut");
+            let haircut = haircut_units(f, &path, &tier.haircut)?;
+            if let Some(previous) = out.last().map(|p| p.haircut).filter(|&p| haircut < p) {
+                return Err(f.err(&path, format!("haircuts must not decrease with the amount held (got {:?} after {:?})", tier.haircut.0, plain(previous, 6))));
+            }
+            out.push(Tier { up_to, haircut });
+        }
+        Ok(out)
     }
 }

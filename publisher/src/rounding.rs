@@ -51,6 +51,14 @@ pub fn to_units(x: f64, direction: Direction) -> Option<i128> {
     (units.abs() <= MAX_MONEY_UNITS).then_some(units)
 }
 
+/// ⌈a·b / 10^`decimals`⌉ for a, b ≥ 0, exactly (a figure that must never be understated,
+/// from exact factors); `None` on overflow.
+pub fn product_up(a: i128, b: i128, decimals: u32) -> Option<i128> {
+    let scale = 10i128.pow(decimals);
+    let product = a.checked_mul(b)?;
+    Some(product.div_euclid(scale) + i128::from(product.rem_euclid(scale) > 0))
+}
+
 /// Checks the decimal grammar: optional `-`, digits, optionally `.` and digits.
 pub fn is_decimal(text: &str) -> bool {
     let body = text.strip_prefix('-').unwrap_or(text);
@@ -167,6 +175,17 @@ mod tests {
             assert!(published(Direction::Down) <= x + tol);
             assert!((p - x).abs() < 1e-6 + tol);
         }
+    }
+
+    #[test]
+    fn exact_products_round_up() {
+        // 0.1 (10⁻⁸) × 3050.5 (10⁻⁶) = 305.05 exactly; 0.00000001 × 0.000001 = 10⁻¹⁴,
+        // published as 0.000001 (never 0).
+        assert_eq!(product_up(10_000_000, 3_050_500_000, 8), Some(305_050_000));
+        assert_eq!(product_up(1, 1, 8), Some(1));
+        assert_eq!(product_up(0, 5, 8), Some(0));
+        assert_eq!(product_up(100_000_000, 91_000_000_000, 8), Some(91_000_000_000));
+        assert_eq!(product_up(i128::MAX, 2, 8), None);
     }
 
     #[test]

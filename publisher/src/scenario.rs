@@ -1,12 +1,17 @@
-//! Scenario shocks: a move of every underlying's price, a move of every option's
+//! Scenario shocks: a move of each underlying's price, a move of every option's
 //! volatility, and a cover fraction.
 //!
-//! A scenario moves every underlying by the same relative amount: the spot S to
-//! S·(1 + m), and with it every forward F to F·(1 + m) (the carry is unchanged). An
-//! option's volatility is read once from its surface at today's forward (sticky strike)
-//! and then shocked by the scenario's [`VolShock`]. The P&L of one long unit is the
-//! revalued minus today's value, multiplied by the scenario's cover fraction (1 for the
-//! ordinary grid, the fraction of an extreme move that is covered in SPAN's convention).
+//! A scenario moves each underlying u by its own relative amount m_u: the spot S to
+//! S·(1 + m_u), and with it every forward F on u to F·(1 + m_u) (the carry is
+//! unchanged). A market-wide block of the grid (a spot × vol grid, extreme moves, the
+//! Deribit grid, a named scenario) moves every underlying by its move m times the
+//! underlying's `move_scale`; a `joint` scenario gives each underlying its own move and a
+//! `spread` scenario moves two underlyings in opposite directions (README, "Publishing a
+//! market"). An option's volatility is read once from its surface at today's forward
+//! (sticky strike) and then shocked by the scenario's [`VolShock`]. The P&L of one long
+//! unit is the revalued minus today's value, multiplied by the scenario's cover fraction
+//! (1 for the ordinary grid, the fraction of an extreme move that is covered in SPAN's
+//! convention).
 
 /// How a scenario moves an option's implied volatility σ.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,10 +60,10 @@ impl VolShock {
     }
 }
 
-/// One scenario's shock.
+/// One scenario's shock on one underlying.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Shock {
-    /// Relative move of every underlying (−0.15 for −15 %), > −1.
+    /// Relative move of the underlying (−0.15 for −15 %), > −1.
     pub spot_move: f64,
     /// The volatility move.
     pub vol: VolShock,
@@ -71,8 +76,21 @@ pub struct Shock {
 pub struct Scenario {
     /// Its name in the snapshot.
     pub name: String,
-    /// What it does.
-    pub shock: Shock,
+    /// Relative move of each underlying, in the order of the instruments file (its
+    /// `move_scale` already applied), each > −1.
+    pub spot_moves: Vec<f64>,
+    /// The volatility move of every option.
+    pub vol: VolShock,
+    /// Fraction of the P&L that counts, in (0, 1].
+    pub cover: f64,
+}
+
+impl Scenario {
+    /// The shock this scenario gives the underlying at `underlying` (its index in the
+    /// instruments file).
+    pub fn shock(&self, underlying: usize) -> Shock {
+        Shock { spot_move: self.spot_moves[underlying], vol: self.vol, cover: self.cover }
+    }
 }
 
 /// A spot-move label from a relative move in units of 10⁻⁸ (−0.075 is −7_500_000):
@@ -80,6 +98,12 @@ pub struct Scenario {
 pub fn percent_label(move_units_e8: i128) -> String {
     let sign = if move_units_e8 < 0 { "-" } else { "+" };
     format!("{sign}{}%", crate::rounding::plain(move_units_e8.abs(), 6))
+}
+
+/// The name of a `spread` scenario that moves underlying `up` by +m and `down` by −m
+/// (m in units of 10⁻⁸): `BTC+10%/ETH-10%/vol-same`.
+pub fn spread_name(up: &str, down: &str, move_units_e8: i128, vol_label: &str) -> String {
+    format!("{up}{}/{down}{}/vol-{vol_label}", percent_label(move_units_e8), percent_label(-move_units_e8))
 }
 
 /// The conventional scenario name: `spot-15%/vol-up`, with ` (x0.2)` for a cover
@@ -102,6 +126,8 @@ mod tests {
         assert_eq!(scenario_name(0, "down", None), "spot+0%/vol-down");
         assert_eq!(scenario_name(-7_500_000, "same", None), "spot-7.5%/vol-same");
         assert_eq!(scenario_name(100_000_000, "up", Some("0.1")), "spot+100%/vol-up (x0.1)");
+        assert_eq!(spread_name("BTC", "ETH", 10_000_000, "same"), "BTC+10%/ETH-10%/vol-same");
+        assert_eq!(spread_name("ETH", "BTC", 2_500_000, "up"), "ETH+2.5%/BTC-2.5%/vol-up");
     }
 
     #[test]

@@ -20,7 +20,7 @@ fn as_of() -> i64 {
 
 fn build_texts(instruments: &str, grid: &str, rates: &str, method: Method) -> Snapshot {
     let i = Instruments::parse("instruments.json", instruments, as_of()).unwrap();
-    let g = parse_grid("grid.json", grid).unwrap();
+    let g = parse_grid("grid.json", grid, &i.underlyings).unwrap().scenarios;
     let r = Rates::parse("rates.json", rates).unwrap();
     build(&i, &g, &r, ["instruments.json", "grid.json", "rates.json"], "example", AS_OF, method).unwrap()
 }
@@ -33,21 +33,40 @@ fn build_example(grid: &str, method: Method) -> Snapshot {
 fn example_builds_are_deterministic_and_pinned() {
     // Two builds give the same bytes; so does the same input with other whitespace and
     // key order. The SHA-256 of each example build is pinned: a pricing change, or a
-    // machine that computes other bits, fails here.
+    // machine that computes other bits, fails here. The first pin is today's bytes
+    // (every instrument with its class and notional); the second, the bytes with those
+    // two fields taken out, is the pin from before they existed: nothing else moved.
     let pins = [
-        ("grid.json", Method::Full, "abd7e0bada95c1ba03a7f17c3c631eb8b412bb834af2cd3b33ee3b7ca5eed353"),
-        ("grid.json", Method::Greeks, "a20e19745babcc34b1d60fa8d8e573a875467852445a3a126d90287a9828fa67"),
-        ("grid-deribit.json", Method::Full, "3d56a5e6fd2eb88dfe05fec8a2fa3d2e8ea6057a1f281c22eb01c06f00fe79c2"),
-        ("grid-deribit.json", Method::Greeks, "7b4a3a80ad9cc8828776cc52371daff6ba05a50a1b6393ae0ed8cca135b5bff9"),
+        ("grid.json", Method::Full, "9801830a87cc21b7d003b5d29ee56e3d76a015ea4ce03612e97aa945dead3bf9", "abd7e0bada95c1ba03a7f17c3c631eb8b412bb834af2cd3b33ee3b7ca5eed353"),
+        ("grid.json", Method::Greeks, "99e4462acd67c59f0e0a4eb9fd6a49b7587107ed3b5e1f332577bb6658eef37f", "a20e19745babcc34b1d60fa8d8e573a875467852445a3a126d90287a9828fa67"),
+        ("grid-deribit.json", Method::Full, "46cc2751ed07ee86c8d7a7c8aba28f2d01f7c4d2556bed2314f0ea942feb5740", "3d56a5e6fd2eb88dfe05fec8a2fa3d2e8ea6057a1f281c22eb01c06f00fe79c2"),
+        ("grid-deribit.json", Method::Greeks, "c3b4772050a76a52a060aed382041cbd725f0d79570014e34465dbfd4488221f", "7b4a3a80ad9cc8828776cc52371daff6ba05a50a1b6393ae0ed8cca135b5bff9"),
     ];
-    for (grid, method, pin) in pins {
+    for (grid, method, pin, pin_before) in pins {
         let a = build_example(grid, method).to_json();
         assert_eq!(a, build_example(grid, method).to_json(), "{grid} {method:?}");
         let reformatted = serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&example("instruments.json")).unwrap()).unwrap();
         let b = build_texts(&reformatted, &example(grid), &example("rates.json"), method).to_json();
         assert_eq!(a, b, "{grid} {method:?}");
         let hash = hex(&Sha256::digest(a.as_bytes()));
+        // Without the instruments' `class` and `notional` (new with risk classes and
+        // covenants), the bytes are those published before them, pinned then.
+        let before: String = a.lines().map(|line| format!("{}\n", without_class_and_notional(line))).collect();
+        assert_eq!(hex(&Sha256::digest(before.as_bytes())), pin_before, "{grid} {method:?}: bytes other than class and notional changed");
         assert_eq!(hash, pin, "{grid} {method:?}: the published bytes changed");
+    }
+}
+
+/// An instrument line without its `, "class": …, "notional": …` (its last two fields).
+fn without_class_and_notional(line: &str) -> String {
+    match line.find(", \"class\": ") {
+        Some(at) => {
+            assert!(line[at..].contains(", \"notional\": "), "{line}");
+            // The line ends `}` or `},` after the notional.
+            let tail = if line.ends_with("},") { 2 } else { 1 };
+            format!("{}{}", &line[..at], &line[line.len() - tail..])
+        }
+        None => line.to_string(),
     }
 }
 
@@ -64,7 +83,7 @@ fn rounding_never_understates_a_loss() {
     for grid in ["grid.json", "grid-deribit.json"] {
         for method in [Method::Full, Method::Greeks] {
             let instruments = Instruments::parse("i", &example("instruments.json"), as_of()).unwrap();
-            let scenarios = parse_grid("g", &example(grid)).unwrap();
+            let scenarios = parse_grid("g", &example(grid), &instruments.underlyings).unwrap().scenarios;
             let rates = Rates::parse("r", &example("rates.json")).unwrap();
             let exact = exact_figures(&instruments, &scenarios, &rates, "r", method).unwrap();
             let snapshot = build(&instruments, &scenarios, &rates, ["i", "g", "r"], "x", AS_OF, method).unwrap();
@@ -115,7 +134,7 @@ fn greeks_method_agrees_with_full_revaluation_to_second_order() {
       {"grid": {"spot_moves": ["0"], "vol_moves": [{"label": "a", "add": "0.02"}, {"label": "b", "add": "0.01"}, {"label": "c", "add": "0.005"}]}}
     ]}"#;
     let i = Instruments::parse("i", instruments, as_of()).unwrap();
-    let g = parse_grid("g", grid).unwrap();
+    let g = parse_grid("g", grid, &i.underlyings).unwrap().scenarios;
     let r = Rates::parse("r", rates).unwrap();
     let full = exact_figures(&i, &g, &r, "r", Method::Full).unwrap();
     let greeks = exact_figures(&i, &g, &r, "r", Method::Greeks).unwrap();
@@ -173,6 +192,7 @@ fn strict_inputs_name_file_path_and_value() {
         assert!(message.starts_with("instruments.json: field `"), "{message}");
         assert!(err.path.starts_with(path) && message.contains(mention), "want {path} / {mention}: {message}");
     }
+    let underlyings = Instruments::parse("i", &instruments, as_of()).unwrap().underlyings;
     let grid = example("grid.json");
     for (text, path, mention) in [
         (grid.replace("\"-0.15\"", "\"-1.5\""), "scenarios[0].grid.spot_moves[0]", "\"-1.5\""),
@@ -181,11 +201,11 @@ fn strict_inputs_name_file_path_and_value() {
         (grid.replace("\"name\": \"weekend-crash\"", "\"name\": \"spot-15%/vol-up\""), "scenarios[2].named.name", "duplicate"),
         (grid.replace("{\"named\"", "{\"stress\""), "scenarios[2]", "stress"),
     ] {
-        let message = parse_grid("grid.json", &text).unwrap_err().to_string();
+        let message = parse_grid("grid.json", &text, &underlyings).unwrap_err().to_string();
         assert!(message.starts_with(&format!("grid.json: field `{path}`")) && message.contains(mention), "want {path} / {mention}: {message}");
     }
     let deribit = example("grid-deribit.json");
-    let message = parse_grid("d.json", &deribit.replace("\"price_steps\": \"4\"", "\"price_steps\": \"3\"")).unwrap_err().to_string();
+    let message = parse_grid("d.json", &deribit.replace("\"price_steps\": \"4\"", "\"price_steps\": \"3\""), &underlyings).unwrap_err().to_string();
     assert!(message.contains("price_steps") && message.contains("equal steps"), "{message}");
     let rates = example("rates.json");
     for (text, path, mention) in [
@@ -198,7 +218,7 @@ fn strict_inputs_name_file_path_and_value() {
     }
     // An override for an instrument that does not exist, and a class with no rates.
     let i = Instruments::parse("i", &instruments, as_of()).unwrap();
-    let g = parse_grid("g", &example("grid.json")).unwrap();
+    let g = parse_grid("g", &example("grid.json"), &i.underlyings).unwrap().scenarios;
     let r = Rates::parse("rates.json", &rates.replace("\"id\": \"SOL-PERP\"", "\"id\": \"SOL-PERP-X\"")).unwrap();
     let err = build(&i, &g, &r, ["i", "g", "rates.json"], "x", AS_OF, Method::Full).unwrap_err().to_string();
     assert!(err.contains("instruments[0].id") && err.contains("SOL-PERP-X"), "{err}");
