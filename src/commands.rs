@@ -96,7 +96,7 @@ pub fn commit(path: &Path, as_json: bool) -> Result<(), CliError> {
 fn prove_error(e: ProveError) -> CliError {
     match e {
         ProveError::ClaimDoesNotHold(f) => CliError::Rejected(format!("refusing to prove: {f}")),
-        ProveError::TooLarge(m) => CliError::Usage(m),
+        ProveError::TooLarge(m) | ProveError::InvalidClaim(m) => CliError::Usage(m),
         other => CliError::Internal(other.to_string()),
     }
 }

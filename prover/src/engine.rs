@@ -123,23 +123,8 @@ impl fmt::Display for MissingNotional {
 impl std::error::Error for MissingNotional {}
 
 /// The covenants a claim may carry besides level and threshold (SPEC section 10), in
-/// exact units; `None`: not claimed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Covenants {
-    /// ρ in rate units (1e6 = 1): every group has equity_g ≥ ρ·req_g(L).
-    pub min_ratio: Option<i128>,
-    /// E in money units (may be negative): Σ_g equity_g ≥ E.
-    pub min_equity: Option<i128>,
-    /// λ in rate units: Σ_g Σ_i |n_i|·notional_i ≤ λ·Σ_g equity_g.
-    pub max_leverage: Option<i128>,
-}
-
-impl Covenants {
-    /// Whether no covenant is claimed.
-    pub fn is_empty(&self) -> bool {
-        *self == Covenants::default()
-    }
-}
+/// exact units; `None`: not claimed (the statement's own type).
+pub use zkmargin_circuits::statement::Covenants;
 
 /// Why a claim does not hold.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -28,6 +28,10 @@ pub enum ProveError {
     /// The portfolio does not fit any supported shape (exit 2).
     #[error("the portfolio is too large to prove: {0}")]
     TooLarge(String),
+    /// The claim cannot be made on this book (exit 2): a leverage cap over an instrument
+    /// the market gives no notional (SPEC section 10), whether or not it would hold.
+    #[error("cannot claim this on the book: {0}")]
+    InvalidClaim(String),
     /// Parameters could not be loaded or written (exit 3).
     #[error(transparent)]
     Params(#[from] params::ParamsError),
@@ -73,7 +77,10 @@ pub fn prove(
 ) -> Result<Proven, ProveError> {
     progress.stage("checking the claim with the exact engine");
     let report = engine::compute(market, portfolio);
-    report.check_claim(level, money_to_common(claim.threshold_units)).map_err(ProveError::ClaimDoesNotHold)?;
+    report.check_covenant_inputs(&claim.covenants).map_err(|m| ProveError::InvalidClaim(m.to_string()))?;
+    report
+        .check_claim_with(level, money_to_common(claim.threshold_units), &claim.covenants)
+        .map_err(ProveError::ClaimDoesNotHold)?;
     let inputs = build(market, portfolio, level, claim, nonce);
     let shape = shape_for(&inputs).map_err(ProveError::TooLarge)?;
     let digest = market.digest();

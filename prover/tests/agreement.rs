@@ -1,7 +1,9 @@
 //! Agreement of the circuit with the exact engine on random portfolios: the claim holds
 //! in the engine exactly when the circuit is satisfied (MockProver), including at the
-//! boundary (threshold = exact total excess holds, one tick above does not); and for a
-//! few cases, `prove` succeeds exactly when the engine says so and the proof verifies.
+//! boundary (threshold = exact total excess holds, one tick above does not), also with
+//! risk classes (1 to 6, offsets between 0 and 1), tiered haircuts and each covenant at
+//! its exact bound; and for a few cases, `prove` succeeds exactly when the engine says so
+//! and the proof verifies.
 
 mod common;
 
@@ -12,14 +14,15 @@ use zkmargin_circuits::circuit::MarginCircuit;
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_circuits::witness::{Claim, Plan};
-use zkmargin_prover::engine::{self, money_to_common, COMMON_DECIMALS};
+use zkmargin_circuits::statement::Covenants;
+use zkmargin_prover::engine::{self, common_to_money, money_to_common, Rounding, COMMON_DECIMALS};
 use zkmargin_prover::portfolio::{Mode, Portfolio};
 use zkmargin_prover::prove::{prove, ProveError};
 use zkmargin_prover::statement::{build, shape_for};
 use zkmargin_verifier::progress::Silent;
 use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
 
-use common::{account, build as build_portfolio, market};
+use common::{account, build as build_portfolio, market, risk_market};
 
 fn salted(mut portfolio: Portfolio) -> Portfolio {
     for (a, acc) in portfolio.accounts.iter_mut().enumerate() {
@@ -63,15 +66,41 @@ fn total_units(market: &Market, portfolio: &Portfolio, level: Level) -> i128 {
     floor.as_i128()
 }
 
-fn circuit_accepts(market: &Market, portfolio: &Portfolio, level: Level, threshold: i128) -> bool {
-    let claim = Claim { threshold_units: threshold, ..Claim::default() };
-    let inputs = build(market, portfolio, level, &claim, "");
+fn circuit_accepts(market: &Market, portfolio: &Portfolio, level: Level, claim: &Claim) -> bool {
+    let inputs = build(market, portfolio, level, claim, "");
     let shape = shape_for(&inputs).unwrap();
     let tables = MarketTables::new(market, level, 8);
     let public = inputs.statement.public_inputs(&shape, &market.digest()).unwrap();
-    let plan = Plan::new(&shape, &tables, &inputs.witness, &claim, &public).unwrap();
-    let circuit = MarginCircuit::<8> { shape, tables, plan: Some(plan) };
-    MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify().is_ok()
+    let plan = Plan::new(&shape, &tables, &inputs.witness, claim, &public).unwrap();
+    zkmargin_circuits::with_circuit!(tables, false, S, W, C => {
+        let circuit = MarginCircuit::<S, W, C> { shape, tables: tables.clone(), plan: Some(plan) };
+        MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify().is_ok()
+    })
+}
+
+/// One in rate units.
+const RATE: i128 = 1_000_000;
+
+fn threshold(threshold_units: i128) -> Claim {
+    Claim { threshold_units, ..Claim::default() }
+}
+
+/// A claim at the exact bound of one figure (`which`: 0 the threshold, 1 the margin
+/// ratio, 2 the equity floor, 3 the leverage cap), moved by `delta` units; `None` where
+/// the figure does not exist for the book (no requirement, no positive equity).
+fn boundary_claim(market: &Market, portfolio: &Portfolio, level: Level, which: usize, delta: i128) -> Option<Claim> {
+    let report = engine::compute(market, portfolio);
+    let covenants = match which {
+        0 => return Some(threshold((total_units(market, portfolio, level) + delta).max(0))),
+        1 => {
+            let ratio = report.groups.iter().filter_map(|g| g.ratio(level)).min()?.as_i128();
+            // A statement's ratio is a rate in [1, 1000].
+            Covenants { min_ratio: Some((ratio + delta).clamp(RATE, 1_000 * RATE)), ..Covenants::default() }
+        }
+        2 => Covenants { min_equity: Some(common_to_money(report.total_equity(), Rounding::Down) + delta), ..Covenants::default() },
+        _ => Covenants { max_leverage: Some((report.leverage()?.as_i128() - delta).clamp(1, 1_000 * RATE)), ..Covenants::default() },
+    };
+    Some(Claim { threshold_units: 0, covenants })
 }
 
 fn level() -> impl Strategy<Value = Level> {
@@ -85,7 +114,23 @@ proptest! {
     fn circuit_agrees_with_engine(market in market(), portfolio in portfolio(), level in level(), delta in -1i128..=1) {
         let threshold = (total_units(&market, &portfolio, level) + delta).max(0);
         let holds = engine::compute(&market, &portfolio).check_claim(level, money_to_common(threshold)).is_ok();
-        prop_assert_eq!(circuit_accepts(&market, &portfolio, level, threshold), holds);
+        prop_assert_eq!(circuit_accepts(&market, &portfolio, level, &self::threshold(threshold)), holds);
+    }
+
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn circuit_agrees_with_engine_on_classes_tiers_and_covenants(
+        market in risk_market(), portfolio in portfolio(), level in level(), which in 0usize..4, delta in -1i128..=1,
+    ) {
+        if let Some(claim) = boundary_claim(&market, &portfolio, level, which, delta) {
+            let report = engine::compute(&market, &portfolio);
+            let holds = report.check_claim_with(level, money_to_common(claim.threshold_units), &claim.covenants).is_ok();
+            prop_assert_eq!(circuit_accepts(&market, &portfolio, level, &claim), holds, "{:?}", claim);
+        }
     }
 }
 

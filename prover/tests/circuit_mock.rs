@@ -3,22 +3,21 @@
 
 use ethnum::I256;
 use ff::PrimeField;
-use halo2_proofs::dev::{FailureLocation, MockProver, VerifyFailure};
+use halo2_proofs::dev::{MockProver, VerifyFailure};
 use zkmargin_circuits::circuit::{size, MarginCircuit, Sizing};
 use zkmargin_circuits::commitment::{commit_capacity, sponge, AccountOpening};
 use zkmargin_circuits::encoding::{field_to_hex, Fp};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::Shape;
-use zkmargin_circuits::statement::{Statement, BINDING};
+use zkmargin_circuits::statement::BINDING;
 use zkmargin_circuits::tables::{MarketTables, PNL_SHIFT_BITS};
-use zkmargin_circuits::witness::{factors, group_nets, Claim, MarginWitness, Plan};
+use zkmargin_circuits::witness::{factors, group_nets, Plan};
 use zkmargin_prover::engine::{self, COMMON_DECIMALS};
 use zkmargin_prover::portfolio::Portfolio;
-use zkmargin_prover::statement::{build, shape_for};
 
 mod common;
 
-use common::mock::{assert_rejected, example, failed_names, only_range_checks, region_of, Case};
+use common::mock::{assert_rejected, example, failed_names, only_range_checks, Case};
 
 const LANES: usize = 8;
 

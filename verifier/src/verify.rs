@@ -135,10 +135,14 @@ fn stated_nonce(stated: &str) -> String {
 }
 
 fn format_hint(format: &str) -> &'static str {
-    if format == "zkmargin-proof/1" {
-        "; format 1 used the first commitment encoding, which this version no longer proves or checks: prove again with this version"
-    } else {
-        ""
+    match format {
+        "zkmargin-proof/1" => {
+            "; format 1 used the first commitment encoding, which this version no longer proves or checks: prove again with this version"
+        }
+        "zkmargin-proof/2" => {
+            "; format 2 is the circuit before risk classes, tiered haircuts and covenants (same commitments: venues' attestations stay valid): prove again with this version"
+        }
+        _ => "",
     }
 }
 

@@ -57,14 +57,18 @@ fn stored_proof_still_verifies_and_rejects_what_it_does_not_state() {
 
 #[test]
 fn bundles_of_the_first_format_are_refused_with_the_reason() {
+    // Format 1 (another commitment encoding) and format 2 (the circuit before risk
+    // classes, tiers and covenants): each refused, saying which and what to do.
     let market = example_market();
-    let mut old = stored_bundle();
-    old.format = "zkmargin-proof/1".into();
-    match verifier().verify(&market, &old, &Expectations::default()).unwrap() {
-        Outcome::Invalid(reason) => {
-            let text = reason.to_string();
-            assert!(text.contains("zkmargin-proof/1") && text.contains("prove again"), "{text}");
+    for format in ["zkmargin-proof/1", "zkmargin-proof/2"] {
+        let mut old = stored_bundle();
+        old.format = format.into();
+        match verifier().verify(&market, &old, &Expectations::default()).unwrap() {
+            Outcome::Invalid(reason) => {
+                let text = reason.to_string();
+                assert!(text.contains(format) && text.contains("prove again"), "{text}");
+            }
+            Outcome::Valid => panic!("a {format} bundle must be refused"),
         }
-        Outcome::Valid => panic!("a format-1 bundle must be refused"),
     }
 }

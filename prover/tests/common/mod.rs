@@ -4,10 +4,10 @@
 pub mod mock;
 
 use proptest::prelude::*;
-use zkmargin_circuits::market::{Asset, Haircut, Instrument, Market, PerLevel};
+use zkmargin_circuits::market::{Asset, Haircut, Instrument, Market, PerLevel, Tier};
 use zkmargin_prover::portfolio::{Account, Collateral, Group, Mode, Portfolio, Position};
 
-pub const INSTRUMENTS: usize = 4;
+pub const INSTRUMENTS: usize = 6;
 pub const SCENARIOS: usize = 3;
 
 pub fn money() -> impl Strategy<Value = i128> {
@@ -52,6 +52,35 @@ pub fn market() -> impl Strategy<Value = Market> {
                 .map(|(a, (price, haircut))| Asset { id: format!("A{a}"), price, haircut: Haircut::Flat(haircut) })
                 .collect(),
         })
+}
+
+/// A market with risk classes (1 to 6: instrument i in class i mod K), class offsets or
+/// none, a notional on every instrument, and the second asset's haircut in 2 or 3 tiers.
+pub fn risk_market() -> impl Strategy<Value = Market> {
+    let offsets = prop::option::of((0i128..=1_000_000, 0i128..=1_000_000));
+    let tiers = (prop::collection::vec(1i128..5_000_000_000, 1..3), prop::collection::vec(0i128..=1_000_000, 3));
+    (market(), 1usize..=6, offsets, prop::collection::vec(0i128..100_000_000_000, INSTRUMENTS), tiers).prop_map(
+        |(mut market, classes, offsets, notionals, (widths, mut haircuts))| {
+            for (i, (instrument, notional)) in market.instruments.iter_mut().zip(notionals).enumerate() {
+                instrument.class = Some(format!("C{}", i % classes));
+                instrument.notional = Some(notional);
+            }
+            market.class_offset = offsets.map(|(initial, maintenance)| PerLevel { initial, maintenance });
+            haircuts.sort();
+            let mut bound = 0;
+            let mut schedule: Vec<Tier> = widths
+                .iter()
+                .zip(&haircuts)
+                .map(|(&w, &h)| {
+                    bound += w;
+                    Tier { up_to: Some(bound), haircut: h }
+                })
+                .collect();
+            schedule.push(Tier { up_to: None, haircut: haircuts[widths.len()] });
+            market.assets[1].haircut = Haircut::Tiers(schedule);
+            market
+        },
+    )
 }
 
 pub fn qty() -> impl Strategy<Value = i128> {
