@@ -91,28 +91,25 @@ pub struct Sizing {
 }
 
 /// The k and layout of `shape` (its own k ignored) over `tables`: the compact layout
-/// unless the wide one needs a smaller k (circuits that margin risk classes apart are
-/// always wide: their range checks need the third lane). Exact (layout passes that commit
-/// nothing: the wide one only where the compact one needs more rows than the tables), and
-/// the same for the prover and every verifier.
+/// unless the wide one needs a smaller k. Exact (layout passes that commit nothing: the
+/// wide one only where the compact one needs more rows than the tables), and the same for
+/// the prover and every verifier.
 pub fn size(shape: &Shape, tables: &MarketTables) -> Sizing {
-    crate::with_lanes!(tables.lanes, S => {
-        if tables.class_mode() {
-            let k = MarginCircuit::<S, true, true> { shape: *shape, tables: tables.clone(), plan: None }.min_k();
-            return Sizing { k, wide: true };
-        }
-        let compact = MarginCircuit::<S, false> { shape: *shape, tables: tables.clone(), plan: None }.min_k();
-        // The wide layout saves lane rows, not table rows: no gain where the tables set k.
-        if compact <= estimated_k(tables.instruments.len(), tables.assets.len() * tables.tiers) {
-            return Sizing { k: compact, wide: false };
-        }
-        let wide = MarginCircuit::<S, true> { shape: *shape, tables: tables.clone(), plan: None }.min_k();
-        if wide < compact {
-            Sizing { k: wide, wide: true }
-        } else {
-            Sizing { k: compact, wide: false }
-        }
-    })
+    let compact = crate::with_circuit!(tables, false, S, W, C => {
+        MarginCircuit::<S, W, C> { shape: *shape, tables: tables.clone(), plan: None }.min_k()
+    });
+    // The wide layout saves lane rows, not table rows: no gain where the tables set k.
+    if compact <= estimated_k(tables.instruments.len(), tables.assets.len() * tables.tiers) {
+        return Sizing { k: compact, wide: false };
+    }
+    let wide = crate::with_circuit!(tables, true, S, W, C => {
+        MarginCircuit::<S, W, C> { shape: *shape, tables: tables.clone(), plan: None }.min_k()
+    });
+    if wide < compact {
+        Sizing { k: wide, wide: true }
+    } else {
+        Sizing { k: compact, wide: false }
+    }
 }
 
 /// Words (of 10 bits) of each range check; see the bounds in [`crate::chips::columns`].
@@ -527,8 +524,7 @@ impl<const S: usize, const WIDE: bool, const CLASSES: bool> MarginCircuit<S, WID
 }
 
 /// Runs `$body` with the circuit type's constants for `$tables` (its lanes as `$S`, its
-/// class mode as `$C`) and `$wide` (a runtime [`Sizing::wide`]) as `$W`. Circuits that
-/// margin risk classes apart are always wide ([`size`]).
+/// class mode as `$C`) and `$wide` (a runtime [`Sizing::wide`]) as `$W`.
 ///
 /// ```ignore
 /// with_circuit!(tables, sizing.wide, S, W, C => MarginCircuit::<S, W, C> { .. })
@@ -536,8 +532,12 @@ impl<const S: usize, const WIDE: bool, const CLASSES: bool> MarginCircuit<S, WID
 #[macro_export]
 macro_rules! with_circuit {
     ($tables:expr, $wide:expr, $S:ident, $W:ident, $C:ident => $body:expr) => {
-        if $tables.class_mode() {
+        if $tables.class_mode() && $wide {
             const $W: bool = true;
+            const $C: bool = true;
+            $crate::with_lanes!($tables.lanes, $S => $body)
+        } else if $tables.class_mode() {
+            const $W: bool = false;
             const $C: bool = true;
             $crate::with_lanes!($tables.lanes, $S => $body)
         } else if $wide {
