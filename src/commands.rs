@@ -181,7 +181,19 @@ pub struct VerifyArgs<'a> {
     pub max_k: u32,
     pub policy: Option<&'a Path>,
     pub market_sigs: &'a [PathBuf],
+    pub at: Option<&'a str>,
     pub progress: Arc<Reporter>,
+}
+
+/// The verifier's clock for a policy's market age: `--at`, else now (Unix seconds).
+fn verification_time(at: Option<&str>) -> Result<i64, CliError> {
+    match at {
+        Some(text) => zkmargin_circuits::time::parse_rfc3339(text).map_err(|e| CliError::Usage(format!("--at {text:?}: {e}"))),
+        None => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| CliError::Internal(format!("the system clock is before 1970: {e}")))?
+            .as_secs() as i64),
+    }
 }
 
 fn verify_expectations(a: &VerifyArgs, netting: Netting) -> Result<Expectations, CliError> {
@@ -274,6 +286,7 @@ fn check_signatures_without_policy(sigs: &[(&str, &MarketSignature)], digests: &
 pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
     let policy = a.policy.map(crate::trust::read_policy).transpose()?;
     let expect = verify_expectations(a, policy.as_ref().map(|p| p.netting).unwrap_or_default())?;
+    let now = verification_time(a.at)?;
     let market_sigs = a
         .market_sigs
         .iter()
@@ -325,7 +338,7 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
                 }
                 if let (true, Some(policy), Some(market)) = (verdict.valid, &policy, market) {
                     let sigs = signatures_for(&sigs, &bundle.market.digest, &digests);
-                    if let Err(why) = policy.check(market, bundle, &sigs, expect.nonce.as_deref()) {
+                    if let Err(why) = policy.check(market, bundle, &sigs, expect.nonce.as_deref(), now) {
                         verdict = Verdict::invalid(Some(bundle), format!("invalid under the policy: {why}"));
                     }
                 }

@@ -140,6 +140,10 @@ enum Command {
         /// policy's `publisher_quorum`.
         #[arg(long = "market-sig")]
         market_sigs: Vec<PathBuf>,
+        /// The time (RFC 3339) a policy's `max_market_age_seconds` measures the market's
+        /// age at (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
     },
     /// Write a new Ed25519 key pair: NAME.key (secret, mode 0600) and NAME.pub.
     Keygen {
@@ -304,6 +308,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             max_k,
             policy,
             market_sigs,
+            at,
         } => commands::verify(&commands::VerifyArgs {
             markets: &markets,
             proofs: &proofs,
@@ -316,6 +321,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             max_k,
             policy: policy.as_deref(),
             market_sigs: &market_sigs,
+            at: at.as_deref(),
             progress,
         }),
         Command::Keygen { out } => trust::keygen(&out),

@@ -50,7 +50,8 @@ impl Checker {
     }
 
     /// Checks `bundle` against `market` (signed by `signatures`), the policy and the nonce
-    /// the service issued (a lender's `?threshold`/`?level` are checked before, on the
+    /// the service issued, at `now` (Unix seconds: the service's clock at submission,
+    /// which the policy's market age is measured against) (a lender's `?threshold`/`?level` are checked before, on the
     /// statement alone: [`zkmargin_verifier::verify::check_statement`]). `Ok(None)`: valid; `Ok(Some(reason))`: invalid; `Err`: the verifier
     /// itself failed (parameters, keys), no verdict.
     /// Blocking and CPU-heavy: call it from a blocking worker only.
@@ -60,6 +61,7 @@ impl Checker {
         signatures: &[MarketSignature],
         bundle: &Bundle,
         nonce: &str,
+        now: i64,
     ) -> Result<Option<String>, String> {
         let expect = Expectations {
             nonce: Some(nonce.to_string()),
@@ -73,7 +75,7 @@ impl Checker {
         // Every stored signature was checked on POST /v1/markets; the policy checks them
         // again together, with its publisher quorum.
         let sigs: Vec<(&str, &MarketSignature)> = signatures.iter().map(|s| ("market signature", s)).collect();
-        match self.policy.check(market, bundle, &sigs, Some(nonce)) {
+        match self.policy.check(market, bundle, &sigs, Some(nonce), now) {
             Ok(()) => Ok(None),
             Err(why) => Ok(Some(format!("invalid under the policy: {why}"))),
         }

@@ -319,6 +319,8 @@ async fn post_proof(
     let checker = state.checker.clone();
     let metrics = state.metrics.clone();
     let bundle = Arc::new(bundle);
+    // The policy's market age is measured at submission (not when a worker gets to it).
+    let submitted = now_ms() / 1000;
     let (b, check_nonce, digest, market_json, signatures_json) = (
         bundle.clone(),
         nonce.clone(),
@@ -334,7 +336,7 @@ async fn post_proof(
             let market = checker.market(&digest, &market_json)?;
             let signatures: Vec<MarketSignature> = serde_json::from_str(&signatures_json).map_err(|e| e.to_string())?;
             let started = Instant::now();
-            let outcome = checker.check(&market, &signatures, &b, &check_nonce);
+            let outcome = checker.check(&market, &signatures, &b, &check_nonce, submitted);
             metrics.verification(started.elapsed());
             outcome
         })
@@ -444,9 +446,21 @@ async fn get_standing(
         ApiError::new(StatusCode::NOT_FOUND, "no_standing", format!("no valid proof covers {venue}/{account}"))
     })?;
     let market_time = zkmargin_circuits::time::parse_rfc3339(&v.market_as_of).map(|s| s * 1000).unwrap_or(v.received_at);
+    // What the standing means: the proof covers the account's group, a pool whose other
+    // accounts may be what covers this one.
+    let statement: zkmargin_circuits::statement::Statement = serde_json::from_str(&v.statement_json).map_err(ApiError::internal)?;
+    let group = statement.accounts.iter().find(|a| &a.venue == venue && &a.account == account).map(|a| a.group.clone());
+    let pooled_with: Vec<String> = statement
+        .accounts
+        .iter()
+        .filter(|a| Some(&a.group) == group.as_ref() && !(&a.venue == venue && &a.account == account))
+        .map(|a| format!("{}/{}", a.venue, a.account))
+        .collect();
     Ok(Json(json!({
         "venue": venue,
         "account": account,
+        "group": group,
+        "pooled_with": pooled_with,
         "proof": v.id,
         "level": v.level,
         "threshold": v.threshold,

@@ -147,6 +147,12 @@ fn the_flow_and_every_refusal() {
         assert_eq!(s.body["level"], "initial");
         assert_eq!(s.body["threshold"], valid["statement"]["threshold"]);
         assert_eq!(s.body["market_as_of"], market().as_of);
+        // deribit/sub-1 is pooled with okx/main in the group "cross": the proof is the
+        // pool's, and the answer says so.
+        assert_eq!(s.body["group"], "cross", "{}", s.text);
+        assert_eq!(s.body["pooled_with"], json!(["okx/main"]), "{}", s.text);
+        let alone = get(&base, "/v1/standing?venue=binance&account=iso-btc", Some(TOKEN));
+        assert_eq!((alone.status, &alone.body["pooled_with"]), (200, &json!([])), "{}", alone.text);
         assert!(s.body["received_at"].is_string());
         assert_error(&get(&base, "/v1/standing?venue=deribit&account=sub-9", Some(TOKEN)), 404, "no_standing");
         assert_error(&get(&base, "/v1/standing?venue=deribit", Some(TOKEN)), 400, "malformed");
@@ -394,5 +400,33 @@ fn a_client_that_trickles_its_headers_is_disconnected() {
     assert!(!String::from_utf8_lossy(&answer).contains("200 OK"), "{}", String::from_utf8_lossy(&answer));
     // Whoever sends a whole request is served as before.
     assert_eq!(get(&server.base, "/healthz", None).status, 200);
+    server.stop();
+}
+
+#[test]
+fn a_market_older_than_the_policy_allows_makes_an_invalid_verdict() {
+    // The example market is dated 2026-11-25T08:00:00Z; the service's clock is later.
+    let valid = bundle();
+    let age = zkmargin_service::http::now_ms() / 1000 - zkmargin_circuits::time::parse_rfc3339(&market().as_of).unwrap();
+    assert!(age > 3600, "the example market is more than an hour old by now");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("age.db").display().to_string();
+    let mut strict = policy();
+    strict.max_market_age_seconds = Some(3600);
+    let server = Server::start(&db, strict, 1, 4);
+    // Any signed market is stored; its age counts when a proof is verified against it.
+    publish(&server.base);
+    seed_nonce(&db, NONCE, 600_000);
+    let a = post(&server.base, "/v1/proofs", &compact(&valid));
+    assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
+    let reason = a.body["reason"].as_str().unwrap();
+    assert!(reason.contains("max_market_age_seconds") && reason.contains("s old"), "{reason}");
+    server.stop();
+    // The same market under a policy that allows its age: valid.
+    let mut lenient = policy();
+    lenient.max_market_age_seconds = Some(age as u64 + 86_400);
+    let server = Server::start(&db, lenient, 1, 4);
+    let a = post(&server.base, "/v1/proofs", &pretty(&valid));
+    assert_eq!((a.status, &a.body["valid"]), (201, &json!(true)), "{}", a.text);
     server.stop();
 }

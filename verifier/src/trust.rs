@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use zkmargin_circuits::market::Market;
-use zkmargin_circuits::time::parse_rfc3339;
+use zkmargin_circuits::time::{format_rfc3339, parse_rfc3339};
 
 use crate::bundle::Bundle;
 
@@ -166,12 +166,32 @@ pub struct Policy {
     /// account's standing (default: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standing_ttl_seconds: Option<u64>,
+    /// Largest age of the market at verification: its `as_of` against the verifier's
+    /// clock (the service's at submission; `verify`'s now or `--at`). Absent: not
+    /// limited. When set, a market dated more than [`MAX_MARKET_LEAD_SECONDS`] after that
+    /// clock is refused too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_market_age_seconds: Option<u64>,
+    /// Largest time an attestation may be dated after the market's `as_of` (default
+    /// [`DEFAULT_ATTESTATION_SKEW_SECONDS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attestation_skew_seconds: Option<u64>,
 }
 
 /// Default lifetime of a service nonce, in seconds.
 pub const DEFAULT_NONCE_TTL_SECONDS: u64 = 600;
 /// Default largest circuit size k a service accepts: the verifier's own default.
 pub use crate::expect::DEFAULT_MAX_K;
+
+/// Default of [`Policy::max_attestation_skew_seconds`]: an attestation may be dated at
+/// most this long after the market's `as_of` (clocks differ a little; books taken later
+/// than the prices they are margined at do not).
+pub const DEFAULT_ATTESTATION_SKEW_SECONDS: u64 = 300;
+
+/// With [`Policy::max_market_age_seconds`] set, how far a market's `as_of` may lie ahead
+/// of the verifier's clock (clock skew between publisher and verifier); a market dated
+/// later is refused.
+pub const MAX_MARKET_LEAD_SECONDS: u64 = 300;
 
 /// Longest lifetime a policy may give a service nonce: one year.
 pub const MAX_NONCE_TTL_SECONDS: u64 = 365 * 24 * 3600;
@@ -205,6 +225,30 @@ impl Policy {
         }
         if self.max_k == Some(0) {
             return Err(("max_k".into(), "must be at least 1 (got 0)".into()));
+        }
+        Ok(())
+    }
+
+    /// How long an attestation may be dated after the market's `as_of`.
+    pub fn attestation_skew(&self) -> u64 {
+        self.max_attestation_skew_seconds.unwrap_or(DEFAULT_ATTESTATION_SKEW_SECONDS)
+    }
+
+    /// Checks the market's age against `now` (Unix seconds, the verifier's clock) when the
+    /// policy limits it: at most `max_market_age_seconds` old, at most
+    /// [`MAX_MARKET_LEAD_SECONDS`] in the future. The error names the market.
+    pub fn check_market_age(&self, market: &Market, now: i64) -> Result<(), String> {
+        let Some(max) = self.max_market_age_seconds else { return Ok(()) };
+        let (id, as_of) = (&market.id, &market.as_of);
+        let at = parse_rfc3339(as_of).map_err(|e| format!("market {id:?}: as_of: {e}"))?;
+        let (ahead, clock) = (at as i128 - now as i128, format_rfc3339(now));
+        if ahead > MAX_MARKET_LEAD_SECONDS as i128 {
+            let limit = format!("a market dated more than {MAX_MARKET_LEAD_SECONDS} s ahead is refused");
+            return Err(format!("market {id:?}: as_of {as_of} is {ahead} s after the verifier's clock ({clock}); {limit}"));
+        }
+        if -ahead > max as i128 {
+            let limit = format!("more than the policy's max_market_age_seconds ({max})");
+            return Err(format!("market {id:?}: as_of {as_of} is {} s old at {clock}, {limit}", -ahead));
         }
         Ok(())
     }
@@ -252,17 +296,22 @@ impl Policy {
 
     /// Checks a (proof-valid) bundle against the policy. `market_sigs` are the market's
     /// signatures, each with its file name for messages; `nonce` is the verifier's
-    /// expected nonce, if any. The error names the account, venue or file at fault.
+    /// expected nonce, if any; `now` is the verifier's clock (Unix seconds) that the
+    /// market's age is measured against. The error names the account, venue, market or
+    /// file at fault.
     pub fn check(
         &self,
         market: &Market,
         bundle: &Bundle,
         market_sigs: &[(&str, &MarketSignature)],
         nonce: Option<&str>,
+        now: i64,
     ) -> Result<(), String> {
         self.netting.check(&bundle.statement).map_err(|e| format!("netting: {e}"))?;
         self.check_market_signatures(market, market_sigs)?;
+        self.check_market_age(market, now)?;
         let market_time = parse_rfc3339(&market.as_of).map_err(|e| format!("market as_of: {e}"))?;
+        let skew = self.attestation_skew();
         for acc in &bundle.statement.accounts {
             let who = format!("account {}/{}", acc.venue, acc.account);
             let keys = self.venues.get(&acc.venue).ok_or_else(|| format!("{who}: venue {:?} has no trusted key in the policy", acc.venue))?;
@@ -284,11 +333,19 @@ impl Policy {
                         return Err(format!("signed by {}, not a key listed for venue {:?}", a.signer, acc.venue));
                     }
                     a.check()?;
+                    let at = parse_rfc3339(&a.as_of)?;
                     if let Some(max) = self.max_age_seconds {
-                        let at = parse_rfc3339(&a.as_of)?;
                         if at.abs_diff(market_time) > max {
                             return Err(format!("as_of {} is more than {max} s from the market's {}", a.as_of, market.as_of));
                         }
+                    }
+                    if at > market_time && at.abs_diff(market_time) > skew {
+                        return Err(format!(
+                            "as_of {} is {} s after the market's {}, more than the policy's max_attestation_skew_seconds ({skew})",
+                            a.as_of,
+                            at - market_time,
+                            market.as_of
+                        ));
                     }
                     Ok(())
                 })();
@@ -389,6 +446,80 @@ mod tests {
         let other = Market { id: "other".into(), ..market.clone() };
         let foreign = MarketSignature::sign(&keys[1], &other);
         assert!(listed.check_market_signatures(&market, &[("a", &sigs[0]), ("b", &foreign)]).unwrap_err().contains("digest"));
+    }
+
+    const MARKET_TIME: i64 = 1_795_593_600; // 2026-11-25T08:00:00Z, the test market's as_of
+
+    /// A bundle of two accounts (not a proof: the policy checks what is beside it), each
+    /// attested by its venue's key at the given time.
+    fn attested_bundle(as_of: [&str; 2]) -> (Bundle, Policy) {
+        let venue_keys = [SigningKey::from_bytes(&[21; 32]), SigningKey::from_bytes(&[22; 32])];
+        let names = [("deribit", "sub-1"), ("okx", "main")];
+        let attestations: Vec<Attestation> = (0..2)
+            .map(|i| Attestation::sign(&venue_keys[i], names[i].0, names[i].1, &format!("{:02x}", i + 1).repeat(32), as_of[i]).unwrap())
+            .collect();
+        let bundle: Bundle = serde_json::from_value(serde_json::json!({
+            "format": crate::bundle::FORMAT,
+            "market": {"id": "q", "digest": market().digest_hex()},
+            "statement": {"level": "initial", "threshold": "0.000000", "nonce": "",
+                "groups": [{"name": "g", "mode": "portfolio"}],
+                "accounts": names.iter().zip(&attestations).map(|((v, a), att)| serde_json::json!(
+                    {"venue": v, "account": a, "group": "g", "commitment": att.commitment})).collect::<Vec<_>>()},
+            "circuit": {"k": 11, "accounts": 2, "positions": 2, "collateral": 2, "groups": 1, "nets": 2, "scenarios": 8},
+            "attestations": attestations,
+            "proof": ""
+        }))
+        .unwrap();
+        let mut policy = policy(&[&SigningKey::from_bytes(&[1; 32])], None);
+        for (i, (venue, _)) in names.iter().enumerate() {
+            policy.venues.insert(venue.to_string(), vec![hex::encode(venue_keys[i].verifying_key().to_bytes())]);
+        }
+        (bundle, policy)
+    }
+
+    /// `policy.check` of the bundle with the market signed by the policy's publisher.
+    fn check_at(policy: &Policy, bundle: &Bundle, now: i64) -> Result<(), String> {
+        let sig = MarketSignature::sign(&SigningKey::from_bytes(&[1; 32]), &market());
+        policy.check(&market(), bundle, &[("market.sig", &sig)], None, now)
+    }
+
+    #[test]
+    fn the_market_age_is_limited_only_when_the_policy_says_so() {
+        let (bundle, mut policy) = attested_bundle(["2026-11-25T07:30:00Z", "2026-11-25T07:31:00Z"]);
+        let year_later = MARKET_TIME + 365 * 86_400;
+        // Absent: any age, and a market ahead of the clock, pass (old policies keep working).
+        assert_eq!(check_at(&policy, &bundle, year_later), Ok(()));
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME - 86_400), Ok(()));
+        policy.max_market_age_seconds = Some(3600);
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME + 3600), Ok(()));
+        let err = check_at(&policy, &bundle, MARKET_TIME + 3601).unwrap_err();
+        assert!(err.contains("market \"q\"") && err.contains("3601 s old") && err.contains("max_market_age_seconds"), "{err}");
+        assert!(check_at(&policy, &bundle, year_later).is_err());
+        // A market dated ahead of the verifier's clock: up to 300 s of skew, no more.
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME - 300), Ok(()));
+        let err = check_at(&policy, &bundle, MARKET_TIME - 301).unwrap_err();
+        assert!(err.contains("301 s after the verifier's clock (2026-11-25T07:54:59Z)"), "{err}");
+    }
+
+    #[test]
+    fn attestations_dated_after_the_market_are_refused_beyond_the_skew() {
+        // Five minutes after the market: within the default skew.
+        let (bundle, mut policy) = attested_bundle(["2026-11-25T07:30:00Z", "2026-11-25T08:05:00Z"]);
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME), Ok(()));
+        // One second more: refused by default, naming the account.
+        let (late, _) = attested_bundle(["2026-11-25T07:30:00Z", "2026-11-25T08:05:01Z"]);
+        let err = check_at(&policy, &late, MARKET_TIME).unwrap_err();
+        assert!(err.contains("okx/main") && err.contains("301 s after the market's") && err.contains("max_attestation_skew_seconds (300)"), "{err}");
+        // A policy may allow more, or less.
+        policy.max_attestation_skew_seconds = Some(600);
+        assert_eq!(check_at(&policy, &late, MARKET_TIME), Ok(()));
+        policy.max_attestation_skew_seconds = Some(0);
+        assert!(check_at(&policy, &bundle, MARKET_TIME).unwrap_err().contains("okx/main"));
+        // Attestations before the market are the age limit's business, not the skew's.
+        let (early, _) = attested_bundle(["2026-11-20T08:00:00Z", "2026-11-25T08:00:00Z"]);
+        assert_eq!(check_at(&policy, &early, MARKET_TIME), Ok(()));
+        policy.max_age_seconds = Some(86_400);
+        assert!(check_at(&policy, &early, MARKET_TIME).unwrap_err().contains("deribit/sub-1"));
     }
 
     #[test]
