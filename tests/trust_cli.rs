@@ -456,3 +456,19 @@ fn a_stale_market_and_a_late_attestation_are_refused_by_the_policy() {
     let lenient = world.policy_with("lenient.json", json!({"max_attestation_skew_seconds": 3600}));
     assert_eq!(world.verify_with(&late, &lenient, &[]).0, 0);
 }
+
+#[test]
+fn attestations_taken_at_different_times_are_refused_beyond_the_spread() {
+    let world = World::new();
+    let (out, proof) = world.prove("spread.json", NONCE, &world.attest_all(AS_OF));
+    ok(out);
+    // deribit's books at 07:30, okx's at 07:50: collateral moved from the first to the
+    // second in between would count in both.
+    let spread = world.redated(&proof, [AS_OF, "2026-11-25T07:50:00Z", AS_OF], "spread-20min.json");
+    assert_eq!(world.verify_with(&spread, &world.policy(86_400), &[]).0, 0, "absent: not limited");
+    let window = world.policy_with("window.json", json!({"max_attestation_spread_seconds": 60}));
+    let (code, err) = world.verify_with(&spread, &window, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("1200 s") && err.contains("okx/main as of 2026-11-25T07:50:00Z") && err.contains("max_attestation_spread_seconds"), "{err}");
+    assert_eq!(world.verify_with(&proof, &window, &[]).0, 0, "one cut-off for every account");
+}

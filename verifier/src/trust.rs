@@ -176,6 +176,11 @@ pub struct Policy {
     /// [`DEFAULT_ATTESTATION_SKEW_SECONDS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attestation_skew_seconds: Option<u64>,
+    /// Largest time between the earliest and the latest attestation a bundle carries
+    /// (absent: not limited). Collateral moved from an account attested early to one
+    /// attested later counts in both; a common cut-off closes that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attestation_spread_seconds: Option<u64>,
 }
 
 /// Default lifetime of a service nonce, in seconds.
@@ -249,6 +254,30 @@ impl Policy {
         if -ahead > max as i128 {
             let limit = format!("more than the policy's max_market_age_seconds ({max})");
             return Err(format!("market {id:?}: as_of {as_of} is {} s old at {clock}, {limit}", -ahead));
+        }
+        Ok(())
+    }
+
+    /// Checks that all of the bundle's attestations lie within the policy's
+    /// `max_attestation_spread_seconds` of each other (when set); the error names the
+    /// earliest and the latest.
+    pub fn check_attestation_spread(&self, bundle: &Bundle) -> Result<(), String> {
+        let Some(max) = self.max_attestation_spread_seconds else { return Ok(()) };
+        let mut dated = Vec::with_capacity(bundle.attestations.len());
+        for a in &bundle.attestations {
+            let at = parse_rfc3339(&a.as_of).map_err(|e| format!("attestation of {}/{}: as_of {:?}: {e}", a.venue, a.account, a.as_of))?;
+            dated.push((at, a));
+        }
+        let (Some(first), Some(last)) = (dated.iter().min_by_key(|d| d.0), dated.iter().max_by_key(|d| d.0)) else { return Ok(()) };
+        let spread = last.0.abs_diff(first.0);
+        if spread > max {
+            let name = |a: &Attestation| format!("{}/{} as of {}", a.venue, a.account, a.as_of);
+            return Err(format!(
+                "the attestations span {spread} s ({} to {}), more than the policy's max_attestation_spread_seconds ({max}): \
+                 collateral moved between accounts attested at different times could count twice",
+                name(first.1),
+                name(last.1)
+            ));
         }
         Ok(())
     }
@@ -358,6 +387,7 @@ impl Policy {
                 return Err(format!("{who}: attestation rejected: {last_error}"));
             }
         }
+        self.check_attestation_spread(bundle)?;
         if self.require_nonce {
             match nonce {
                 None => return Err("the policy requires a nonce (--nonce)".into()),
@@ -520,6 +550,25 @@ mod tests {
         assert_eq!(check_at(&policy, &early, MARKET_TIME), Ok(()));
         policy.max_age_seconds = Some(86_400);
         assert!(check_at(&policy, &early, MARKET_TIME).unwrap_err().contains("deribit/sub-1"));
+    }
+
+    #[test]
+    fn the_attestations_of_a_bundle_must_lie_within_the_spread() {
+        let (bundle, mut policy) = attested_bundle(["2026-11-25T07:30:00Z", "2026-11-25T07:40:00Z"]);
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME), Ok(()), "absent: not limited");
+        policy.max_attestation_spread_seconds = Some(600);
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME), Ok(()));
+        policy.max_attestation_spread_seconds = Some(599);
+        let err = check_at(&policy, &bundle, MARKET_TIME).unwrap_err();
+        assert!(
+            err.contains("600 s") && err.contains("deribit/sub-1 as of 2026-11-25T07:30:00Z") && err.contains("okx/main as of 2026-11-25T07:40:00Z"),
+            "{err}"
+        );
+        assert!(err.contains("max_attestation_spread_seconds (599)") && err.contains("count twice"), "{err}");
+        // A common cut-off passes a spread of 0, whatever the offsets it is written with.
+        let (same, _) = attested_bundle(["2026-11-25T07:30:00Z", "2026-11-25T08:30:00+01:00"]);
+        policy.max_attestation_spread_seconds = Some(0);
+        assert_eq!(check_at(&policy, &same, MARKET_TIME), Ok(()));
     }
 
     #[test]
