@@ -32,7 +32,7 @@ pub struct Bundle {
     pub circuit: Shape,
     /// Venue attestations of the account commitments (trust layer), if any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attestations: Vec<crate::trust::Attestation>,
+    pub attestations: Vec<crate::signatures::Attestation>,
     /// The halo2 proof, hex.
     pub proof: String,
 }
