@@ -22,6 +22,11 @@ pub struct ServeArgs {
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), CliError> {
+    if zkmargin_service::store::database_url(&args.db).0 == zkmargin_service::store::Backend::Sqlite && !args.db.starts_with("sqlite:") {
+        let mut inputs = vec![("--policy", args.policy.as_path())];
+        inputs.extend(args.token_file.as_deref().map(|t| ("--token-file", t)));
+        io::refuse_overwrite(("--db", Path::new(&args.db)), &inputs)?;
+    }
     let policy = crate::trust::read_policy(&args.policy)?;
     let token = match &args.token_file {
         Some(path) => {

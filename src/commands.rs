@@ -113,6 +113,9 @@ pub struct ProveArgs<'a> {
 
 pub fn prove(args: ProveArgs<'_>) -> Result<(), CliError> {
     let ProveArgs { market, portfolio: portfolio_path, level, threshold, nonce, attestations, out, progress } = args;
+    let mut inputs = vec![("--market", market), ("--portfolio", portfolio_path)];
+    inputs.extend(attestations.iter().map(|a| ("--attestation", a.as_path())));
+    io::refuse_overwrite(("--out", out), &inputs)?;
     let threshold = threshold_units(threshold)?;
     let nonce = nonce.map(nonce_hex).transpose()?.unwrap_or_default();
     let market = io::read_market(market)?;

@@ -60,8 +60,11 @@ enum Command {
         out: PathBuf,
     },
     /// Add a fresh random salt to every account of a portfolio that has none.
+    ///
+    /// Writes the portfolio in place, on purpose (the only command that replaces its
+    /// input; atomically, and only when a salt was added): keep a copy if you need one.
     Init {
-        /// Portfolio to update in place.
+        /// Portfolio to update in place (rewritten as pretty JSON when a salt is added).
         #[arg(long)]
         portfolio: PathBuf,
     },
