@@ -56,7 +56,13 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         // started it; `write_stdout` flushes).
         let _ = crate::io::write_stdout(format_args!("listening on http://{addr}\n"));
     })
-    .map_err(|e| CliError::Internal(e.to_string()))
+    .map_err(|e| match e {
+        // `--db` names a file that is not a database: bad input (exit 2), at once.
+        zkmargin_service::ServiceError::Store(zkmargin_service::store::StoreError::NotADatabase(path)) => CliError::Input(
+            zkmargin_circuits::input::InputError::new(&path, "", "--db: not a database (an SQLite file, or a new path to create one)"),
+        ),
+        e => CliError::Internal(e.to_string()),
+    })
 }
 
 fn agent() -> ureq::Agent {

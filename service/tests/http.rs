@@ -113,8 +113,11 @@ fn the_flow_and_every_refusal() {
             assert_eq!((a.status, &a.body), (200, &accepted.body), "{query}: {}", a.text);
         }
         assert_error(&post(&base, "/v1/proofs?threshold=1000.000001", &compact(&valid)), 422, "requirement_not_met");
-        let replay = post(&base, "/v1/proofs", format!("{}\n", valid).as_bytes());
-        assert_error(&replay, 409, "nonce_used");
+        // Another spelling of the same bundle is the same bundle (its canonical form):
+        // the same verdict. Another bundle with the same nonce: 409.
+        let respelled = post(&base, "/v1/proofs", format!("{}\n", valid).as_bytes());
+        assert_eq!((respelled.status, &respelled.body), (200, &accepted.body), "{}", respelled.text);
+        assert_error(&post_json(&base, "/v1/proofs", &another_valid_bundle(&valid)), 409, "nonce_used");
 
         // An expired nonce: 410.
         let expired_nonce = "ee".repeat(32);
@@ -170,7 +173,8 @@ fn the_flow_and_every_refusal() {
         let server = Server::start(&db.url, policy(), 1, 1);
         let v = get(&server.base, &path, Some(TOKEN));
         assert_eq!((v.status, &v.body["valid"]), (200, &json!(true)));
-        assert_error(&post(&server.base, "/v1/proofs", &pretty(&valid)), 409, "nonce_used");
+        assert_error(&post_json(&server.base, "/v1/proofs", &another_valid_bundle(&valid)), 409, "nonce_used");
+        assert_eq!(post(&server.base, "/v1/proofs", &pretty(&valid)).body, accepted.body);
         assert_eq!(post(&server.base, "/v1/proofs", &compact(&valid)).body, accepted.body);
         server.stop();
     }
@@ -225,11 +229,9 @@ fn exactly_one_accepted(db: &Db, valid: &Value) {
         for a in &answers {
             match a.status {
                 201 => {}
-                // The repeated bytes: the same verdict, or refused if it lost the race
-                // before the winner's verdict was stored... it cannot: same bytes are
-                // only ever 200 with the winner's verdict, or 409 when the other bytes won.
+                // Every spelling is the same bundle (its canonical form): the winner's
+                // verdict, never a 409.
                 200 => assert_eq!(a.body, created[0].body),
-                409 => assert_eq!(a.body["error"]["code"], "nonce_used"),
                 other => panic!("unexpected {other}: {}", a.text),
             }
         }
@@ -293,20 +295,22 @@ fn stateless_nonces_are_checked_and_used_once_across_restarts() {
         let a = post_json(&base, "/v1/proofs", &with_nonce(&valid, &issued));
         assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
 
-        // The valid bundle: accepted, its nonce's row written with the verdict; other bytes
-        // with the same nonce: 409; uppercase hex is the same nonce.
+        // The valid bundle: accepted, its nonce's row written with the verdict; another
+        // bundle with the same nonce: 409; uppercase hex is the same nonce and the same
+        // bundle: the same verdict.
         let accepted = post(&base, "/v1/proofs", &compact(&valid));
         assert_eq!((accepted.status, &accepted.body["valid"]), (201, &json!(true)), "{}", accepted.text);
         let id = accepted.body["id"].as_str().unwrap().to_string();
         assert_eq!(challenge_row(&db.url, &nonce).and_then(|r| r.used_by), Some(id));
-        assert_error(&post(&base, "/v1/proofs", &pretty(&valid)), 409, "nonce_used");
+        assert_error(&post_json(&base, "/v1/proofs", &another_valid_bundle(&valid)), 409, "nonce_used");
         let upper = with_nonce(&valid, &nonce.to_ascii_uppercase());
-        assert_error(&post_json(&base, "/v1/proofs", &upper), 409, "nonce_used");
+        assert_eq!(post_json(&base, "/v1/proofs", &upper).body, accepted.body);
         server.stop();
 
-        // After a restart: still used once; the same bytes give the same verdict.
+        // After a restart: still used once; the same bundle gives the same verdict.
         let server = Server::start(&db.url, policy(), 1, 4);
-        assert_error(&post(&server.base, "/v1/proofs", &pretty(&valid)), 409, "nonce_used");
+        assert_error(&post_json(&server.base, "/v1/proofs", &another_valid_bundle(&valid)), 409, "nonce_used");
+        assert_eq!(post(&server.base, "/v1/proofs", &pretty(&valid)).body, accepted.body);
         assert_eq!(post(&server.base, "/v1/proofs", &compact(&valid)).body, accepted.body);
         server.stop();
     }
