@@ -22,6 +22,11 @@ pub struct ServeArgs {
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), CliError> {
+    if zkmargin_service::store::database_url(&args.db).0 == zkmargin_service::store::Backend::Sqlite && !args.db.starts_with("sqlite:") {
+        let mut inputs = vec![("--policy", args.policy.as_path())];
+        inputs.extend(args.token_file.as_deref().map(|t| ("--token-file", t)));
+        io::refuse_overwrite(("--db", Path::new(&args.db)), &inputs)?;
+    }
     let policy = crate::trust::read_policy(&args.policy)?;
     let token = match &args.token_file {
         Some(path) => {
@@ -51,7 +56,13 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         // started it; `write_stdout` flushes).
         let _ = crate::io::write_stdout(format_args!("listening on http://{addr}\n"));
     })
-    .map_err(|e| CliError::Internal(e.to_string()))
+    .map_err(|e| match e {
+        // `--db` names a file that is not a database: bad input (exit 2), at once.
+        zkmargin_service::ServiceError::Store(zkmargin_service::store::StoreError::NotADatabase(path)) => CliError::Input(
+            zkmargin_circuits::input::InputError::new(&path, "", "--db: not a database (an SQLite file, or a new path to create one)"),
+        ),
+        e => CliError::Internal(e.to_string()),
+    })
 }
 
 fn agent() -> ureq::Agent {

@@ -115,6 +115,9 @@ pub struct ProveArgs<'a> {
 
 pub fn prove(args: ProveArgs<'_>) -> Result<(), CliError> {
     let ProveArgs { market, portfolio: portfolio_path, level, threshold, nonce, attestations, out, progress } = args;
+    let mut inputs = vec![("--market", market), ("--portfolio", portfolio_path)];
+    inputs.extend(attestations.iter().map(|a| ("--attestation", a.as_path())));
+    io::refuse_overwrite(("--out", out), &inputs)?;
     let threshold = threshold_units(threshold)?;
     let covenants = Covenants::default();
     let nonce = nonce.map(nonce_hex).transpose()?.unwrap_or_default();
@@ -184,7 +187,19 @@ pub struct VerifyArgs<'a> {
     pub max_k: u32,
     pub policy: Option<&'a Path>,
     pub market_sigs: &'a [PathBuf],
+    pub at: Option<&'a str>,
     pub progress: Arc<Reporter>,
+}
+
+/// The verifier's clock for a policy's market age: `--at`, else now (Unix seconds).
+fn verification_time(at: Option<&str>) -> Result<i64, CliError> {
+    match at {
+        Some(text) => zkmargin_circuits::time::parse_rfc3339(text).map_err(|e| CliError::Usage(format!("--at {text:?}: {e}"))),
+        None => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| CliError::Internal(format!("the system clock is before 1970: {e}")))?
+            .as_secs() as i64),
+    }
 }
 
 fn verify_expectations(a: &VerifyArgs, netting: Netting) -> Result<Expectations, CliError> {
@@ -277,6 +292,7 @@ fn check_signatures_without_policy(sigs: &[(&str, &MarketSignature)], digests: &
 pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
     let policy = a.policy.map(crate::trust::read_policy).transpose()?;
     let expect = verify_expectations(a, policy.as_ref().map(|p| p.netting).unwrap_or_default())?;
+    let now = verification_time(a.at)?;
     let market_sigs = a
         .market_sigs
         .iter()
@@ -328,7 +344,7 @@ pub fn verify(a: &VerifyArgs) -> Result<(), CliError> {
                 }
                 if let (true, Some(policy), Some(market)) = (verdict.valid, &policy, market) {
                     let sigs = signatures_for(&sigs, &bundle.market.digest, &digests);
-                    if let Err(why) = policy.check(market, bundle, &sigs, expect.nonce.as_deref()) {
+                    if let Err(why) = policy.check(market, bundle, &sigs, expect.nonce.as_deref(), now) {
                         verdict = Verdict::invalid(Some(bundle), format!("invalid under the policy: {why}"));
                     }
                 }

@@ -62,6 +62,42 @@ pub fn read_portfolio(path: &Path, market: Option<&Market>) -> Result<Portfolio,
     Ok(portfolio)
 }
 
+/// Where a path leads: the canonical path when it exists (symbolic links, `.`, `..` and
+/// relative spellings resolved), else its resolved folder with its file name.
+fn resolved(path: &Path) -> Option<std::path::PathBuf> {
+    if let Ok(p) = fs::canonicalize(path) {
+        return Some(p);
+    }
+    let name = path.file_name()?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Some(fs::canonicalize(parent).ok()?.join(name))
+}
+
+/// Whether two paths lead to one file: the same device and inode when both exist
+/// (whatever their spelling, through symbolic and hard links), else the same resolved path.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+        _ => matches!((resolved(a), resolved(b)), (Some(x), Some(y)) if x == y),
+    }
+}
+
+/// Refuses (exit 2, nothing read or written) an output that is one of a command's inputs,
+/// however either is spelled (`./x`, an absolute path, `..`, a symbolic or hard link):
+/// `output` is (flag, path), each input (flag, path).
+pub fn refuse_overwrite(output: (&str, &Path), inputs: &[(&str, &Path)]) -> Result<(), CliError> {
+    let (flag, out) = output;
+    match inputs.iter().find(|(_, input)| same_file(out, input)) {
+        Some((input_flag, input)) => Err(CliError::Usage(format!(
+            "{flag} {}: is the same file as {input_flag} {} (an output never replaces an input)",
+            out.display(),
+            input.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a
 /// failure never leaves a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {

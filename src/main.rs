@@ -74,8 +74,11 @@ enum Command {
         class_offset: Option<String>,
     },
     /// Add a fresh random salt to every account of a portfolio that has none.
+    ///
+    /// Writes the portfolio in place, on purpose (the only command that replaces its
+    /// input; atomically, and only when a salt was added): keep a copy if you need one.
     Init {
-        /// Portfolio to update in place.
+        /// Portfolio to update in place (rewritten as pretty JSON when a salt is added).
         #[arg(long)]
         portfolio: PathBuf,
     },
@@ -154,6 +157,10 @@ enum Command {
         /// policy's `publisher_quorum`.
         #[arg(long = "market-sig")]
         market_sigs: Vec<PathBuf>,
+        /// The time (RFC 3339) a policy's `max_market_age_seconds` measures the market's
+        /// age at (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
     },
     /// Write a new Ed25519 key pair: NAME.key (secret, mode 0600) and NAME.pub.
     Keygen {
@@ -318,6 +325,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             max_k,
             policy,
             market_sigs,
+            at,
         } => commands::verify(&commands::VerifyArgs {
             markets: &markets,
             proofs: &proofs,
@@ -330,6 +338,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             max_k,
             policy: policy.as_deref(),
             market_sigs: &market_sigs,
+            at: at.as_deref(),
             progress,
         }),
         Command::Keygen { out } => trust::keygen(&out),

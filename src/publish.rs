@@ -37,11 +37,7 @@ pub fn market_build(
     if id.chars().any(char::is_control) {
         return Err(CliError::Usage(format!("--id {id:?}: must not contain control characters")));
     }
-    for input in [instruments, grid, rates] {
-        if out == input {
-            return Err(CliError::Usage(format!("--out {}: is one of the input files", out.display())));
-        }
-    }
+    io::refuse_overwrite(("--out", out), &[("--instruments", instruments), ("--grid", grid), ("--rates", rates)])?;
     let name = |p: &Path| p.display().to_string();
     let instruments_def = Instruments::parse(&name(instruments), &io::read_text(instruments)?, as_of_secs).map_err(input)?;
     let scenarios = parse_grid(&name(grid), &io::read_text(grid)?, &instruments_def.underlyings).map_err(input)?;

@@ -70,6 +70,7 @@ pub fn keygen(out: &Path) -> Result<(), CliError> {
 }
 
 pub fn sign_market(key: &Path, market: &Path, out: &Path) -> Result<(), CliError> {
+    io::refuse_overwrite(("--out", out), &[("--key", key), ("--market", market)])?;
     let key = read_key(key)?;
     let market = io::read_market(market)?;
     let signature = MarketSignature::sign(&key, &market);
@@ -79,6 +80,7 @@ pub fn sign_market(key: &Path, market: &Path, out: &Path) -> Result<(), CliError
 }
 
 pub fn attest(key: &Path, venue: &str, account: &str, commitment: &str, as_of: &str, out: &Path) -> Result<(), CliError> {
+    io::refuse_overwrite(("--out", out), &[("--key", key)])?;
     let key = read_key(key)?;
     let attestation = Attestation::sign(&key, venue, account, commitment, as_of).map_err(CliError::Usage)?;
     write_json(out, &attestation)?;

@@ -173,17 +173,27 @@ fn publisher_institution_and_desk_through_the_service() {
     assert_eq!(nonce.len(), 64);
     let bundle = dir.path().join("proof.json");
     world.prove(&nonce, &bundle);
+    // Anyone who sees the bundle posts it first, re-serialised (a leading space, compact
+    // JSON): that is the same bundle, and its verdict is the prover's.
+    let mut replay: Value = serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    let replay_path = dir.path().join("replay.json");
+    std::fs::write(&replay_path, format!(" {replay}")).unwrap();
+    let (status, first) = request("POST", &format!("{server}/v1/proofs"), Some(&std::fs::read(&replay_path).unwrap()), None).unwrap();
+    assert_eq!((status, &first["valid"]), (201, &json!(true)), "{first}");
+    // The prover's own submit of its original bytes: valid, exit 0, that verdict.
     let out = ok(run(&["submit", "--server", &server, "--proof", &s(&bundle)]));
     let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(verdict["valid"], true);
+    assert_eq!(verdict, first);
     // The same bytes again: the same verdict.
     let out = ok(run(&["submit", "--server", &server, "--proof", &s(&bundle)]));
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), verdict);
 
-    // Refusals and their exit codes.
-    let mut replay: Value = serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
-    let replay_path = dir.path().join("replay.json");
-    std::fs::write(&replay_path, replay.to_string()).unwrap();
+    // Refusals and their exit codes: another bundle (an attestation carried twice) with
+    // the nonce an accepted proof used: 409.
+    let first_attestation = replay["attestations"][0].clone();
+    let mut another = replay.clone();
+    another["attestations"].as_array_mut().unwrap().push(first_attestation);
+    std::fs::write(&replay_path, another.to_string()).unwrap();
     let out = run(&["submit", "--server", &server, "--proof", &s(&replay_path)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("409"), "{}", String::from_utf8_lossy(&out.stderr));
@@ -366,4 +376,20 @@ fn acknowledged_verdicts_survive_sigkill_and_no_nonce_is_accepted_twice() {
         ids.dedup();
         assert_eq!(ids.len(), created.len(), "one verdict acknowledged twice with 201");
     }
+}
+
+#[test]
+fn serve_refuses_a_file_that_is_not_a_database_at_once() {
+    let world = World::get();
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("venue.db");
+    std::fs::write(&garbage, "this is no SQLite file\n").unwrap();
+    let started = Instant::now();
+    let out = run(&["serve", "--listen", "127.0.0.1:0", "--db", &s(&garbage), "--policy", &s(&world.path("policy.json"))]);
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&s(&garbage)) && err.contains("not a database"), "{err}");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert_eq!(std::fs::read(&garbage).unwrap(), b"this is no SQLite file\n", "the file is untouched");
 }

@@ -118,7 +118,7 @@ fn keys_are_written_with_a_private_secret() {
 #[test]
 fn attested_signed_proof_passes_the_policy_and_every_fault_is_named() {
     let world = World::new();
-    let attestations: Vec<PathBuf> = ["deribit", "okx", "binance"].iter().enumerate().map(|(i, k)| world.attest(i, k, None, AS_OF)).collect();
+    let attestations = world.attest_all(AS_OF);
     let (out, proof) = world.prove("proof.json", NONCE, &attestations);
     ok(out);
     assert_eq!(read(&proof)["attestations"].as_array().unwrap().len(), 3);
@@ -306,7 +306,7 @@ fn policy_keys_and_limits_are_checked_when_the_policy_is_read() {
 #[test]
 fn each_market_signature_counts_for_the_market_it_signs() {
     let world = World::new();
-    let attestations: Vec<PathBuf> = ["deribit", "okx", "binance"].iter().enumerate().map(|(i, k)| world.attest(i, k, None, AS_OF)).collect();
+    let attestations = world.attest_all(AS_OF);
     let (out, proof_a) = world.prove("a.json", NONCE, &attestations);
     ok(out);
     let sig_a = world.sign_market("publisher");
@@ -373,4 +373,102 @@ fn a_market_signature_without_a_policy_is_still_checked() {
     let out = verify(&altered_path);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a given market"));
+}
+
+impl World {
+    /// Every account's attestation by its own venue, as of `as_of`.
+    fn attest_all(&self, as_of: &str) -> Vec<PathBuf> {
+        ["deribit", "okx", "binance"].iter().enumerate().map(|(i, k)| self.attest(i, k, None, as_of)).collect()
+    }
+
+    /// The policy of [`World::policy`] (max age one day) with `extra` fields set, written
+    /// to `name`.
+    fn policy_with(&self, name: &str, extra: Value) -> PathBuf {
+        let mut policy = read(&self.policy(86_400));
+        for (k, v) in extra.as_object().unwrap() {
+            policy[k] = v.clone();
+        }
+        let path = self.path(name);
+        std::fs::write(&path, policy.to_string()).unwrap();
+        path
+    }
+
+    /// `bundle` with its attestations re-dated (one time per account, in portfolio
+    /// order), written to `name`: attestations are beside the proof, not bound by it.
+    fn redated(&self, bundle: &Path, times: [&str; 3], name: &str) -> PathBuf {
+        let mut b = read(bundle);
+        let keys = ["deribit", "okx", "binance"];
+        b["attestations"] = json!((0..3).map(|i| read(&self.attest(i, keys[i], None, times[i]))).collect::<Vec<_>>());
+        let path = self.path(name);
+        std::fs::write(&path, b.to_string()).unwrap();
+        path
+    }
+
+    /// `verify --policy` of `proof` with the publisher's signature and the nonce, plus `args`.
+    fn verify_with(&self, proof: &Path, policy: &Path, args: &[&str]) -> (i32, String) {
+        let sig = self.sign_market("publisher");
+        let mut all = vec!["verify", "--market"];
+        let (market, proof, policy, sig) = (s(&example_path("market.json")), s(proof), s(policy), s(&sig));
+        all.extend([market.as_str(), "--proof", &proof, "--policy", &policy, "--market-sig", &sig, "--nonce", NONCE]);
+        all.extend(args);
+        let out = run(&all);
+        (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn a_stale_market_and_a_late_attestation_are_refused_by_the_policy() {
+    // The example market is dated 2026-11-25T08:00:00Z.
+    let world = World::new();
+    let attestations = world.attest_all(AS_OF);
+    let (out, proof) = world.prove("fresh.json", NONCE, &attestations);
+    ok(out);
+    let hour = world.policy_with("hour.json", json!({"max_market_age_seconds": 3600}));
+    assert_eq!(world.verify_with(&proof, &hour, &["--at", "2026-11-25T09:00:00Z"]).0, 0);
+    assert_eq!(world.verify_with(&proof, &hour, &["--at", "2026-11-25T10:00:00+01:00"]).0, 0, "any RFC 3339 offset");
+    let (code, err) = world.verify_with(&proof, &hour, &["--at", "2026-11-25T09:00:01Z"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("example-btc") && err.contains("3601 s old") && err.contains("max_market_age_seconds"), "{err}");
+    // Without --at, the age is measured now (after the example's date).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    if now > 1_795_593_600 + 3600 {
+        assert_eq!(world.verify_with(&proof, &hour, &[]).0, 1);
+    }
+    // A market dated more than 300 s ahead of the verifier's clock.
+    assert_eq!(world.verify_with(&proof, &hour, &["--at", "2026-11-25T07:55:00Z"]).0, 0);
+    let (code, err) = world.verify_with(&proof, &hour, &["--at", "2026-11-25T07:54:59Z"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("301 s after the verifier's clock"), "{err}");
+    // A policy without the field does not limit the market's age.
+    assert_eq!(world.verify_with(&proof, &world.policy(86_400), &["--at", "2030-01-01T00:00:00Z"]).0, 0);
+    let (code, err) = world.verify_with(&proof, &hour, &["--at", "tomorrow"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--at"), "{err}");
+
+    // An attestation dated after the market: 300 s of skew by default, no more.
+    let policy = world.policy(86_400);
+    let within = world.redated(&proof, [AS_OF, "2026-11-25T08:05:00Z", AS_OF], "within.json");
+    assert_eq!(world.verify_with(&within, &policy, &[]).0, 0);
+    let late = world.redated(&proof, [AS_OF, "2026-11-25T08:05:01Z", AS_OF], "late.json");
+    let (code, err) = world.verify_with(&late, &policy, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("okx/main") && err.contains("max_attestation_skew_seconds (300)"), "{err}");
+    let lenient = world.policy_with("lenient.json", json!({"max_attestation_skew_seconds": 3600}));
+    assert_eq!(world.verify_with(&late, &lenient, &[]).0, 0);
+}
+
+#[test]
+fn attestations_taken_at_different_times_are_refused_beyond_the_spread() {
+    let world = World::new();
+    let (out, proof) = world.prove("spread.json", NONCE, &world.attest_all(AS_OF));
+    ok(out);
+    // deribit's books at 07:30, okx's at 07:50: collateral moved from the first to the
+    // second in between would count in both.
+    let spread = world.redated(&proof, [AS_OF, "2026-11-25T07:50:00Z", AS_OF], "spread-20min.json");
+    assert_eq!(world.verify_with(&spread, &world.policy(86_400), &[]).0, 0, "absent: not limited");
+    let window = world.policy_with("window.json", json!({"max_attestation_spread_seconds": 60}));
+    let (code, err) = world.verify_with(&spread, &window, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("1200 s") && err.contains("okx/main as of 2026-11-25T07:50:00Z") && err.contains("max_attestation_spread_seconds"), "{err}");
+    assert_eq!(world.verify_with(&proof, &window, &[]).0, 0, "one cut-off for every account");
 }

@@ -269,6 +269,35 @@ fn the_level_asked_for_is_enforced() {
 }
 
 #[test]
+fn an_initial_proof_answers_a_maintenance_request_only_on_a_monotone_market() {
+    // A market whose maintenance loss factor (3.0) is above its initial one (1.0): the
+    // example book meets initial margin and fails maintenance margin there.
+    let f = fixture();
+    let mut lax = read(&f.market);
+    lax["id"] = json!("lax-initial");
+    lax["loss_factor"]["maintenance"] = json!("3.0");
+    let market = write(&f.path("lax-market.json"), &lax);
+    let report: Value =
+        serde_json::from_slice(&ok(run(&["margin", "--json", "--market", &s(&market), "--portfolio", &s(&example("portfolio.json"))])).stdout)
+            .unwrap();
+    assert!(report["total"]["maintenance_excess"].as_str().unwrap().starts_with('-'), "{report}");
+    let proof = prove(&f.dir, &market, &example("portfolio.json"), "initial", "1000", &"ee".repeat(32), "lax-initial.json");
+    let (m, p) = (s(&market), s(&proof));
+    assert_eq!(code(&verify(&["--market", &m, "--proof", &p, "--level", "initial"])), 0);
+    for args in [&["--level", "maintenance", "--level-at-least"][..], &["--level-at-least", "maintenance"][..]] {
+        let mut all = vec!["--market", &m, "--proof", &p];
+        all.extend(args);
+        let out = verify(&all);
+        assert_eq!(code(&out), 1, "{args:?}: {}", stdout(&out));
+        assert!(stderr(&out).contains("not monotone") && stderr(&out).contains("lax-initial"), "{}", stderr(&out));
+        all.push("--json");
+        let line = &json_lines(&verify(&all))[0];
+        assert_eq!(line["valid"], false);
+        assert!(line["reason"].as_str().unwrap().contains("monotone"), "{line}");
+    }
+}
+
+#[test]
 fn the_accounts_asked_for_must_be_in_the_statement() {
     let f = fixture();
     let (m, a) = (s(&f.market), s(&f.init_a));

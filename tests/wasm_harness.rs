@@ -33,6 +33,22 @@ fn node(wasm: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Proves the example portfolio on `market` at the initial level, threshold 1000.
+fn prove(market: &Path, out: &Path) {
+    let out = assert_cmd::Command::cargo_bin("zkmargin")
+        .unwrap()
+        .env("ZKMARGIN_PARAMS", Path::new(env!("CARGO_TARGET_TMPDIR")).join("params"))
+        .args(["prove", "--market"])
+        .arg(market)
+        .args(["--portfolio"])
+        .arg(root().join("examples/portfolio.json"))
+        .args(["--level", "initial", "--threshold", "1000", "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn the_wasm_verifier_accepts_a_valid_bundle_and_refuses_a_tampered_one() {
     if let Err(why) = available() {
@@ -53,14 +69,7 @@ fn the_wasm_verifier_accepts_a_valid_bundle_and_refuses_a_tampered_one() {
     let market = root().join("examples/market.json");
     let proof = dir.path().join("proof.json");
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let out = assert_cmd::Command::cargo_bin("zkmargin")
-        .unwrap()
-        .env("ZKMARGIN_PARAMS", Path::new(env!("CARGO_TARGET_TMPDIR")).join("params"))
-        .args(["prove", "--market", &s(&market), "--portfolio", &s(&root().join("examples/portfolio.json"))])
-        .args(["--level", "initial", "--threshold", "1000", "--out", &s(&proof)])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    prove(&market, &proof);
 
     let out = node(&wasm, &[&s(&market), &s(&proof), "--level", "initial", "--threshold", "1000"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -84,6 +93,20 @@ fn the_wasm_verifier_accepts_a_valid_bundle_and_refuses_a_tampered_one() {
     // What the lender asks is enforced in WebAssembly too.
     let out = node(&wasm, &[&s(&market), &s(&proof), "--level", "maintenance"]);
     assert_eq!(out.status.code(), Some(1));
+    // An initial-level proof for a maintenance request only on a monotone market: on one
+    // whose maintenance loss factor is above its initial one, refused with that reason.
+    let out = node(&wasm, &[&s(&market), &s(&proof), "--level", "maintenance", "--level-at-least"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut lax: Value = serde_json::from_str(&std::fs::read_to_string(&market).unwrap()).unwrap();
+    lax["id"] = json!("lax-initial");
+    lax["loss_factor"]["maintenance"] = json!("3.0");
+    let lax_market = dir.path().join("lax-market.json");
+    std::fs::write(&lax_market, lax.to_string()).unwrap();
+    let lax_proof = dir.path().join("lax-proof.json");
+    prove(&lax_market, &lax_proof);
+    let out = node(&wasm, &[&s(&lax_market), &s(&lax_proof), "--level", "maintenance", "--level-at-least", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not monotone"), "{}", String::from_utf8_lossy(&out.stdout));
     let out = node(&wasm, &[&s(&market), &s(&dir.path().join("missing.json"))]);
     assert_eq!(out.status.code(), Some(2));
 }

@@ -655,6 +655,17 @@ impl Market {
     pub fn digest_hex(&self) -> String {
         hex::encode(self.digest())
     }
+
+    /// Whether initial margin is at least as strict as maintenance everywhere (SPEC
+    /// section 3, "monotone"): `loss_factor.initial` ≥ `loss_factor.maintenance` and, for
+    /// every instrument, `linear.initial` ≥ `linear.maintenance` and
+    /// `short_charge.initial` ≥ `short_charge.maintenance`. Only then does an
+    /// initial-level claim imply the maintenance-level one, so only then may a verifier
+    /// take it for a maintenance request (`--level-at-least`).
+    pub fn is_monotone(&self) -> bool {
+        let stricter = |p: &PerLevel<i128>| p.initial >= p.maintenance;
+        stricter(&self.loss_factor) && self.instruments.iter().all(|i| stricter(&i.linear) && stricter(&i.short_charge))
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use sha2::{Digest, Sha256};
 use zkmargin_circuits::market::Market;
 use zkmargin_verifier::bundle::Bundle;
 use zkmargin_verifier::trust::{MarketSignature, Policy};
@@ -17,7 +18,32 @@ use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
 pub struct Checker {
     verifier: Verifier,
     policy: Policy,
+    policy_hash: String,
     markets: Mutex<HashMap<String, Arc<Market>>>,
+}
+
+/// SHA-256 (hex) of a policy as the service holds it (every field, in its type's order):
+/// what a verdict depended on, recorded with it.
+pub fn policy_hash(policy: &Policy) -> String {
+    let text = serde_json::to_string(policy).expect("a policy always serializes");
+    hex::encode(Sha256::new().chain_update(b"zkmargin-policy/1\n").chain_update(text).finalize())
+}
+
+/// SHA-256 (hex) of a stored market's signature set (`signatures_json`): the signers
+/// and signatures, in lower case, sorted, whatever their order in the row.
+pub fn signatures_hash(signatures_json: &str) -> String {
+    let mut h = Sha256::new().chain_update(b"zkmargin-signature-set/1\n");
+    match serde_json::from_str::<Vec<MarketSignature>>(signatures_json) {
+        Ok(sigs) => {
+            let mut set: Vec<String> =
+                sigs.iter().map(|s| format!("{}:{}\n", s.signer.to_ascii_lowercase(), s.signature.to_ascii_lowercase())).collect();
+            set.sort();
+            set.dedup();
+            set.iter().for_each(|line| h.update(line));
+        }
+        Err(_) => h.update(signatures_json),
+    }
+    hex::encode(h.finalize())
 }
 
 /// Parsed markets kept by [`Checker::market`] (a market is immutable under its digest).
@@ -26,7 +52,7 @@ const CACHED_MARKETS: usize = 16;
 impl Checker {
     /// A checker reading parameters from `params_dir`, applying `policy`.
     pub fn new(params_dir: PathBuf, policy: Policy) -> Checker {
-        Checker { verifier: Verifier::new(params_dir), policy, markets: Mutex::new(HashMap::new()) }
+        Checker { verifier: Verifier::new(params_dir), policy_hash: policy_hash(&policy), policy, markets: Mutex::new(HashMap::new()) }
     }
 
     /// The stored market with this digest, parsed from `json` once and then kept (the
@@ -49,8 +75,14 @@ impl Checker {
         &self.policy
     }
 
+    /// [`policy_hash`] of the policy in force.
+    pub fn policy_hash(&self) -> &str {
+        &self.policy_hash
+    }
+
     /// Checks `bundle` against `market` (signed by `signatures`), the policy and the nonce
-    /// the service issued (a lender's `?threshold`/`?level` are checked before, on the
+    /// the service issued, at `now` (Unix seconds: the service's clock at submission,
+    /// which the policy's market age is measured against) (a lender's `?threshold`/`?level` are checked before, on the
     /// statement alone: [`zkmargin_verifier::verify::check_statement`]). `Ok(None)`: valid; `Ok(Some(reason))`: invalid; `Err`: the verifier
     /// itself failed (parameters, keys), no verdict.
     /// Blocking and CPU-heavy: call it from a blocking worker only.
@@ -60,6 +92,7 @@ impl Checker {
         signatures: &[MarketSignature],
         bundle: &Bundle,
         nonce: &str,
+        now: i64,
     ) -> Result<Option<String>, String> {
         let expect = Expectations {
             nonce: Some(nonce.to_string()),
@@ -73,7 +106,7 @@ impl Checker {
         // Every stored signature was checked on POST /v1/markets; the policy checks them
         // again together, with its publisher quorum.
         let sigs: Vec<(&str, &MarketSignature)> = signatures.iter().map(|s| ("market signature", s)).collect();
-        match self.policy.check(market, bundle, &sigs, Some(nonce)) {
+        match self.policy.check(market, bundle, &sigs, Some(nonce), now) {
             Ok(()) => Ok(None),
             Err(why) => Ok(Some(format!("invalid under the policy: {why}"))),
         }

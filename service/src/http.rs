@@ -22,11 +22,12 @@ use zkmargin_verifier::bundle::Bundle;
 use zkmargin_verifier::trust::MarketSignature;
 use zkmargin_verifier::verify::{check_statement, Expectations};
 
-use crate::check::{accepted_signatures, Checker};
+use crate::check::{accepted_signatures, signatures_hash, Checker};
 use crate::metrics::Metrics;
 use crate::nonce::NonceKey;
 use crate::pool::WorkerPool;
-use crate::store::{NewVerdict, Recorded, Store, StoredMarket, Verdict};
+use crate::store::{Challenge, Dependencies, NewVerdict, Recorded, Store, StoredMarket, Verdict};
+use crate::validate::{self, Invalid};
 
 /// Largest request body accepted (bytes); larger ones are answered 413.
 pub const MAX_BODY_BYTES: usize = 8_000_000;
@@ -73,8 +74,16 @@ impl ApiError {
 }
 
 impl From<crate::store::StoreError> for ApiError {
+    /// 503 with `Retry-After`, saying only that storage failed: the database's own text
+    /// (which may quote what was sent, or name tables and hosts) goes to the operator's
+    /// log, never into an answer.
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string())
+        eprintln!("zkmargin serve: storage: {e}");
+        let message = match e {
+            crate::store::StoreError::Timeout => e.to_string(),
+            _ => "the database is unavailable; retry later".to_string(),
+        };
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage", message)
     }
 }
 
@@ -199,6 +208,7 @@ async fn post_market(State(state): Shared, headers: HeaderMap, body: Body) -> Re
     let post: MarketPost = zkmargin_json::decode(body).map_err(|e| ApiError::malformed(format!("request body: {e}")))?;
     let market_json = post.market.to_string();
     let market = Market::from_json("market", &market_json).map_err(|e| ApiError::malformed(e.to_string()))?;
+    validate::name(&market.id, false).map_err(|why| ApiError::malformed(format!("market: field `id`: {why}")))?;
     let signatures: Vec<MarketSignature> = post.signature.into_iter().chain(post.signatures).collect();
     if signatures.is_empty() {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "unsigned_market", "the market carries no publisher signature"));
@@ -269,49 +279,70 @@ async fn post_proof(
         ..Expectations::default()
     };
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::malformed("the body is not UTF-8"))?;
-    let bundle = Bundle::from_json("bundle", text).map_err(|e| ApiError::malformed(format!("not a proof bundle: {e}")))?;
-    if let Err(why) = check_statement(&bundle.statement, &requirements) {
+    let posted = Bundle::from_json("bundle", text).map_err(|e| ApiError::malformed(format!("not a proof bundle: {e}")))?;
+    // Every string that could reach the database, a worker or a reason has its form
+    // first, and a statement larger than any supported shape is refused here.
+    validate::bundle(&posted).map_err(|e| match e {
+        Invalid::Field(path, why) => ApiError::malformed(format!("field `{path}`: {why}")),
+        Invalid::TooLarge(why) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "shape_too_large", why),
+    })?;
+    if let Err(why) = check_statement(&posted.statement, &requirements) {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "requirement_not_met", why.to_string()));
     }
-    let bundle_digest = hex::encode(Sha256::digest(&body));
-    if let Some(existing) = state.store.verdict_by_digest(&bundle_digest).await? {
-        return Ok((StatusCode::OK, Json(verdict_answer(&existing))).into_response());
-    }
     let max_k = state.checker.policy().max_k.unwrap_or(zkmargin_verifier::trust::DEFAULT_MAX_K);
-    if bundle.circuit.k > max_k {
+    if posted.circuit.k > max_k {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "shape_too_large",
-            format!("circuit size k = {} is above the policy's max_k = {max_k}", bundle.circuit.k),
+            format!("circuit size k = {} is above the policy's max_k = {max_k}", posted.circuit.k),
         ));
     }
-    let stored_market = state.store.market(&bundle.market.digest).await?.ok_or_else(|| {
-        ApiError::new(
+    // The bundle is what it says, whatever its spelling: its canonical form is what is
+    // verified, stored and keyed (SPEC section 9).
+    let bundle = posted.canonical();
+    // Issued here: a nonce of the service's form whose tag verifies (no database), or
+    // one with a stored row (issued by schema 1). Nothing else is looked up further.
+    let nonce = bundle.statement.nonce.clone();
+    let Some((expires_at, row)) = nonce_state(&state, &nonce).await? else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_nonce",
+            format!("the statement's nonce {nonce:?} was not issued by this service (POST /v1/challenges)"),
+        ));
+    };
+    let canonical_digest = hex::encode(bundle.canonical_digest());
+    let existing = state.store.latest_verdict(&canonical_digest, &hex::encode(Sha256::digest(&body))).await?;
+    let Some(stored_market) = state.store.market(&bundle.market.digest).await? else {
+        if let Some(v) = existing {
+            return Ok((StatusCode::OK, Json(verdict_answer(&v))).into_response());
+        }
+        return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_market",
             format!("market {:?} with digest {} has not been published here", bundle.market.id, bundle.market.digest),
-        )
-    })?;
-    let nonce = bundle.statement.nonce.to_ascii_lowercase();
-    // Issued here: its tag verifies (stateless), or it has a row (issued by schema 1).
-    // One read either way: the row also says whether the nonce was used.
-    let row = state.store.challenge(&nonce).await?;
-    let expires_at = match (state.nonces.expiry(&nonce), &row) {
-        (Some(seconds), _) => seconds * 1000,
-        (None, Some(row)) => row.expires_at,
-        (None, None) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_nonce",
-                format!("the statement's nonce {:?} was not issued by this service (POST /v1/challenges)", bundle.statement.nonce),
-            ))
-        }
+        ));
     };
-    if row.is_some_and(|r| r.used_by.is_some()) {
-        return Err(nonce_used());
+    let depends_on = Dependencies {
+        policy_hash: state.checker.policy_hash().to_string(),
+        signatures_hash: signatures_hash(&stored_market.signatures_json),
+    };
+    // The latest verdict on this bundle stands while what it depended on is unchanged
+    // (rows of schema 1 and 2 recorded nothing, and stand as before).
+    if let Some(v) = &existing {
+        if v.depends_on.as_ref().is_none_or(|d| *d == depends_on) {
+            return Ok((StatusCode::OK, Json(verdict_answer(v))).into_response());
+        }
     }
-    if expires_at <= now_ms() {
-        return Err(nonce_expired(expires_at));
+    // A bundle verified again passed these checks when it was first posted (its nonce
+    // may be used by that very verdict, or have expired since); a new valid verdict on it
+    // still has to consume its nonce (below, in the store).
+    if existing.is_none() {
+        if row.is_some_and(|r| r.used_by.is_some()) {
+            return Err(nonce_used());
+        }
+        if expires_at <= now_ms() {
+            return Err(nonce_expired(expires_at));
+        }
     }
     let ticket = state.pool.admit().ok_or_else(|| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "the verification queue is full; retry later")
@@ -319,6 +350,8 @@ async fn post_proof(
     let checker = state.checker.clone();
     let metrics = state.metrics.clone();
     let bundle = Arc::new(bundle);
+    // The policy's market age is measured at submission (not when a worker gets to it).
+    let submitted = now_ms() / 1000;
     let (b, check_nonce, digest, market_json, signatures_json) = (
         bundle.clone(),
         nonce.clone(),
@@ -334,19 +367,28 @@ async fn post_proof(
             let market = checker.market(&digest, &market_json)?;
             let signatures: Vec<MarketSignature> = serde_json::from_str(&signatures_json).map_err(|e| e.to_string())?;
             let started = Instant::now();
-            let outcome = checker.check(&market, &signatures, &b, &check_nonce);
+            let outcome = checker.check(&market, &signatures, &b, &check_nonce, submitted);
             metrics.verification(started.elapsed());
             outcome
         })
         .await
         .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::internal(format!("verifier: {e}")))?;
-    let statement = &bundle.statement;
+        .map_err(|e| ApiError::internal(format!("verifier: {e}")))?
+        .map(|reason| bounded_text(&reason, MAX_REASON_BYTES));
     let valid = outcome.is_none();
+    if let Some(v) = &existing {
+        // Verified again: the same outcome is the same verdict, now known to hold under
+        // what it depends on today.
+        if v.valid == valid && v.reason == outcome {
+            state.store.refresh_dependencies(&v.id, &depends_on).await?;
+            return Ok((StatusCode::OK, Json(verdict_answer(v))).into_response());
+        }
+    }
+    let statement = &bundle.statement;
     let new = NewVerdict {
         verdict: Verdict {
             id: random_hex(16),
-            bundle_digest,
+            bundle_digest: verdict_key(&canonical_digest, &depends_on),
             valid,
             reason: outcome,
             nonce,
@@ -354,13 +396,16 @@ async fn post_proof(
             market_as_of: stored_market.as_of.clone(),
             level: statement.level.to_string(),
             threshold: statement.threshold.clone(),
-            statement_json: serde_json::to_string(statement).map_err(ApiError::internal)?,
+            statement_json: statement_record(statement, valid),
             received_at: now_ms(),
+            canonical_digest: Some(canonical_digest),
+            depends_on: Some(depends_on),
         },
         nonce_expires_at: expires_at,
         // Only an accepted bundle is kept whole (an invalid one costs its poster nothing,
-        // not even its nonce, so its bytes are not worth a row's megabytes).
-        bundle_json: if valid { text.to_string() } else { String::new() },
+        // not even its nonce, so it is kept as a bounded record: no bytes of the bundle,
+        // no account rows, at most a summary of its statement).
+        bundle_json: if valid { bundle.canonical_json() } else { String::new() },
         accounts: statement.accounts.iter().map(|a| (a.venue.clone(), a.account.clone())).collect(),
     };
     match state.store.record(&new).await? {
@@ -372,6 +417,72 @@ async fn post_proof(
         Recorded::NonceUsed => Err(nonce_used()),
         Recorded::NonceExpired => Err(nonce_expired(expires_at)),
     }
+}
+
+/// Whether a statement's nonce was issued here, and until when (Unix ms), with its
+/// stored row if it has one (which says whether it was used). The nonce's form and tag
+/// are checked first, without the database: a nonce that is not 64 hex characters is
+/// nobody's and is never looked up.
+async fn nonce_state(state: &AppState, nonce: &str) -> Result<Option<(i64, Option<Challenge>)>, ApiError> {
+    if !validate::is_hex(nonce, 2 * crate::nonce::NONCE_BYTES) {
+        return Ok(None);
+    }
+    let tagged = state.nonces.expiry(nonce);
+    let row = state.store.challenge(nonce).await?;
+    Ok(match (tagged, row) {
+        (Some(seconds), row) => Some((seconds * 1000, row)),
+        (None, Some(row)) => Some((row.expires_at, Some(row))),
+        (None, None) => None,
+    })
+}
+
+/// Longest reason stored with a verdict, in bytes (longer ones are cut, saying so).
+pub const MAX_REASON_BYTES: usize = 1024;
+
+/// Longest statement stored whole with an invalid verdict, in bytes of its JSON; a larger
+/// one is stored as a summary (level, threshold, nonce, how many groups and accounts).
+pub const MAX_INVALID_STATEMENT_BYTES: usize = 2048;
+
+/// `text` cut to at most `max` bytes (at a character boundary), saying so.
+fn bounded_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max - 16;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} [... cut]", &text[..end])
+}
+
+/// What is stored of a statement: the whole statement for a valid verdict (no larger
+/// than the largest supported shape); for an invalid one the whole statement only up to
+/// [`MAX_INVALID_STATEMENT_BYTES`], else a summary.
+fn statement_record(statement: &zkmargin_circuits::statement::Statement, valid: bool) -> String {
+    let whole = serde_json::to_string(statement).expect("a statement always serializes");
+    if valid || whole.len() <= MAX_INVALID_STATEMENT_BYTES {
+        return whole;
+    }
+    json!({
+        "summary": "the statement of an invalid verdict, too long to keep whole",
+        "level": statement.level,
+        "threshold": bounded_text(&statement.threshold, 64),
+        "nonce": bounded_text(&statement.nonce, 128),
+        "groups": statement.groups.len(),
+        "accounts": statement.accounts.len(),
+    })
+    .to_string()
+}
+
+/// The unique key of a verdict: the bundle's canonical digest and what it depended on.
+fn verdict_key(canonical_digest: &str, d: &Dependencies) -> String {
+    let mut h = Sha256::new();
+    h.update(b"zkmargin-verdict/1\n");
+    for part in [canonical_digest, &d.policy_hash, &d.signatures_hash] {
+        h.update(part.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
 }
 
 fn nonce_used() -> ApiError {
@@ -410,9 +521,18 @@ async fn get_proof(
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     let Path(id) = id.map_err(|e| ApiError::malformed(e.body_text()))?;
+    // Only an id of the form the service gives (32 hex characters) can name a verdict:
+    // nothing else is looked up.
+    if !validate::is_hex(&id, validate::VERDICT_ID_HEX) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no verdict {id:?} (a verdict id is {} hex characters)", validate::VERDICT_ID_HEX),
+        ));
+    }
     let v = state
         .store
-        .verdict(&id)
+        .verdict(&id.to_ascii_lowercase())
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no verdict {id:?}")))?;
     let statement: Value = serde_json::from_str(&v.statement_json).map_err(ApiError::internal)?;
@@ -422,7 +542,7 @@ async fn get_proof(
         "reason": v.reason,
         "statement": statement,
         "market": {"digest": v.market_digest, "as_of": v.market_as_of},
-        "bundle_digest": v.bundle_digest,
+        "bundle_digest": v.canonical_digest.as_ref().unwrap_or(&v.bundle_digest),
         "received_at": rfc3339(v.received_at),
     }))
     .into_response())
@@ -438,15 +558,29 @@ async fn get_standing(
     let (Some(venue), Some(account)) = (query.get("venue"), query.get("account")) else {
         return Err(ApiError::malformed("query parameters venue and account are required"));
     };
+    validate::name(venue, true).map_err(|why| ApiError::malformed(format!("query parameter venue: {why}")))?;
+    validate::name(account, false).map_err(|why| ApiError::malformed(format!("query parameter account: {why}")))?;
     let now = now_ms();
     let since = state.checker.policy().standing_ttl_seconds.map(|ttl| now - ttl as i64 * 1000).unwrap_or(i64::MIN);
     let v = state.store.standing(venue, account, since).await?.ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, "no_standing", format!("no valid proof covers {venue}/{account}"))
     })?;
     let market_time = zkmargin_circuits::time::parse_rfc3339(&v.market_as_of).map(|s| s * 1000).unwrap_or(v.received_at);
+    // What the standing means: the proof covers the account's group, a pool whose other
+    // accounts may be what covers this one.
+    let statement: zkmargin_circuits::statement::Statement = serde_json::from_str(&v.statement_json).map_err(ApiError::internal)?;
+    let group = statement.accounts.iter().find(|a| &a.venue == venue && &a.account == account).map(|a| a.group.clone());
+    let pooled_with: Vec<String> = statement
+        .accounts
+        .iter()
+        .filter(|a| Some(&a.group) == group.as_ref() && !(&a.venue == venue && &a.account == account))
+        .map(|a| format!("{}/{}", a.venue, a.account))
+        .collect();
     Ok(Json(json!({
         "venue": venue,
         "account": account,
+        "group": group,
+        "pooled_with": pooled_with,
         "proof": v.id,
         "level": v.level,
         "threshold": v.threshold,
@@ -457,18 +591,10 @@ async fn get_standing(
     .into_response())
 }
 
-/// How long `/healthz` waits for the database before answering 503 (a probe's own
-/// timeout is typically a few seconds; the pool's is longer).
-pub const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
-
+/// `{"status": "ok"}` when the database can take a write now (see
+/// [`Store::health`]), else 503 within [`crate::store::STORAGE_TIMEOUT`].
 async fn healthz(State(state): Shared) -> Result<Response, ApiError> {
-    tokio::time::timeout(HEALTH_TIMEOUT, state.store.ping()).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage",
-            format!("the database did not answer within {} s", HEALTH_TIMEOUT.as_secs()),
-        )
-    })??;
+    state.store.health().await?;
     Ok(Json(json!({"status": "ok"})).into_response())
 }
 

@@ -7,6 +7,7 @@
 //! - [`pool`]: the bounded pool of verification worker threads (at a lower OS priority);
 //! - [`nonce`]: the stateless, self-authenticating nonces of `POST /v1/challenges`;
 //! - [`check`]: the single adapter to the verifier library (proof and policy);
+//! - [`validate`]: the form of everything a client sends, checked before storage;
 //! - [`metrics`]: Prometheus text.
 //!
 //! Dependencies run one way: the binary → this crate → the verifier → the circuits.
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod nonce;
 pub mod pool;
 pub mod store;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

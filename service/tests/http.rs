@@ -113,8 +113,11 @@ fn the_flow_and_every_refusal() {
             assert_eq!((a.status, &a.body), (200, &accepted.body), "{query}: {}", a.text);
         }
         assert_error(&post(&base, "/v1/proofs?threshold=1000.000001", &compact(&valid)), 422, "requirement_not_met");
-        let replay = post(&base, "/v1/proofs", format!("{}\n", valid).as_bytes());
-        assert_error(&replay, 409, "nonce_used");
+        // Another spelling of the same bundle is the same bundle (its canonical form):
+        // the same verdict. Another bundle with the same nonce: 409.
+        let respelled = post(&base, "/v1/proofs", format!("{}\n", valid).as_bytes());
+        assert_eq!((respelled.status, &respelled.body), (200, &accepted.body), "{}", respelled.text);
+        assert_error(&post_json(&base, "/v1/proofs", &another_valid_bundle(&valid)), 409, "nonce_used");
 
         // An expired nonce: 410.
         let expired_nonce = "ee".repeat(32);
@@ -147,6 +150,12 @@ fn the_flow_and_every_refusal() {
         assert_eq!(s.body["level"], "initial");
         assert_eq!(s.body["threshold"], valid["statement"]["threshold"]);
         assert_eq!(s.body["market_as_of"], market().as_of);
+        // deribit/sub-1 is pooled with okx/main in the group "cross": the proof is the
+        // pool's, and the answer says so.
+        assert_eq!(s.body["group"], "cross", "{}", s.text);
+        assert_eq!(s.body["pooled_with"], json!(["okx/main"]), "{}", s.text);
+        let alone = get(&base, "/v1/standing?venue=binance&account=iso-btc", Some(TOKEN));
+        assert_eq!((alone.status, &alone.body["pooled_with"]), (200, &json!([])), "{}", alone.text);
         assert!(s.body["received_at"].is_string());
         assert_error(&get(&base, "/v1/standing?venue=deribit&account=sub-9", Some(TOKEN)), 404, "no_standing");
         assert_error(&get(&base, "/v1/standing?venue=deribit", Some(TOKEN)), 400, "malformed");
@@ -164,7 +173,8 @@ fn the_flow_and_every_refusal() {
         let server = Server::start(&db.url, policy(), 1, 1);
         let v = get(&server.base, &path, Some(TOKEN));
         assert_eq!((v.status, &v.body["valid"]), (200, &json!(true)));
-        assert_error(&post(&server.base, "/v1/proofs", &pretty(&valid)), 409, "nonce_used");
+        assert_error(&post_json(&server.base, "/v1/proofs", &another_valid_bundle(&valid)), 409, "nonce_used");
+        assert_eq!(post(&server.base, "/v1/proofs", &pretty(&valid)).body, accepted.body);
         assert_eq!(post(&server.base, "/v1/proofs", &compact(&valid)).body, accepted.body);
         server.stop();
     }
@@ -219,11 +229,9 @@ fn exactly_one_accepted(db: &Db, valid: &Value) {
         for a in &answers {
             match a.status {
                 201 => {}
-                // The repeated bytes: the same verdict, or refused if it lost the race
-                // before the winner's verdict was stored... it cannot: same bytes are
-                // only ever 200 with the winner's verdict, or 409 when the other bytes won.
+                // Every spelling is the same bundle (its canonical form): the winner's
+                // verdict, never a 409.
                 200 => assert_eq!(a.body, created[0].body),
-                409 => assert_eq!(a.body["error"]["code"], "nonce_used"),
                 other => panic!("unexpected {other}: {}", a.text),
             }
         }
@@ -287,20 +295,22 @@ fn stateless_nonces_are_checked_and_used_once_across_restarts() {
         let a = post_json(&base, "/v1/proofs", &with_nonce(&valid, &issued));
         assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
 
-        // The valid bundle: accepted, its nonce's row written with the verdict; other bytes
-        // with the same nonce: 409; uppercase hex is the same nonce.
+        // The valid bundle: accepted, its nonce's row written with the verdict; another
+        // bundle with the same nonce: 409; uppercase hex is the same nonce and the same
+        // bundle: the same verdict.
         let accepted = post(&base, "/v1/proofs", &compact(&valid));
         assert_eq!((accepted.status, &accepted.body["valid"]), (201, &json!(true)), "{}", accepted.text);
         let id = accepted.body["id"].as_str().unwrap().to_string();
         assert_eq!(challenge_row(&db.url, &nonce).and_then(|r| r.used_by), Some(id));
-        assert_error(&post(&base, "/v1/proofs", &pretty(&valid)), 409, "nonce_used");
+        assert_error(&post_json(&base, "/v1/proofs", &another_valid_bundle(&valid)), 409, "nonce_used");
         let upper = with_nonce(&valid, &nonce.to_ascii_uppercase());
-        assert_error(&post_json(&base, "/v1/proofs", &upper), 409, "nonce_used");
+        assert_eq!(post_json(&base, "/v1/proofs", &upper).body, accepted.body);
         server.stop();
 
-        // After a restart: still used once; the same bytes give the same verdict.
+        // After a restart: still used once; the same bundle gives the same verdict.
         let server = Server::start(&db.url, policy(), 1, 4);
-        assert_error(&post(&server.base, "/v1/proofs", &pretty(&valid)), 409, "nonce_used");
+        assert_error(&post_json(&server.base, "/v1/proofs", &another_valid_bundle(&valid)), 409, "nonce_used");
+        assert_eq!(post(&server.base, "/v1/proofs", &pretty(&valid)).body, accepted.body);
         assert_eq!(post(&server.base, "/v1/proofs", &compact(&valid)).body, accepted.body);
         server.stop();
     }
@@ -394,5 +404,33 @@ fn a_client_that_trickles_its_headers_is_disconnected() {
     assert!(!String::from_utf8_lossy(&answer).contains("200 OK"), "{}", String::from_utf8_lossy(&answer));
     // Whoever sends a whole request is served as before.
     assert_eq!(get(&server.base, "/healthz", None).status, 200);
+    server.stop();
+}
+
+#[test]
+fn a_market_older_than_the_policy_allows_makes_an_invalid_verdict() {
+    // The example market is dated 2026-11-25T08:00:00Z; the service's clock is later.
+    let valid = bundle();
+    let age = zkmargin_service::http::now_ms() / 1000 - zkmargin_circuits::time::parse_rfc3339(&market().as_of).unwrap();
+    assert!(age > 3600, "the example market is more than an hour old by now");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("age.db").display().to_string();
+    let mut strict = policy();
+    strict.max_market_age_seconds = Some(3600);
+    let server = Server::start(&db, strict, 1, 4);
+    // Any signed market is stored; its age counts when a proof is verified against it.
+    publish(&server.base);
+    seed_nonce(&db, NONCE, 600_000);
+    let a = post(&server.base, "/v1/proofs", &compact(&valid));
+    assert_eq!((a.status, &a.body["valid"]), (201, &json!(false)), "{}", a.text);
+    let reason = a.body["reason"].as_str().unwrap();
+    assert!(reason.contains("max_market_age_seconds") && reason.contains("s old"), "{reason}");
+    server.stop();
+    // The same market under a policy that allows its age: valid.
+    let mut lenient = policy();
+    lenient.max_market_age_seconds = Some(age as u64 + 86_400);
+    let server = Server::start(&db, lenient, 1, 4);
+    let a = post(&server.base, "/v1/proofs", &pretty(&valid));
+    assert_eq!((a.status, &a.body["valid"]), (201, &json!(true)), "{}", a.text);
     server.stop();
 }

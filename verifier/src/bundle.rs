@@ -1,6 +1,7 @@
 //! The proof bundle (SPEC section 7): what a prover hands to a venue or lender.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use zkmargin_circuits::shape::Shape;
 use zkmargin_circuits::statement::Statement;
 
@@ -32,7 +33,7 @@ pub struct Bundle {
     pub circuit: Shape,
     /// Venue attestations of the account commitments (trust layer), if any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attestations: Vec<crate::trust::Attestation>,
+    pub attestations: Vec<crate::signatures::Attestation>,
     /// The halo2 proof, hex.
     pub proof: String,
 }
@@ -106,10 +107,140 @@ impl Bundle {
         zkmargin_circuits::input::decode_json(source, text)
     }
 
+    /// The bundle's canonical form (SPEC section 9): what it says, whatever its JSON
+    /// spelling. It is the parsed bundle itself, so every field the format has (and any it
+    /// gains: a new optional statement field is carried by serde like the others) is in
+    /// it as parsed, with two normalisations: the hex fields in lower case (the market
+    /// digest, the nonce, the commitments, the attestations' commitments, signers and
+    /// signatures, the proof) and the attestations sorted (by their canonical JSON).
+    /// Whitespace, key order, hex case and attestation order then change nothing.
+    pub fn canonical(&self) -> Bundle {
+        let mut b = self.clone();
+        let lower = |s: &mut String| s.make_ascii_lowercase();
+        lower(&mut b.market.digest);
+        lower(&mut b.statement.nonce);
+        b.statement.accounts.iter_mut().for_each(|a| lower(&mut a.commitment));
+        for a in &mut b.attestations {
+            lower(&mut a.commitment);
+            lower(&mut a.signer);
+            lower(&mut a.signature);
+        }
+        lower(&mut b.proof);
+        b.attestations.sort_by_cached_key(|a| serde_json::to_string(a).expect("an attestation always serializes"));
+        b
+    }
+
+    /// The canonical form as compact JSON (keys in the order of the format's types).
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(&self.canonical()).expect("a bundle always serializes")
+    }
+
+    /// SHA-256 of `zkmargin-bundle/1\n` and [`Bundle::canonical_json`]: one key for every
+    /// spelling of one bundle (a service keys its verdicts by it).
+    pub fn canonical_digest(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"zkmargin-bundle/1\n");
+        h.update(self.canonical_json().as_bytes());
+        h.finalize().into()
+    }
+
     /// The bundle as pretty JSON with a trailing newline.
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(self).expect("a bundle always serializes");
         text.push('\n');
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    /// A bundle as JSON (not a proof: its form is all that matters here).
+    fn sample() -> Value {
+        let attestation = |venue: &str, account: &str, c: &str| {
+            json!({"venue": venue, "account": account, "commitment": c.repeat(32), "as_of": "2026-11-25T07:30:00Z",
+                   "signer": "5a".repeat(32), "signature": "6b".repeat(64)})
+        };
+        json!({
+            "format": FORMAT,
+            "market": {"id": "m", "digest": "ab".repeat(32)},
+            "statement": {"level": "initial", "threshold": "1000.000000", "nonce": "cd".repeat(32),
+                "groups": [{"name": "main", "mode": "portfolio"}],
+                "accounts": [{"venue": "deribit", "account": "sub-1", "group": "main", "commitment": "0e".repeat(32)},
+                             {"venue": "okx", "account": "main", "group": "main", "commitment": "0f".repeat(32)}]},
+            "circuit": {"k": 11, "accounts": 2, "positions": 4, "collateral": 2, "groups": 1, "nets": 4, "scenarios": 8},
+            "attestations": [attestation("deribit", "sub-1", "0e"), attestation("okx", "main", "0f")],
+            "proof": "0a1b2c3d"
+        })
+    }
+
+    fn digest(v: &Value) -> [u8; 32] {
+        Bundle::from_json("b", &v.to_string()).unwrap().canonical_digest()
+    }
+
+    /// Every leaf of a JSON value: (JSON pointer, value).
+    fn leaves(v: &Value, at: String, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, x)| leaves(x, format!("{at}/{k}"), out)),
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| leaves(x, format!("{at}/{i}"), out)),
+            leaf => out.push((at, leaf.clone())),
+        }
+    }
+
+    #[test]
+    fn spelling_case_and_attestation_order_do_not_change_the_canonical_form() {
+        let original = sample();
+        let key = digest(&original);
+        // Whitespace and key order.
+        let text = serde_json::to_string_pretty(&original).unwrap();
+        assert_eq!(Bundle::from_json("b", &format!(" {text}\n")).unwrap().canonical_digest(), key);
+        let reordered = r#"{"proof": "0A1B2C3D", "format": "FORMAT", "circuit": {"scenarios": 8, "nets": 4, "groups": 1, "collateral": 2,
+            "positions": 4, "accounts": 2, "k": 11}, "statement": STATEMENT, "market": {"digest": "DIGEST", "id": "m"},
+            "attestations": ATTESTATIONS}"#;
+        let mut shuffled = original["attestations"].clone();
+        shuffled.as_array_mut().unwrap().reverse();
+        shuffled[1]["signer"] = json!("5A".repeat(32));
+        let mut statement = original["statement"].clone();
+        statement["nonce"] = json!("CD".repeat(32));
+        statement["accounts"][1]["commitment"] = json!("0F".repeat(32));
+        let text = reordered
+            .replace("FORMAT", FORMAT)
+            .replace("STATEMENT", &statement.to_string())
+            .replace("DIGEST", &"AB".repeat(32))
+            .replace("ATTESTATIONS", &shuffled.to_string());
+        let b = Bundle::from_json("b", &text).unwrap();
+        assert_eq!(b.canonical_digest(), key);
+        // The canonical JSON reads back as the canonical bundle: nothing is dropped.
+        assert_eq!(Bundle::from_json("c", &b.canonical_json()).unwrap(), b.canonical());
+    }
+
+    #[test]
+    fn every_other_change_changes_the_canonical_form() {
+        let original = sample();
+        let key = digest(&original);
+        let mut all = Vec::new();
+        leaves(&original, String::new(), &mut all);
+        assert!(all.len() > 30);
+        for (pointer, leaf) in all {
+            let mut changed = original.clone();
+            *changed.pointer_mut(&pointer).unwrap() = match leaf {
+                Value::String(s) if s.chars().all(|c| c.is_ascii_hexdigit()) => json!(format!("{s}00")),
+                Value::String(s) => json!(format!("{s}x")),
+                Value::Number(n) => json!(n.as_u64().unwrap() + 1),
+                other => panic!("unexpected leaf {other}"),
+            };
+            let Ok(b) = Bundle::from_json("b", &changed.to_string()) else { continue };
+            assert_ne!(b.canonical_digest(), key, "changing {pointer} kept the canonical form");
+        }
+        // A dropped or a repeated attestation is another bundle too.
+        let mut fewer = original.clone();
+        fewer["attestations"].as_array_mut().unwrap().pop();
+        assert_ne!(digest(&fewer), key);
+        let mut more = original.clone();
+        let first = more["attestations"][0].clone();
+        more["attestations"].as_array_mut().unwrap().push(first);
+        assert_ne!(digest(&more), key);
     }
 }

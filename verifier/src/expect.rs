@@ -94,7 +94,9 @@ pub struct Expectations {
     /// Level the statement must be at.
     pub level: Option<Level>,
     /// With [`Expectations::level`] = maintenance: an initial-level statement also
-    /// satisfies the request (initial is the stricter level).
+    /// satisfies the request, on a monotone market only (one whose initial margin is at
+    /// least as strict as its maintenance margin everywhere, SPEC section 3; otherwise the
+    /// bundle is invalid, saying so).
     pub level_at_least: bool,
     /// Accounts (venue, account) that must each be in the statement.
     pub accounts: Vec<(String, String)>,

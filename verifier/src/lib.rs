@@ -7,7 +7,9 @@
 //!   batch verification;
 //! - [`api`]: the typed entry points (load a market, verify bundles, a verdict each);
 //! - [`progress`]: stages of long work, reported to whoever asks;
-//! - [`trust`]: market signatures, venue attestations and verifier policies (SPEC 8).
+//! - [`signatures`]: market signatures, venue attestations and keys (SPEC 8), below the
+//!   bundle that carries attestations;
+//! - [`trust`]: verifier policies over a bundle and those signatures (SPEC 8).
 //!
 //! Light by design: no CLI, async, network or database dependencies (a test checks the
 //! dependency tree), and it builds for `wasm32-unknown-unknown` with
@@ -33,6 +35,7 @@ pub mod bundle;
 pub mod expect;
 pub mod params;
 pub mod progress;
+pub mod signatures;
 pub mod trust;
 pub mod verify;
 #[cfg(target_arch = "wasm32")]

@@ -1,136 +1,18 @@
 //! The trust layer (SPEC section 8): who vouches for the market and for each account.
 //!
-//! Keys are Ed25519 (ed25519-dalek); keys and signatures are written as hex. Every
-//! signature covers a domain-separated message, so a signature of one kind can never be
-//! replayed as another:
-//!
-//! - market signature: `zkmargin/market-signature/1` ‖ 0x00 ‖ market digest (32 bytes);
-//! - attestation: `zkmargin/attestation/1` ‖ 0x00 ‖ compact JSON
-//!   `{"venue", "account", "commitment", "as_of"}` in that key order.
+//! The signed documents themselves (market signatures, venue attestations, keys) are in
+//! [`crate::signatures`], below the bundle that carries attestations; this module holds
+//! the verifier's policy, which checks a bundle against them. Their names are re-exported
+//! here, where callers have always found them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use zkmargin_circuits::market::Market;
-use zkmargin_circuits::time::parse_rfc3339;
+use zkmargin_circuits::time::{format_rfc3339, parse_rfc3339};
 
 use crate::bundle::Bundle;
-
-const MARKET_DOMAIN: &[u8] = b"zkmargin/market-signature/1\0";
-const ATTESTATION_DOMAIN: &[u8] = b"zkmargin/attestation/1\0";
-
-/// A fresh key pair from 32 random bytes: (secret hex, public hex).
-pub fn key_pair(secret: [u8; 32]) -> (String, String) {
-    let key = SigningKey::from_bytes(&secret);
-    (hex::encode(key.to_bytes()), hex::encode(key.verifying_key().to_bytes()))
-}
-
-/// Reads a secret key written by [`key_pair`] (hex, surrounding whitespace ignored).
-pub fn signing_key(text: &str) -> Result<SigningKey, String> {
-    let bytes: [u8; 32] = hex::decode(text.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or("not a secret key: expected 64 hex characters")?;
-    Ok(SigningKey::from_bytes(&bytes))
-}
-
-fn verifying_key(hex_key: &str) -> Result<VerifyingKey, String> {
-    let bytes: [u8; 32] = hex::decode(hex_key.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| format!("public key {hex_key:?} is not 64 hex characters"))?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| format!("public key {hex_key:?} is not a valid Ed25519 key"))
-}
-
-fn verify_signature(signer: &str, message: &[u8], signature: &str) -> Result<(), String> {
-    let key = verifying_key(signer)?;
-    let bytes: [u8; 64] = hex::decode(signature)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or("signature is not 128 hex characters")?;
-    key.verify_strict(message, &Signature::from_bytes(&bytes)).map_err(|_| "signature does not verify".to_string())
-}
-
-/// A publisher's signature over a market digest.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MarketSignature {
-    /// Publisher's public key, hex.
-    pub signer: String,
-    /// Market digest, hex.
-    pub digest: String,
-    /// Signature, hex.
-    pub signature: String,
-}
-
-impl MarketSignature {
-    /// Signs `market`'s digest.
-    pub fn sign(key: &SigningKey, market: &Market) -> MarketSignature {
-        let digest = market.digest();
-        let message = [MARKET_DOMAIN, &digest].concat();
-        MarketSignature {
-            signer: hex::encode(key.verifying_key().to_bytes()),
-            digest: hex::encode(digest),
-            signature: hex::encode(key.sign(&message).to_bytes()),
-        }
-    }
-
-    /// Checks the signature over the digest it names.
-    pub fn check(&self) -> Result<(), String> {
-        let digest = hex::decode(&self.digest).map_err(|_| "digest is not hex".to_string())?;
-        verify_signature(&self.signer, &[MARKET_DOMAIN, &digest].concat(), &self.signature)
-    }
-}
-
-/// A venue's signature over one account's commitment at a time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Attestation {
-    /// Venue.
-    pub venue: String,
-    /// Account at the venue.
-    pub account: String,
-    /// The account's commitment, hex.
-    pub commitment: String,
-    /// When the venue took the account's books (RFC 3339).
-    pub as_of: String,
-    /// Venue's public key, hex.
-    pub signer: String,
-    /// Signature, hex.
-    pub signature: String,
-}
-
-fn attestation_message(venue: &str, account: &str, commitment: &str, as_of: &str) -> Vec<u8> {
-    let body = serde_json::json!({"venue": venue, "account": account, "commitment": commitment, "as_of": as_of});
-    [ATTESTATION_DOMAIN, body.to_string().as_bytes()].concat()
-}
-
-impl Attestation {
-    /// Signs an attestation; `as_of` must be RFC 3339 and `commitment` hex.
-    pub fn sign(key: &SigningKey, venue: &str, account: &str, commitment: &str, as_of: &str) -> Result<Attestation, String> {
-        parse_rfc3339(as_of).map_err(|e| format!("as-of {as_of:?}: {e}"))?;
-        if hex::decode(commitment).map(|b| b.len()) != Ok(32) {
-            return Err(format!("commitment {commitment:?} is not 64 hex characters"));
-        }
-        let commitment = commitment.to_ascii_lowercase();
-        let signature = key.sign(&attestation_message(venue, account, &commitment, as_of));
-        Ok(Attestation {
-            venue: venue.to_string(),
-            account: account.to_string(),
-            commitment,
-            as_of: as_of.to_string(),
-            signer: hex::encode(key.verifying_key().to_bytes()),
-            signature: hex::encode(signature.to_bytes()),
-        })
-    }
-
-    /// Checks the signature over the attested fields.
-    pub fn check(&self) -> Result<(), String> {
-        let message = attestation_message(&self.venue, &self.account, &self.commitment, &self.as_of);
-        verify_signature(&self.signer, &message, &self.signature)
-    }
-}
+pub use crate::signatures::{key_pair, signing_key, Attestation, MarketSignature};
 
 /// What a verifier requires beyond a valid proof.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,12 +48,37 @@ pub struct Policy {
     /// account's standing (default: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standing_ttl_seconds: Option<u64>,
+    /// Largest age of the market at verification: its `as_of` against the verifier's
+    /// clock (the service's at submission; `verify`'s now or `--at`). Absent: not
+    /// limited. When set, a market dated more than [`MAX_MARKET_LEAD_SECONDS`] after that
+    /// clock is refused too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_market_age_seconds: Option<u64>,
+    /// Largest time an attestation may be dated after the market's `as_of` (default
+    /// [`DEFAULT_ATTESTATION_SKEW_SECONDS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attestation_skew_seconds: Option<u64>,
+    /// Largest time between the earliest and the latest attestation a bundle carries
+    /// (absent: not limited). Collateral moved from an account attested early to one
+    /// attested later counts in both; a common cut-off closes that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attestation_spread_seconds: Option<u64>,
 }
 
 /// Default lifetime of a service nonce, in seconds.
 pub const DEFAULT_NONCE_TTL_SECONDS: u64 = 600;
 /// Default largest circuit size k a service accepts: the verifier's own default.
 pub use crate::expect::DEFAULT_MAX_K;
+
+/// Default of [`Policy::max_attestation_skew_seconds`]: an attestation may be dated at
+/// most this long after the market's `as_of` (clocks differ a little; books taken later
+/// than the prices they are margined at do not).
+pub const DEFAULT_ATTESTATION_SKEW_SECONDS: u64 = 300;
+
+/// With [`Policy::max_market_age_seconds`] set, how far a market's `as_of` may lie ahead
+/// of the verifier's clock (clock skew between publisher and verifier); a market dated
+/// later is refused.
+pub const MAX_MARKET_LEAD_SECONDS: u64 = 300;
 
 /// Longest lifetime a policy may give a service nonce: one year.
 pub const MAX_NONCE_TTL_SECONDS: u64 = 365 * 24 * 3600;
@@ -205,6 +112,54 @@ impl Policy {
         }
         if self.max_k == Some(0) {
             return Err(("max_k".into(), "must be at least 1 (got 0)".into()));
+        }
+        Ok(())
+    }
+
+    /// How long an attestation may be dated after the market's `as_of`.
+    pub fn attestation_skew(&self) -> u64 {
+        self.max_attestation_skew_seconds.unwrap_or(DEFAULT_ATTESTATION_SKEW_SECONDS)
+    }
+
+    /// Checks the market's age against `now` (Unix seconds, the verifier's clock) when the
+    /// policy limits it: at most `max_market_age_seconds` old, at most
+    /// [`MAX_MARKET_LEAD_SECONDS`] in the future. The error names the market.
+    pub fn check_market_age(&self, market: &Market, now: i64) -> Result<(), String> {
+        let Some(max) = self.max_market_age_seconds else { return Ok(()) };
+        let (id, as_of) = (&market.id, &market.as_of);
+        let at = parse_rfc3339(as_of).map_err(|e| format!("market {id:?}: as_of: {e}"))?;
+        let (ahead, clock) = (at as i128 - now as i128, format_rfc3339(now));
+        if ahead > MAX_MARKET_LEAD_SECONDS as i128 {
+            let limit = format!("a market dated more than {MAX_MARKET_LEAD_SECONDS} s ahead is refused");
+            return Err(format!("market {id:?}: as_of {as_of} is {ahead} s after the verifier's clock ({clock}); {limit}"));
+        }
+        if -ahead > max as i128 {
+            let limit = format!("more than the policy's max_market_age_seconds ({max})");
+            return Err(format!("market {id:?}: as_of {as_of} is {} s old at {clock}, {limit}", -ahead));
+        }
+        Ok(())
+    }
+
+    /// Checks that all of the bundle's attestations lie within the policy's
+    /// `max_attestation_spread_seconds` of each other (when set); the error names the
+    /// earliest and the latest.
+    pub fn check_attestation_spread(&self, bundle: &Bundle) -> Result<(), String> {
+        let Some(max) = self.max_attestation_spread_seconds else { return Ok(()) };
+        let mut dated = Vec::with_capacity(bundle.attestations.len());
+        for a in &bundle.attestations {
+            let at = parse_rfc3339(&a.as_of).map_err(|e| format!("attestation of {}/{}: as_of {:?}: {e}", a.venue, a.account, a.as_of))?;
+            dated.push((at, a));
+        }
+        let (Some(first), Some(last)) = (dated.iter().min_by_key(|d| d.0), dated.iter().max_by_key(|d| d.0)) else { return Ok(()) };
+        let spread = last.0.abs_diff(first.0);
+        if spread > max {
+            let name = |a: &Attestation| format!("{}/{} as of {}", a.venue, a.account, a.as_of);
+            return Err(format!(
+                "the attestations span {spread} s ({} to {}), more than the policy's max_attestation_spread_seconds ({max}): \
+                 collateral moved between accounts attested at different times could count twice",
+                name(first.1),
+                name(last.1)
+            ));
         }
         Ok(())
     }
@@ -252,17 +207,22 @@ impl Policy {
 
     /// Checks a (proof-valid) bundle against the policy. `market_sigs` are the market's
     /// signatures, each with its file name for messages; `nonce` is the verifier's
-    /// expected nonce, if any. The error names the account, venue or file at fault.
+    /// expected nonce, if any; `now` is the verifier's clock (Unix seconds) that the
+    /// market's age is measured against. The error names the account, venue, market or
+    /// file at fault.
     pub fn check(
         &self,
         market: &Market,
         bundle: &Bundle,
         market_sigs: &[(&str, &MarketSignature)],
         nonce: Option<&str>,
+        now: i64,
     ) -> Result<(), String> {
         self.netting.check(&bundle.statement).map_err(|e| format!("netting: {e}"))?;
         self.check_market_signatures(market, market_sigs)?;
+        self.check_market_age(market, now)?;
         let market_time = parse_rfc3339(&market.as_of).map_err(|e| format!("market as_of: {e}"))?;
+        let skew = self.attestation_skew();
         for acc in &bundle.statement.accounts {
             let who = format!("account {}/{}", acc.venue, acc.account);
             let keys = self.venues.get(&acc.venue).ok_or_else(|| format!("{who}: venue {:?} has no trusted key in the policy", acc.venue))?;
@@ -284,11 +244,19 @@ impl Policy {
                         return Err(format!("signed by {}, not a key listed for venue {:?}", a.signer, acc.venue));
                     }
                     a.check()?;
+                    let at = parse_rfc3339(&a.as_of)?;
                     if let Some(max) = self.max_age_seconds {
-                        let at = parse_rfc3339(&a.as_of)?;
                         if at.abs_diff(market_time) > max {
                             return Err(format!("as_of {} is more than {max} s from the market's {}", a.as_of, market.as_of));
                         }
+                    }
+                    if at > market_time && at.abs_diff(market_time) > skew {
+                        return Err(format!(
+                            "as_of {} is {} s after the market's {}, more than the policy's max_attestation_skew_seconds ({skew})",
+                            a.as_of,
+                            at - market_time,
+                            market.as_of
+                        ));
                     }
                     Ok(())
                 })();
@@ -301,6 +269,7 @@ impl Policy {
                 return Err(format!("{who}: attestation rejected: {last_error}"));
             }
         }
+        self.check_attestation_spread(bundle)?;
         if self.require_nonce {
             match nonce {
                 None => return Err("the policy requires a nonce (--nonce)".into()),
@@ -317,25 +286,7 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn attestations_verify_and_bind_every_field() {
-        let key = SigningKey::from_bytes(&[7; 32]);
-        let a = Attestation::sign(&key, "deribit", "sub-1", &"ab".repeat(32), "2026-11-25T07:30:00Z").unwrap();
-        assert_eq!(a.check(), Ok(()));
-        for edit in 0..4 {
-            let mut b = a.clone();
-            match edit {
-                0 => b.venue = "okx".into(),
-                1 => b.account = "sub-2".into(),
-                2 => b.commitment = "cd".repeat(32),
-                _ => b.as_of = "2026-11-25T07:31:00Z".into(),
-            }
-            assert!(b.check().is_err(), "edit {edit}");
-        }
-        assert!(Attestation::sign(&key, "v", "a", "xyz", "2026-11-25T07:30:00Z").is_err());
-        assert!(Attestation::sign(&key, "v", "a", &"ab".repeat(32), "soon").is_err());
-    }
+    use ed25519_dalek::SigningKey;
 
     fn market() -> Market {
         let text = r#"{"version": 1, "id": "q", "as_of": "2026-11-25T08:00:00Z", "quote": "USD",
@@ -391,6 +342,99 @@ mod tests {
         assert!(listed.check_market_signatures(&market, &[("a", &sigs[0]), ("b", &foreign)]).unwrap_err().contains("digest"));
     }
 
+    const MARKET_TIME: i64 = 1_795_593_600; // 2026-11-25T08:00:00Z, the test market's as_of
+
+    /// A bundle of two accounts (not a proof: the policy checks what is beside it), each
+    /// attested by its venue's key at the given time.
+    fn attested_bundle(as_of: [&str; 2]) -> (Bundle, Policy) {
+        let venue_keys = [SigningKey::from_bytes(&[21; 32]), SigningKey::from_bytes(&[22; 32])];
+        let names = [("deribit", "sub-1"), ("okx", "main")];
+        let attestations: Vec<Attestation> = (0..2)
+            .map(|i| Attestation::sign(&venue_keys[i], names[i].0, names[i].1, &format!("{:02x}", i + 1).repeat(32), as_of[i]).unwrap())
+            .collect();
+        let bundle: Bundle = serde_json::from_value(serde_json::json!({
+            "format": crate::bundle::FORMAT,
+            "market": {"id": "q", "digest": market().digest_hex()},
+            "statement": {"level": "initial", "threshold": "0.000000", "nonce": "",
+                "groups": [{"name": "g", "mode": "portfolio"}],
+                "accounts": names.iter().zip(&attestations).map(|((v, a), att)| serde_json::json!(
+                    {"venue": v, "account": a, "group": "g", "commitment": att.commitment})).collect::<Vec<_>>()},
+            "circuit": {"k": 11, "accounts": 2, "positions": 2, "collateral": 2, "groups": 1, "nets": 2, "scenarios": 8},
+            "attestations": attestations,
+            "proof": ""
+        }))
+        .unwrap();
+        let mut policy = policy(&[&SigningKey::from_bytes(&[1; 32])], None);
+        for (i, (venue, _)) in names.iter().enumerate() {
+            policy.venues.insert(venue.to_string(), vec![hex::encode(venue_keys[i].verifying_key().to_bytes())]);
+        }
+        (bundle, policy)
+    }
+
+    /// `policy.check` of the bundle with the market signed by the policy's publisher.
+    fn check_at(policy: &Policy, bundle: &Bundle, now: i64) -> Result<(), String> {
+        let sig = MarketSignature::sign(&SigningKey::from_bytes(&[1; 32]), &market());
+        policy.check(&market(), bundle, &[("market.sig", &sig)], None, now)
+    }
+
+    #[test]
+    fn the_market_age_is_limited_only_when_the_policy_says_so() {
+        let (bundle, mut policy) = attested_bundle(["2026-11-25T07:30:00Z", "2026-11-25T07:31:00Z"]);
+        let year_later = MARKET_TIME + 365 * 86_400;
+        // Absent: any age, and a market ahead of the clock, pass (old policies keep working).
+        assert_eq!(check_at(&policy, &bundle, year_later), Ok(()));
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME - 86_400), Ok(()));
+        policy.max_market_age_seconds = Some(3600);
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME + 3600), Ok(()));
+        let err = check_at(&policy, &bundle, MARKET_TIME + 3601).unwrap_err();
+        assert!(err.contains("market \"q\"") && err.contains("3601 s old") && err.contains("max_market_age_seconds"), "{err}");
+        assert!(check_at(&policy, &bundle, year_later).is_err());
+        // A market dated ahead of the verifier's clock: up to 300 s of skew, no more.
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME - 300), Ok(()));
+        let err = check_at(&policy, &bundle, MARKET_TIME - 301).unwrap_err();
+        assert!(err.contains("301 s after the verifier's clock (2026-11-25T07:54:59Z)"), "{err}");
+    }
+
+    #[test]
+    fn attestations_dated_after_the_market_are_refused_beyond_the_skew() {
+        // Five minutes after the market: within the default skew.
+        let (bundle, mut policy) = attested_bundle(["2026-11-25T07:30:00Z", "2026-11-25T08:05:00Z"]);
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME), Ok(()));
+        // One second more: refused by default, naming the account.
+        let (late, _) = attested_bundle(["2026-11-25T07:30:00Z", "2026-11-25T08:05:01Z"]);
+        let err = check_at(&policy, &late, MARKET_TIME).unwrap_err();
+        assert!(err.contains("okx/main") && err.contains("301 s after the market's") && err.contains("max_attestation_skew_seconds (300)"), "{err}");
+        // A policy may allow more, or less.
+        policy.max_attestation_skew_seconds = Some(600);
+        assert_eq!(check_at(&policy, &late, MARKET_TIME), Ok(()));
+        policy.max_attestation_skew_seconds = Some(0);
+        assert!(check_at(&policy, &bundle, MARKET_TIME).unwrap_err().contains("okx/main"));
+        // Attestations before the market are the age limit's business, not the skew's.
+        let (early, _) = attested_bundle(["2026-11-20T08:00:00Z", "2026-11-25T08:00:00Z"]);
+        assert_eq!(check_at(&policy, &early, MARKET_TIME), Ok(()));
+        policy.max_age_seconds = Some(86_400);
+        assert!(check_at(&policy, &early, MARKET_TIME).unwrap_err().contains("deribit/sub-1"));
+    }
+
+    #[test]
+    fn the_attestations_of_a_bundle_must_lie_within_the_spread() {
+        let (bundle, mut policy) = attested_bundle(["2026-11-25T07:30:00Z", "2026-11-25T07:40:00Z"]);
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME), Ok(()), "absent: not limited");
+        policy.max_attestation_spread_seconds = Some(600);
+        assert_eq!(check_at(&policy, &bundle, MARKET_TIME), Ok(()));
+        policy.max_attestation_spread_seconds = Some(599);
+        let err = check_at(&policy, &bundle, MARKET_TIME).unwrap_err();
+        assert!(
+            err.contains("600 s") && err.contains("deribit/sub-1 as of 2026-11-25T07:30:00Z") && err.contains("okx/main as of 2026-11-25T07:40:00Z"),
+            "{err}"
+        );
+        assert!(err.contains("max_attestation_spread_seconds (599)") && err.contains("count twice"), "{err}");
+        // A common cut-off passes a spread of 0, whatever the offsets it is written with.
+        let (same, _) = attested_bundle(["2026-11-25T07:30:00Z", "2026-11-25T08:30:00+01:00"]);
+        policy.max_attestation_spread_seconds = Some(0);
+        assert_eq!(check_at(&policy, &same, MARKET_TIME), Ok(()));
+    }
+
     #[test]
     fn policy_quorum_field_is_optional_and_strict() {
         let p: Policy = serde_json::from_str(r#"{"publishers": [], "publisher_quorum": 3}"#).unwrap();
@@ -398,23 +442,5 @@ mod tests {
         let p: Policy = serde_json::from_str(r#"{"publishers": []}"#).unwrap();
         assert_eq!(p.quorum(), 1);
         assert!(serde_json::from_str::<Policy>(r#"{"publisher_qorum": 2}"#).is_err());
-    }
-
-    #[test]
-    fn a_market_signature_is_not_an_attestation() {
-        let key = SigningKey::from_bytes(&[9; 32]);
-        // Sign the attestation message's bytes as if they were a market digest: the
-        // domains differ, so the signature cannot be reused either way.
-        let digest = [3u8; 32];
-        let market_sig = key.sign(&[MARKET_DOMAIN, &digest].concat());
-        let forged = Attestation {
-            venue: "v".into(),
-            account: "a".into(),
-            commitment: hex::encode(digest),
-            as_of: "2026-11-25T07:30:00Z".into(),
-            signer: hex::encode(key.verifying_key().to_bytes()),
-            signature: hex::encode(market_sig.to_bytes()),
-        };
-        assert!(forged.check().is_err());
     }
 }

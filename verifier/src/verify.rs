@@ -98,6 +98,18 @@ pub enum Rejection {
         /// Whether a stricter level was acceptable.
         at_least: bool,
     },
+    /// An initial-level statement offered for a maintenance request (`--level-at-least`)
+    /// on a market whose initial margin is not at least as strict as its maintenance
+    /// margin everywhere ([`Market::is_monotone`]): the one does not imply the other.
+    #[error(
+        "the proof is at the initial level and the required maintenance level may be taken from it only on a monotone market; \
+         market {market:?} is not monotone (its initial loss factor, linear rates and short charges are not all at least \
+         their maintenance values), so an initial-level proof does not show maintenance margin"
+    )]
+    NotMonotone {
+        /// The market's id.
+        market: String,
+    },
     /// An account the lender asked for is not in the statement.
     #[error("account {venue}/{account} is not in the statement")]
     MissingAccount {
@@ -320,6 +332,17 @@ pub fn check_statement(statement: &Statement, expect: &Expectations) -> Result<(
     expect.netting.check(statement).map_err(Rejection::Netting)
 }
 
+/// What the market decides of the lender's level request: an initial-level statement
+/// satisfies a maintenance request (`level_at_least`) only on a monotone market (SPEC
+/// section 3). [`precheck`] asks it right after [`check_statement`].
+pub fn check_level_substitution(market: &Market, statement: &Statement, expect: &Expectations) -> Result<(), Rejection> {
+    let substituted = expect.level_at_least && expect.level.is_some_and(|required| required != statement.level);
+    if substituted && !market.is_monotone() {
+        return Err(Rejection::NotMonotone { market: market.id.clone() });
+    }
+    Ok(())
+}
+
 /// [`precheck`] with the market's digest already computed (it hashes the whole snapshot)
 /// and the sizings of earlier bundles.
 fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, expect: &Expectations, sizings: &Sizings)
@@ -342,6 +365,7 @@ fn precheck_with_digest(market: &Market, digest: &[u8; 32], bundle: &Bundle, exp
         return Err(Rejection::Vacuous(why));
     }
     check_statement(statement, expect)?;
+    check_level_substitution(market, statement, expect)?;
 
     // Cost bounds: decided from the bundle's numbers alone.
     let shape = &bundle.circuit;

@@ -107,6 +107,15 @@ pub fn bundle_with_nonce(nonce: &str) -> Value {
         .clone()
 }
 
+/// Another bundle (another canonical form) that is as valid as `bundle`, with the same
+/// nonce: its first attestation carried twice (attestations are beside the proof).
+pub fn another_valid_bundle(bundle: &Value) -> Value {
+    let mut b = bundle.clone();
+    let first = b["attestations"][0].clone();
+    b["attestations"].as_array_mut().unwrap().push(first);
+    b
+}
+
 /// The secret the tests give a database for its stateless nonces (see [`seed_secret`]).
 pub const NONCE_SECRET: [u8; 32] = [0x5e; 32];
 
