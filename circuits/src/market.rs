@@ -659,12 +659,17 @@ impl Market {
     /// Whether initial margin is at least as strict as maintenance everywhere (SPEC
     /// section 3, "monotone"): `loss_factor.initial` ≥ `loss_factor.maintenance` and, for
     /// every instrument, `linear.initial` ≥ `linear.maintenance` and
-    /// `short_charge.initial` ≥ `short_charge.maintenance`. Only then does an
+    /// `short_charge.initial` ≥ `short_charge.maintenance`, and with risk classes
+    /// `class_offset.initial` ≤ `class_offset.maintenance`. Only then does an
     /// initial-level claim imply the maintenance-level one, so only then may a verifier
     /// take it for a maintenance request (`--level-at-least`).
     pub fn is_monotone(&self) -> bool {
         let stricter = |p: &PerLevel<i128>| p.initial >= p.maintenance;
-        stricter(&self.loss_factor) && self.instruments.iter().all(|i| stricter(&i.linear) && stricter(&i.short_charge))
+        // A smaller class offset keeps less diversification credit: initial's must not be larger.
+        let offset = self.class_offset.is_none_or(|o| o.initial <= o.maintenance);
+        stricter(&self.loss_factor)
+            && offset
+            && self.instruments.iter().all(|i| stricter(&i.linear) && stricter(&i.short_charge))
     }
 }
 
@@ -825,6 +830,16 @@ mod tests {
         for amount in [0, 1, units(999), units(1000), 123_456_789_012, -5] {
             assert_eq!(one.value(amount), flat.value(amount));
         }
+    }
+
+    #[test]
+    fn a_class_offset_larger_at_initial_than_at_maintenance_is_not_monotone() {
+        let mut market = example();
+        assert!(market.is_monotone());
+        market.class_offset = Some(PerLevel { initial: 500_000, maintenance: 750_000 });
+        assert!(market.is_monotone(), "initial keeps less credit: stricter");
+        market.class_offset = Some(PerLevel { initial: 750_000, maintenance: 500_000 });
+        assert!(!market.is_monotone(), "initial keeps more credit than maintenance");
     }
 
     #[test]
