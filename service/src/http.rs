@@ -28,6 +28,11 @@ use crate::nonce::NonceKey;
 use crate::pool::WorkerPool;
 use crate::store::{NewVerdict, Recorded, Store, StoredMarket, Verdict};
 
+pub mod desk;
+mod list;
+pub use desk::Desk;
+pub use list::{DEFAULT_LIMIT, MAX_LIMIT};
+
 /// Largest request body accepted (bytes); larger ones are answered 413.
 pub const MAX_BODY_BYTES: usize = 8_000_000;
 
@@ -48,6 +53,8 @@ pub struct AppState {
     pub token: Option<String>,
     /// Issues and checks the stateless nonces of `POST /v1/challenges`.
     pub nonces: NonceKey,
+    /// The credit desk's page and what it keeps (see [`desk`]).
+    pub desk: Desk,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -162,6 +169,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/proofs", post(post_proof))
         .route("/v1/proofs/{id}", get(get_proof))
         .route("/v1/standing", get(get_standing))
+        .route("/v1/proofs", get(list::list_proofs))
+        .route("/v1/markets", get(list::list_markets))
+        .route("/v1/markets/{digest}", get(list::get_market))
+        .route("/v1/accounts", get(list::list_accounts))
+        .route("/v1/policy", get(list::get_policy))
+        .merge(desk::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
@@ -443,18 +456,30 @@ async fn get_standing(
     let v = state.store.standing(venue, account, since).await?.ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, "no_standing", format!("no valid proof covers {venue}/{account}"))
     })?;
+    let mut answer = serde_json::Map::new();
+    answer.insert("venue".into(), json!(venue));
+    answer.insert("account".into(), json!(account));
+    answer.extend(standing_fields(&v, now));
+    Ok(Json(answer).into_response())
+}
+
+/// What an account's standing says of the valid verdict `v` at `now` (Unix ms): the proof,
+/// its level and threshold, its market's `as_of`, when it was received, and its age
+/// (since the market's `as_of`).
+fn standing_fields(v: &Verdict, now: i64) -> serde_json::Map<String, Value> {
     let market_time = zkmargin_circuits::time::parse_rfc3339(&v.market_as_of).map(|s| s * 1000).unwrap_or(v.received_at);
-    Ok(Json(json!({
-        "venue": venue,
-        "account": account,
+    let fields = json!({
         "proof": v.id,
         "level": v.level,
         "threshold": v.threshold,
         "market_as_of": v.market_as_of,
         "received_at": rfc3339(v.received_at),
         "age_seconds": (now - market_time).max(0) / 1000,
-    }))
-    .into_response())
+    });
+    match fields {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// How long `/healthz` waits for the database before answering 503 (a probe's own

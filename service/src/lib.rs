@@ -124,6 +124,7 @@ pub async fn start(config: Config) -> Result<Running, ServiceError> {
         metrics: Arc::new(metrics::Metrics::default()),
         token: config.token.clone(),
         nonces: nonce::NonceKey::new(&secret),
+        desk: http::Desk::new(),
     });
     let (tx, rx) = oneshot::channel::<()>();
     let app = http::router(state);

@@ -44,7 +44,11 @@ type Result<T> = std::result::Result<T, StoreError>;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "stateless challenges", include_str!("../migrations/0002_stateless_challenges.sql")),
+    (5, "desk", include_str!("../migrations/0005_desk.sql")),
 ];
+
+mod list;
+pub use list::{account_page_sql, market_page_sql, verdict_page_sql, Bind, ListedMarket, ListedVerdict, Newest, VerdictFilter};
 
 #[derive(Debug)]
 struct Embedded;
@@ -420,11 +424,13 @@ impl Store {
         }
         for (venue, account) in &new.accounts {
             sqlx::query(
-                "INSERT INTO verdict_accounts (verdict_id, venue, account) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                "INSERT INTO verdict_accounts (verdict_id, venue, account, received_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(&v.id)
             .bind(venue)
             .bind(account)
+            .bind(v.received_at)
             .execute(&mut *tx)
             .await?;
         }
