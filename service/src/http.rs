@@ -171,6 +171,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/standing", get(get_standing))
         .route("/v1/proofs", get(list::list_proofs))
         .route("/v1/markets", get(list::list_markets))
+        .route("/v1/proofs/{id}/detail", get(list::get_proof_detail))
         .route("/v1/markets/{digest}", get(list::get_market))
         .route("/v1/accounts", get(list::list_accounts))
         .route("/v1/policy", get(list::get_policy))

@@ -48,7 +48,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 
 mod list;
-pub use list::{account_page_sql, market_page_sql, verdict_page_sql, Bind, ListedMarket, ListedVerdict, Newest, VerdictFilter};
+pub use list::{account_page_sql, market_page_sql, verdict_page_sql, Bind, ListedMarket, ListedVerdict, Newest, VerdictDetail, VerdictFilter};
 
 #[derive(Debug)]
 struct Embedded;

@@ -1,5 +1,6 @@
 //! The credit desk's reads over real HTTP on loopback (issue 23): `GET /v1/proofs`,
-//! `/v1/markets`, `/v1/markets/{digest}`, `/v1/accounts` and `/v1/policy` — the token
+//! `/v1/proofs/{id}/detail`, `/v1/markets`, `/v1/markets/{digest}`, `/v1/accounts` and
+//! `/v1/policy` — the token
 //! rule, newest-first order, filters, pagination by opaque cursor, the limit's cap, bad
 //! cursors; and 10,000 stored verdicts paged through by index. Against SQLite and, when
 //! `ZKMARGIN_TEST_POSTGRES_URL` is set, PostgreSQL.
@@ -236,6 +237,21 @@ fn desk_reads_list_newest_first_with_filters_cursors_and_the_token_rule() {
         assert_eq!(a.status, 200, "{}", a.text);
         assert_eq!(zkmargin_circuits::market::Market::from_json("answer", &a.text).unwrap().digest_hex(), market().digest_hex());
         assert_error(&get(&base, &format!("/v1/markets/{}", "00".repeat(32)), Some(TOKEN)), 404, "not_found");
+
+        // One verdict's detail: its list item, the statement, the bundle's digest and the
+        // attestations it carried (null for an invalid one, whose bundle is not kept).
+        let d = get(&base, &format!("/v1/proofs/{valid_id}/detail"), Some(TOKEN));
+        assert_eq!(d.status, 200, "{}", d.text);
+        assert_eq!(d.body["statement"], valid["statement"]);
+        assert_eq!(d.body["attestations"], valid["attestations"]);
+        assert_eq!(d.body["market"]["quote"], "USD");
+        assert_eq!(d.body["accounts"], items[0]["accounts"]);
+        assert_eq!(d.body["bundle_digest"].as_str().map(str::len), Some(64));
+        let d = get(&base, &format!("/v1/proofs/{tampered_id}/detail"), Some(TOKEN));
+        assert_eq!((d.body["valid"].clone(), d.body["attestations"].clone()), (json!(false), Value::Null), "{}", d.text);
+        assert_eq!(d.body["statement"]["threshold"], "1001.000000");
+        assert_error(&get(&base, &format!("/v1/proofs/{valid_id}/detail"), None), 401, "unauthorized");
+        assert_error(&get(&base, "/v1/proofs/nope/detail", Some(TOKEN)), 404, "not_found");
 
         // The policy in force, as the desk reads it.
         let a = get(&base, "/v1/policy", Some(TOKEN));

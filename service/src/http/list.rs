@@ -92,6 +92,45 @@ fn paged<T>(
     Ok((q, limit))
 }
 
+/// The token check, then the request path's one parameter.
+fn authorized_path(
+    state: &super::AppState,
+    headers: &HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<String, ApiError> {
+    authorize(state, headers)?;
+    path.map(|Path(p)| p).map_err(|e| ApiError::malformed(e.body_text()))
+}
+
+/// `GET /v1/proofs/{id}/detail`: what the desk shows of one verdict: its list item, the
+/// statement (null when not kept), the digest of the bytes posted and the venues'
+/// attestations the bundle carried (null when the bundle was not kept: invalid verdicts
+/// are stored without it).
+pub(super) async fn get_proof_detail(
+    State(state): Shared,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let id = authorized_path(&state, &headers, id)?;
+    let detail = state
+        .store
+        .verdict_detail(&id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no verdict {id:?}")))?;
+    let v = &detail.verdict;
+    let digests: Vec<&str> = v.market_digest.as_deref().into_iter().collect();
+    let heads = market_heads(&state, &digests).await?;
+    let mut item = verdict_item(v, &heads);
+    let parse = |text: &Option<String>| text.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()).filter(Value::is_object);
+    item["statement"] = parse(&v.statement_json).unwrap_or(Value::Null);
+    item["bundle_digest"] = json!(detail.bundle_digest);
+    item["attestations"] = match parse(&detail.bundle_json) {
+        Some(bundle) => bundle.get("attestations").cloned().unwrap_or_else(|| json!([])),
+        None => Value::Null,
+    };
+    Ok(Json(item).into_response())
+}
+
 /// `GET /v1/proofs` parameters.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -268,8 +307,7 @@ pub(super) async fn get_market(
     headers: HeaderMap,
     digest: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let Path(digest) = digest.map_err(|e| ApiError::malformed(e.body_text()))?;
+    let digest = authorized_path(&state, &headers, digest)?;
     let market = state
         .store
         .market(&digest.to_ascii_lowercase())
@@ -294,9 +332,20 @@ pub(super) async fn list_accounts(
     let now = now_ms();
     let ttl_ms = state.checker.policy().standing_ttl_seconds.map(|ttl| ttl.saturating_mul(1000).min(i64::MAX as u64) as i64);
     let mut items = Vec::with_capacity(rows.len());
+    let mut standings = Vec::with_capacity(rows.len());
     for (venue, account) in &rows {
-        let standing = state.store.standing(venue, account, i64::MIN).await?.map(|v| {
+        standings.push(state.store.standing(venue, account, i64::MIN).await?);
+    }
+    let digests: Vec<&str> = standings.iter().flatten().map(|v| v.market_digest.as_str()).collect();
+    let heads = market_heads(&state, &digests).await?;
+    for ((venue, account), standing) in rows.iter().zip(standings) {
+        let standing = standing.map(|v| {
             let mut fields = standing_fields(&v, now);
+            let head = heads.get(&v.market_digest);
+            fields.insert(
+                "market".into(),
+                json!({"id": head.map(|h| h.id.clone()), "digest": v.market_digest, "quote": head.map(|h| h.quote.clone())}),
+            );
             let stale_at = ttl_ms.map(|ttl| v.received_at.saturating_add(ttl));
             fields.insert("stale".into(), json!(stale_at.is_some_and(|at| at < now)));
             fields.insert("stale_at".into(), json!(stale_at.map(rfc3339)));

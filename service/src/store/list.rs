@@ -67,6 +67,17 @@ pub struct ListedMarket {
     pub received_at: i64,
 }
 
+/// One verdict with what the desk's detail shows beyond its list item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerdictDetail {
+    /// What the list shows.
+    pub verdict: ListedVerdict,
+    /// SHA-256 (hex) of the bytes posted.
+    pub bundle_digest: Option<String>,
+    /// The bundle as posted, when it was kept (valid verdicts; empty otherwise).
+    pub bundle_json: Option<String>,
+}
+
 /// The columns a verdict list reads (`v` is `verdicts`).
 const LISTED_COLUMNS: &str =
     "v.id, v.valid, v.reason, v.market_digest, v.market_as_of, v.level, v.threshold, v.statement_json, v.received_at";
@@ -223,6 +234,18 @@ impl Store {
     ) -> Result<(Vec<ListedVerdict>, bool)> {
         let rows = self.page(verdict_page_sql(filter, before, limit + 1)).await?;
         Ok(split(rows.iter().map(listed_of).collect::<Result<Vec<_>>>()?, limit))
+    }
+
+    /// The verdict with this id, with its bundle digest and the bundle kept, if any.
+    pub async fn verdict_detail(&self, id: &str) -> Result<Option<VerdictDetail>> {
+        let row = sqlx::query(&format!("SELECT {LISTED_COLUMNS}, v.bundle_digest, v.bundle_json FROM verdicts v WHERE v.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(VerdictDetail { verdict: listed_of(&r)?, bundle_digest: r.try_get("bundle_digest")?, bundle_json: r.try_get("bundle_json")? })
+        })
+        .transpose()
     }
 
     /// Up to `limit` stored markets, newest first, older than `before`; and whether more
