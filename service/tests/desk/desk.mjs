@@ -12,7 +12,8 @@
 //   node --test service/tests/desk/desk.mjs     (after `npm ci` in service/tests/desk)
 //
 // Paths (defaults under target/): ZKMARGIN_BIN, ZKMARGIN_WASM, ZKMARGIN_PARAMS,
-// DESK_SCREENSHOTS, CHROMIUM (default /usr/bin/chromium). .ci/desk.sh builds and runs it.
+// DESK_SCREENSHOTS, CHROMIUM (default /usr/bin/chromium); DESK_DOCS_SHOT=docs/desk.png also
+// writes the README's picture. .ci/desk.sh builds and runs it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -176,6 +177,11 @@ test('the credit desk in headless Chromium', { timeout: 300_000 }, async (t) => 
     assert.match(await text(`#verdicts-table tr[data-id="${valid.id}"]`), /excess ≥ 1,000\.00 USD/);
     assert.equal(await page.evaluate(() => sessionStorage.length), 1);
     await shot('2-verdicts');
+    // The README's picture (DESK_DOCS_SHOT=docs/desk.png): this screen, without the empty page below.
+    if (process.env.DESK_DOCS_SHOT) {
+      const bottom = await page.$eval('#view-verdicts', (e) => e.getBoundingClientRect().bottom);
+      await page.screenshot({ path: process.env.DESK_DOCS_SHOT, clip: { x: 0, y: 0, width: 1360, height: Math.ceil(bottom) + 24 } });
+    }
   });
 
   await t.test('the filters', async () => {
