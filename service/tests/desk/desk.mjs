@@ -216,7 +216,19 @@ test('the credit desk in headless Chromium', { timeout: 300_000 }, async (t) => 
   });
 
   await t.test("a verdict's detail", async () => {
-    await page.click(`#verdicts-table tr[data-id="${valid.id}"] a`);
+    // By keyboard: Tab from the filters to the valid verdict's link (a visible focus
+    // ring on the way), Enter.
+    await page.focus('#f-clear');
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate((id) => document.activeElement?.closest('tr')?.dataset.id === id, valid.id)) break;
+    }
+    const focused = await page.evaluate(() => {
+      const style = getComputedStyle(document.activeElement);
+      return { row: document.activeElement.closest('tr')?.dataset.id, outline: `${style.outlineStyle} ${style.outlineWidth}` };
+    });
+    assert.deepEqual(focused, { row: valid.id, outline: 'solid 3px' });
+    await page.keyboard.press('Enter');
     await page.waitForFunction(() => !document.querySelector('#view-proof').hidden && document.querySelector('#proof-body h2'));
     const detail = await text('#view-proof');
     assert.match(detail, /✓ Valid/);
@@ -290,6 +302,23 @@ test('the credit desk in headless Chromium', { timeout: 300_000 }, async (t) => 
     assert.ok(paths.includes('/desk/verifier.wasm') && paths.some((p) => p.startsWith('/desk/params/')), paths.join(' '));
     assert.ok(paths.every((p) => ['/desk/worker.js', '/desk/calls.mjs', '/desk/verifier.wasm', `/v1/markets/${bundle.market.digest}`, '/healthz', '/v1/policy'].includes(p) || /^\/desk\/params\/\d+$/.test(p)), paths.join(' '));
     assert.equal(await posts(), postsBefore, 'a bundle was posted to the service');
+  });
+
+  await t.test('without --desk-wasm the in-browser check is off, and says how to turn it on', async () => {
+    const plain = spawn(zk, ['serve', '--listen', '127.0.0.1:0', '--db', file('plain.db'), '--policy', file('policy.json'),
+      '--token-file', file('token')], { env: { ...process.env, ZKMARGIN_PARAMS: params }, stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const line = await new Promise((resolve) => createInterface({ input: plain.stdout }).once('line', resolve));
+      const other = await browser.newPage();
+      await other.goto(`${line.trim().replace(/^listening on /, '')}/desk/#verify`, { waitUntil: 'networkidle0' });
+      await other.waitForFunction(() => !document.querySelector('#wasm-off').hidden);
+      assert.match(await other.$eval('#wasm-off', (e) => e.textContent), /disabled.*--desk-wasm/);
+      assert.equal(await other.$eval('#verify-fields', (e) => e.disabled), true);
+      await other.screenshot({ path: path.join(shots, '9-verify-disabled.png'), fullPage: true });
+      await other.close();
+    } finally {
+      plain.kill();
+    }
   });
 
   await t.test('a token refused later clears everything read with it', async () => {
