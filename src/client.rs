@@ -19,6 +19,7 @@ pub struct ServeArgs {
     pub token_file: Option<PathBuf>,
     pub workers: Option<usize>,
     pub queue: usize,
+    pub desk_wasm: Option<PathBuf>,
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), CliError> {
@@ -38,9 +39,19 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         }
         None => None,
     };
+    let desk_wasm = match &args.desk_wasm {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| CliError::Usage(format!("--desk-wasm {}: cannot read the file: {e}", path.display())))?;
+            zkmargin_service::http::desk::check_wasm(&bytes)
+                .map_err(|why| CliError::Usage(format!("--desk-wasm {}: {why}", path.display())))?;
+            Some(bytes)
+        }
+        None => None,
+    };
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
     if token.is_none() {
-        eprintln!("zkmargin serve: no --token-file: GET /v1/proofs/{{id}} and /v1/standing are open to anyone");
+        eprintln!("zkmargin serve: no --token-file: GET /v1/proofs/{{id}}, /v1/standing and the desk's reads are open to anyone");
     }
     let config = Config {
         listen: args.listen,
@@ -50,6 +61,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         params_dir: zkmargin_verifier::params::default_dir(),
         workers,
         queue: args.queue,
+        desk_wasm,
     };
     zkmargin_service::run(config, |addr| {
         // A closed standard output does not stop the service (the line is for whoever

@@ -225,7 +225,8 @@ enum Command {
         /// Trust policy (publishers, venue keys, attestation age; nonce_ttl_seconds, max_k).
         #[arg(long)]
         policy: PathBuf,
-        /// File holding the bearer token required by GET /v1/proofs/{id} and /v1/standing.
+        /// File holding the bearer token required by GET /v1/proofs/{id}, /v1/standing and the
+        /// desk's reads (the page at /desk/ asks for it).
         #[arg(long = "token-file")]
         token_file: Option<PathBuf>,
         /// Concurrent verifications (default: the number of CPUs).
@@ -234,6 +235,12 @@ enum Command {
         /// Verifications that may wait for a worker; beyond that POST /v1/proofs gets 503.
         #[arg(long, default_value_t = 64)]
         queue: usize,
+        /// The WebAssembly verifier for the desk page's in-browser verification (/desk/):
+        /// target/wasm32-unknown-unknown/release/zkmargin_verifier.wasm as built by `cargo
+        /// build -p zkmargin-verifier --release --target wasm32-unknown-unknown
+        /// --no-default-features`; without it that part of the page is disabled.
+        #[arg(long = "desk-wasm")]
+        desk_wasm: Option<PathBuf>,
     },
     /// Post a signed market snapshot to a zkmargin service (the publisher).
     Publish {
@@ -348,8 +355,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Challenge { server: None } => commands::challenge(),
         Command::Challenge { server: Some(server) } => client::challenge(&server),
-        Command::Serve { listen, db, policy, token_file, workers, queue } => {
-            client::serve(client::ServeArgs { listen, db, policy, token_file, workers, queue })
+        Command::Serve { listen, db, policy, token_file, workers, queue, desk_wasm } => {
+            client::serve(client::ServeArgs { listen, db, policy, token_file, workers, queue, desk_wasm })
         }
         Command::Publish { server, market, market_sig } => client::publish(&server, &market, &market_sig),
         Command::Submit { server, proof } => client::submit(&server, &proof),

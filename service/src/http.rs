@@ -29,6 +29,11 @@ use crate::pool::WorkerPool;
 use crate::store::{Challenge, Dependencies, NewVerdict, Recorded, Store, StoredMarket, Verdict};
 use crate::validate::{self, Invalid};
 
+pub mod desk;
+mod list;
+pub use desk::Desk;
+pub use list::{DEFAULT_LIMIT, MAX_LIMIT};
+
 /// Largest request body accepted (bytes); larger ones are answered 413.
 pub const MAX_BODY_BYTES: usize = 8_000_000;
 
@@ -49,6 +54,8 @@ pub struct AppState {
     pub token: Option<String>,
     /// Issues and checks the stateless nonces of `POST /v1/challenges`.
     pub nonces: NonceKey,
+    /// The credit desk's page and what it keeps (see [`desk`]).
+    pub desk: Desk,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -171,6 +178,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/proofs", post(post_proof))
         .route("/v1/proofs/{id}", get(get_proof))
         .route("/v1/standing", get(get_standing))
+        .route("/v1/proofs", get(list::list_proofs))
+        .route("/v1/markets", get(list::list_markets))
+        .route("/v1/proofs/{id}/detail", get(list::get_proof_detail))
+        .route("/v1/markets/{digest}", get(list::get_market))
+        .route("/v1/accounts", get(list::list_accounts))
+        .route("/v1/policy", get(list::get_policy))
+        .merge(desk::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
@@ -565,7 +579,6 @@ async fn get_standing(
     let v = state.store.standing(venue, account, since).await?.ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, "no_standing", format!("no valid proof covers {venue}/{account}"))
     })?;
-    let market_time = zkmargin_circuits::time::parse_rfc3339(&v.market_as_of).map(|s| s * 1000).unwrap_or(v.received_at);
     // What the standing means: the proof covers the account's group, a pool whose other
     // accounts may be what covers this one.
     let statement: zkmargin_circuits::statement::Statement = serde_json::from_str(&v.statement_json).map_err(ApiError::internal)?;
@@ -576,19 +589,32 @@ async fn get_standing(
         .filter(|a| Some(&a.group) == group.as_ref() && !(&a.venue == venue && &a.account == account))
         .map(|a| format!("{}/{}", a.venue, a.account))
         .collect();
-    Ok(Json(json!({
-        "venue": venue,
-        "account": account,
-        "group": group,
-        "pooled_with": pooled_with,
+    let mut answer = serde_json::Map::new();
+    answer.insert("venue".into(), json!(venue));
+    answer.insert("account".into(), json!(account));
+    answer.insert("group".into(), json!(group));
+    answer.insert("pooled_with".into(), json!(pooled_with));
+    answer.extend(standing_fields(&v, now));
+    Ok(Json(answer).into_response())
+}
+
+/// What an account's standing says of the valid verdict `v` at `now` (Unix ms): the proof,
+/// its level and threshold, its market's `as_of`, when it was received, and its age
+/// (since the market's `as_of`).
+fn standing_fields(v: &Verdict, now: i64) -> serde_json::Map<String, Value> {
+    let market_time = zkmargin_circuits::time::parse_rfc3339(&v.market_as_of).map(|s| s * 1000).unwrap_or(v.received_at);
+    let fields = json!({
         "proof": v.id,
         "level": v.level,
         "threshold": v.threshold,
         "market_as_of": v.market_as_of,
         "received_at": rfc3339(v.received_at),
         "age_seconds": (now - market_time).max(0) / 1000,
-    }))
-    .into_response())
+    });
+    match fields {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// `{"status": "ok"}` when the database can take a write now (see

@@ -39,7 +39,8 @@ pub struct Config {
     pub db: String,
     /// The trust policy.
     pub policy: Policy,
-    /// Bearer token required for reads (`GET /v1/proofs/{id}`, `GET /v1/standing`).
+    /// Bearer token required for reads (`GET /v1/proofs/{id}`, `GET /v1/standing` and the
+    /// desk's lists).
     pub token: Option<String>,
     /// Where the IPA parameters are cached.
     pub params_dir: PathBuf,
@@ -47,6 +48,9 @@ pub struct Config {
     pub workers: usize,
     /// Verifications that may wait for a worker before requests get 503.
     pub queue: usize,
+    /// The WebAssembly verifier the desk's page runs in the browser (`--desk-wasm`,
+    /// checked with [`http::desk::check_wasm`]); none: that part of the page is disabled.
+    pub desk_wasm: Option<Vec<u8>>,
 }
 
 /// Failures to start or run the service.
@@ -126,6 +130,11 @@ pub async fn start(config: Config) -> Result<Running, ServiceError> {
         metrics: Arc::new(metrics::Metrics::default()),
         token: config.token.clone(),
         nonces: nonce::NonceKey::new(&secret),
+        desk: http::Desk::new(
+            config.desk_wasm.clone(),
+            config.params_dir.clone(),
+            config.policy.max_k.unwrap_or(zkmargin_verifier::trust::DEFAULT_MAX_K),
+        ),
     });
     let (tx, rx) = oneshot::channel::<()>();
     let app = http::router(state);

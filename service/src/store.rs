@@ -69,7 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "stateless challenges", include_str!("../migrations/0002_stateless_challenges.sql")),
     (3, "hardening", include_str!("../migrations/0003_hardening.sql")),
+    (4, "desk", include_str!("../migrations/0004_desk.sql")),
 ];
+
+mod list;
+pub use list::{account_page_sql, market_page_sql, verdict_page_sql, Bind, ListedMarket, ListedVerdict, Newest, VerdictDetail, VerdictFilter};
 
 #[derive(Debug)]
 struct Embedded;
@@ -564,14 +568,17 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("verdict for {} vanished", v.bundle_digest)))?;
             return Ok(Recorded::Existing(Box::new(existing)));
         }
+        // An invalid verdict is a bounded record: no account rows (schema 3).
         if v.valid {
             for (venue, account) in &new.accounts {
                 sqlx::query(
-                    "INSERT INTO verdict_accounts (verdict_id, venue, account) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    "INSERT INTO verdict_accounts (verdict_id, venue, account, received_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT DO NOTHING",
                 )
                 .bind(&v.id)
                 .bind(venue)
                 .bind(account)
+                .bind(v.received_at)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { addParams, put, result } from './calls.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const [marketPath, bundlePath, paramsPath, repeatsArg] = process.argv.slice(2);
@@ -25,32 +26,22 @@ let t = now();
 const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {});
 const instantiateMs = now() - t;
 const wasm = instance.exports;
-function put(bytes) {
-  const ptr = wasm.alloc(bytes.length);
-  new Uint8Array(wasm.memory.buffer, ptr, bytes.length).set(bytes);
-  return [ptr, bytes.length];
-}
-function result() {
-  return JSON.parse(new TextDecoder().decode(new Uint8Array(wasm.memory.buffer, wasm.result_ptr(), wasm.result_len())));
-}
 const market = readFileSync(marketPath);
 const bundle = readFileSync(bundlePath);
 const params = readFileSync(paramsPath);
 
 t = now();
-const [pp, pl] = put(params);
-if (wasm.add_params(pp, pl) < 0) throw new Error(result().error);
-wasm.dealloc(pp, pl);
+addParams(wasm, params);
 const paramsMs = now() - t;
 
-const m = put(market);
-const b = put(bundle);
-const e = put(new TextEncoder().encode('{}'));
+const m = put(wasm, market);
+const b = put(wasm, bundle);
+const e = put(wasm, '{}');
 function check() {
   const t0 = now();
   const rc = wasm.verify(m[0], m[1], b[0], b[1], e[0], e[1]);
   const ms = now() - t0;
-  if (rc !== 1) throw new Error(`not valid: rc ${rc}: ${JSON.stringify(result())}`);
+  if (rc !== 1) throw new Error(`not valid: rc ${rc}: ${JSON.stringify(result(wasm))}`);
   return ms;
 }
 const firstMs = check();

@@ -15,6 +15,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { addParams, verify } from './calls.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -72,19 +73,6 @@ if (!existsSync(wasmPath)) fail(2, `${wasmPath} is missing: build the WebAssembl
 const started = process.hrtime.bigint();
 const { instance } = await WebAssembly.instantiate(readFileSync(wasmPath), {});
 const wasm = instance.exports;
-const encoder = new TextEncoder();
-
-// Copies bytes into the module's memory; returns [ptr, len].
-function put(bytes) {
-  const ptr = wasm.alloc(bytes.length);
-  new Uint8Array(wasm.memory.buffer, ptr, bytes.length).set(bytes);
-  return [ptr, bytes.length];
-}
-function result() {
-  const bytes = new Uint8Array(wasm.memory.buffer, wasm.result_ptr(), wasm.result_len());
-  return JSON.parse(new TextDecoder().decode(bytes));
-}
-
 // Hand the module the cached parameters for the bundle's k, if there are any.
 let k = null;
 try { k = JSON.parse(bundle.toString('utf8'))?.circuit?.k; } catch { /* the module says why */ }
@@ -92,22 +80,20 @@ if (Number.isInteger(k) && k >= 1 && k <= (expect.max_k ?? 16)) {
   const dir = process.env.ZKMARGIN_PARAMS || path.join(root, 'params');
   const file = path.join(dir, `ipa-pasta-k${String(k).padStart(2, '0')}.bin`);
   if (existsSync(file)) {
-    const [ptr, len] = put(readFileSync(file));
-    if (wasm.add_params(ptr, len) < 0) process.stderr.write(`verify.mjs: ${file}: ${result().error}; generating instead\n`);
-    wasm.dealloc(ptr, len);
+    try {
+      addParams(wasm, readFileSync(file));
+    } catch (e) {
+      process.stderr.write(`verify.mjs: ${file}: ${e.message}; generating instead\n`);
+    }
   }
 }
 
-const m = put(market);
-const b = put(bundle);
-const e = put(encoder.encode(JSON.stringify(expect)));
-let rc;
+let rc, out;
 try {
-  rc = wasm.verify(m[0], m[1], b[0], b[1], e[0], e[1]);
+  ({ rc, out } = verify(wasm, market, bundle, expect));
 } catch (err) {
   fail(3, `internal error in the WebAssembly verifier: ${err.message}`);
 }
-const out = result();
 const ms = Number(process.hrtime.bigint() - started) / 1e6;
 if (rc === 2 || rc === 3) fail(rc, out.error);
 if (json) {

@@ -185,6 +185,21 @@ pub fn fresh_postgres(url: &str) -> String {
     format!("{host_part}/{name}{query}")
 }
 
+/// The tests' service configuration: loopback, any free port, [`TOKEN`], the tests'
+/// parameter cache, no desk verifier.
+pub fn config(db: &str, policy: Policy, workers: usize, queue: usize) -> Config {
+    Config {
+        listen: "127.0.0.1:0".into(),
+        db: db.to_string(),
+        policy,
+        token: Some(TOKEN.into()),
+        params_dir: params_dir(),
+        workers,
+        queue,
+        desk_wasm: None,
+    }
+}
+
 /// A service running in this process on a loopback port.
 pub struct Server {
     pub runtime: tokio::runtime::Runtime,
@@ -194,16 +209,12 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &str, policy: Policy, workers: usize, queue: usize) -> Server {
+        Server::start_config(config(db, policy, workers, queue))
+    }
+
+    /// A service with this configuration.
+    pub fn start_config(config: Config) -> Server {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let config = Config {
-            listen: "127.0.0.1:0".into(),
-            db: db.to_string(),
-            policy,
-            token: Some(TOKEN.into()),
-            params_dir: params_dir(),
-            workers,
-            queue,
-        };
         let running = runtime.block_on(zkmargin_service::start(config)).unwrap();
         let base = format!("http://{}", running.addr);
         Server { runtime, running: Some(running), base }
