@@ -83,7 +83,7 @@ impl MarginVerdict {
 }
 
 /// The README's test vector: a maintenance verdict (nonce 0x11…11, market digest
-/// 0x22…22, as_of 2026-11-30T08:00:00Z, statement hash 0x33…33, threshold 10^12 units =
+/// 0x22…22, as_of 2026-11-29T08:00:00Z, statement hash 0x33…33, threshold 10^12 units =
 /// 1,000,000 of the quote currency, valid for an hour) on chain 31337 for the registry at
 /// 0xe3a207e4225D459095491Ea75D30B31968dfF887 (the first contract that the tests' deployer
 /// 0xdede…de creates).

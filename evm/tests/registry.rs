@@ -13,7 +13,7 @@ use zkmargin_evm::decide::{decide, submit_calldata, SignerSet};
 use zkmargin_evm::{alloy_primitives::Log, alloy_sol_types, Address, EvmKey, SignedVerdict, B256, U256};
 
 const CHAIN: u64 = 31337;
-const AS_OF: u64 = 1_795_939_200; // 2026-11-30T08:00:00Z
+const AS_OF: u64 = 1_795_939_200; // 2026-11-29T08:00:00Z
 const TTL: u64 = 3_600;
 
 fn deployer() -> Address {

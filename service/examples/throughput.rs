@@ -92,6 +92,7 @@ fn main() {
             params_dir,
             workers: service_workers,
             queue: n + 8,
+            evm_key: None,
         }))
         .unwrap();
     let base = format!("http://{}", running.addr);

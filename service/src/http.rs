@@ -48,9 +48,11 @@ pub struct AppState {
     pub token: Option<String>,
     /// Issues and checks the stateless nonces of `POST /v1/challenges`.
     pub nonces: NonceKey,
+    /// Signs EIP-712 verdicts for an EVM registry (with the policy's `evm` section).
+    pub evm_key: Option<zkmargin_evm::EvmKey>,
 }
 
-type Shared = State<Arc<AppState>>;
+pub(crate) type Shared = State<Arc<AppState>>;
 
 /// An error answer: `{"error": {"code", "message"}}`.
 #[derive(Debug)]
@@ -61,13 +63,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into() }
     }
-    fn malformed(message: impl Into<String>) -> ApiError {
+    pub(crate) fn malformed(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)
     }
-    fn internal(message: impl std::fmt::Display) -> ApiError {
+    pub(crate) fn internal(message: impl std::fmt::Display) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message.to_string())
     }
 }
@@ -161,6 +163,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/challenges", post(post_challenge))
         .route("/v1/proofs", post(post_proof))
         .route("/v1/proofs/{id}", get(get_proof))
+        .route("/v1/proofs/{id}/evm-verdict", get(crate::evm::get_evm_verdict))
         .route("/v1/standing", get(get_standing))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -299,6 +302,9 @@ async fn post_proof(
     let expires_at = match (state.nonces.expiry(&nonce), &row) {
         (Some(seconds), _) => seconds * 1000,
         (None, Some(row)) => row.expires_at,
+        // A nonce a lender's contract derived (the policy's evm.accept_external_nonces):
+        // any 32 bytes, used at most once like any other, never expiring.
+        (None, None) if crate::evm::accepts_external(state.checker.policy(), &nonce) => i64::MAX,
         (None, None) => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -7,13 +7,17 @@
 //! - [`pool`]: the bounded pool of verification worker threads (at a lower OS priority);
 //! - [`nonce`]: the stateless, self-authenticating nonces of `POST /v1/challenges`;
 //! - [`check`]: the single adapter to the verifier library (proof and policy);
+//! - [`evm`]: EIP-712 verdicts for an EVM registry (`GET /v1/proofs/{id}/evm-verdict`)
+//!   and the policy's external nonces;
 //! - [`metrics`]: Prometheus text.
 //!
-//! Dependencies run one way: the binary → this crate → the verifier → the circuits.
+//! Dependencies run one way: the binary → this crate → the verifier → the circuits (and
+//! → zkmargin-evm → the circuits, for EIP-712 verdicts).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod evm;
 pub mod http;
 pub mod metrics;
 pub mod nonce;
@@ -45,6 +49,9 @@ pub struct Config {
     pub workers: usize,
     /// Verifications that may wait for a worker before requests get 503.
     pub queue: usize,
+    /// The secp256k1 key that signs EIP-712 verdicts (`GET /v1/proofs/{id}/evm-verdict`,
+    /// with the policy's `evm` section); none: that endpoint answers 409.
+    pub evm_key: Option<zkmargin_evm::EvmKey>,
 }
 
 /// Failures to start or run the service.
@@ -124,6 +131,7 @@ pub async fn start(config: Config) -> Result<Running, ServiceError> {
         metrics: Arc::new(metrics::Metrics::default()),
         token: config.token.clone(),
         nonces: nonce::NonceKey::new(&secret),
+        evm_key: config.evm_key.clone(),
     });
     let (tx, rx) = oneshot::channel::<()>();
     let app = http::router(state);

@@ -185,6 +185,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &str, policy: Policy, workers: usize, queue: usize) -> Server {
+        Server::start_with_evm_key(db, policy, workers, queue, None)
+    }
+
+    /// [`Server::start`] with a secp256k1 key for EIP-712 verdicts.
+    pub fn start_with_evm_key(db: &str, policy: Policy, workers: usize, queue: usize, evm_key: Option<zkmargin_evm::EvmKey>) -> Server {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let config = Config {
             listen: "127.0.0.1:0".into(),
@@ -194,6 +199,7 @@ impl Server {
             params_dir: params_dir(),
             workers,
             queue,
+            evm_key,
         };
         let running = runtime.block_on(zkmargin_service::start(config)).unwrap();
         let base = format!("http://{}", running.addr);
@@ -241,6 +247,23 @@ fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answ
 
 pub fn post(base: &str, path: &str, body: &[u8]) -> Answer {
     answer(agent().post(format!("{base}{path}")).header("content-type", "application/json").send(body))
+}
+
+/// Posts each body to `path` from its own thread, all released at once; the answers in
+/// the bodies' order.
+pub fn post_concurrently(base: &str, path: &str, bodies: Vec<Vec<u8>>) -> Vec<Answer> {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(bodies.len()));
+    let handles: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let (base, path, barrier) = (base.to_string(), path.to_string(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                post(&base, &path, &body)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
 pub fn post_json(base: &str, path: &str, body: &Value) -> Answer {
