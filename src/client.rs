@@ -20,6 +20,7 @@ pub struct ServeArgs {
     pub workers: Option<usize>,
     pub queue: usize,
     pub desk_wasm: Option<PathBuf>,
+    pub evm_key: Option<PathBuf>,
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), CliError> {
@@ -49,6 +50,15 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         }
         None => None,
     };
+    let evm_key = args.evm_key.as_deref().map(crate::trust::read_evm_key).transpose()?;
+    match (&evm_key, &policy.evm) {
+        (Some(key), None) => eprintln!(
+            "zkmargin serve: --evm-key {} given, but the policy has no evm section: GET /v1/proofs/{{id}}/evm-verdict answers 409",
+            key.address()
+        ),
+        (None, Some(_)) => eprintln!("zkmargin serve: the policy has an evm section but no --evm-key: GET /v1/proofs/{{id}}/evm-verdict answers 409"),
+        _ => {}
+    }
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
     if token.is_none() {
         eprintln!("zkmargin serve: no --token-file: GET /v1/proofs/{{id}}, /v1/standing and the desk's reads are open to anyone");
@@ -62,6 +72,7 @@ pub fn serve(args: ServeArgs) -> Result<(), CliError> {
         workers,
         queue: args.queue,
         desk_wasm,
+        evm_key,
     };
     zkmargin_service::run(config, |addr| {
         // A closed standard output does not stop the service (the line is for whoever
@@ -92,6 +103,16 @@ fn url(server: &str, path: &str) -> String {
 /// POSTs `body` (JSON text); returns the status and the JSON answer. Unreachable or a
 /// 5xx after retries: exit 3. A 503 (queue full) is retried after its `Retry-After`.
 fn post(server: &str, path: &str, body: Option<String>) -> Result<(u16, Value), CliError> {
+    request(server, path, Some(body))
+}
+
+/// GETs `path`; returns the status and the JSON answer (as [`post`] does).
+pub fn get(server: &str, path: &str) -> Result<(u16, Value), CliError> {
+    request(server, path, None)
+}
+
+/// A POST (`Some(body)`) or a GET (`None`).
+fn request(server: &str, path: &str, post: Option<Option<String>>) -> Result<(u16, Value), CliError> {
     // A malformed address is the user's input (exit 2), not an unreachable service (3).
     if !server.starts_with("http://") || server.len() == "http://".len() {
         return Err(CliError::Usage(format!("--server {server:?}: expected http://HOST:PORT (the client speaks plain HTTP)")));
@@ -101,10 +122,10 @@ fn post(server: &str, path: &str, body: Option<String>) -> Result<(u16, Value), 
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let request = agent.post(&target).header("content-type", "application/json");
-        let result = match &body {
-            Some(b) => request.send(b.as_bytes()),
-            None => request.send_empty(),
+        let result = match &post {
+            Some(Some(b)) => agent.post(&target).header("content-type", "application/json").send(b.as_bytes()),
+            Some(None) => agent.post(&target).header("content-type", "application/json").send_empty(),
+            None => agent.get(&target).call(),
         };
         let mut response = result.map_err(|e| CliError::Internal(format!("cannot reach the service at {target}: {e}")))?;
         let status = response.status().as_u16();
@@ -135,7 +156,7 @@ fn error_text(value: &Value) -> String {
 
 /// An error status as an exit code: 400 / 413 bad input (2), 5xx the service (3), any
 /// other refusal (1).
-fn refused(status: u16, value: &Value) -> CliError {
+pub fn refused(status: u16, value: &Value) -> CliError {
     let message = format!("the service answered {status}: {}", error_text(value));
     match status {
         400 | 413 => CliError::Usage(message),

@@ -6,6 +6,7 @@ mod io;
 mod client;
 mod commands;
 mod error;
+mod evm;
 mod progress;
 mod publish;
 mod trust;
@@ -162,11 +163,15 @@ enum Command {
         #[arg(long, value_name = "RFC3339")]
         at: Option<String>,
     },
-    /// Write a new Ed25519 key pair: NAME.key (secret, mode 0600) and NAME.pub.
+    /// Write a new key pair: NAME.key (secret, mode 0600) and NAME.pub (Ed25519 by
+    /// default; secp256k1 for EVM verdicts, NAME.pub then holding the address).
     Keygen {
         /// Path and base name of the two files.
         #[arg(long)]
         out: PathBuf,
+        /// Signature scheme: ed25519 (markets, attestations) or secp256k1 (EVM verdicts).
+        #[arg(long, value_enum, default_value = "ed25519")]
+        scheme: trust::Scheme,
     },
     /// Sign a market snapshot's digest as its publisher.
     SignMarket {
@@ -241,6 +246,10 @@ enum Command {
         /// --no-default-features`; without it that part of the page is disabled.
         #[arg(long = "desk-wasm")]
         desk_wasm: Option<PathBuf>,
+        /// secp256k1 key (`keygen --scheme secp256k1`) that signs EIP-712 verdicts for the
+        /// policy's evm registry (GET /v1/proofs/{id}/evm-verdict).
+        #[arg(long = "evm-key")]
+        evm_key: Option<PathBuf>,
     },
     /// Post a signed market snapshot to a zkmargin service (the publisher).
     Publish {
@@ -266,6 +275,12 @@ enum Command {
     },
     /// Generate the embedded sample, prove and verify it, and say what happened.
     Demo,
+    /// Verdicts for an EVM chain: fetch a service's signed verdict, print submit calldata,
+    /// check offline what the registry contract would decide.
+    Evm {
+        #[command(subcommand)]
+        action: EvmAction,
+    },
     /// The risk publisher's commands.
     Market {
         #[command(subcommand)]
@@ -298,6 +313,49 @@ enum MarketAction {
         /// Where to write the market snapshot.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvmAction {
+    /// Fetch a service's EIP-712 verdict for a valid proof (GET /v1/proofs/{id}/evm-verdict).
+    Verdict {
+        /// Base URL of the service.
+        #[arg(long)]
+        server: String,
+        /// The proof's id, as `submit` printed it.
+        #[arg(long = "proof-id")]
+        proof_id: String,
+        /// Where to write the signed verdict (JSON).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the hex calldata of the registry's submit(verdict, signatures) for a wallet.
+    Calldata {
+        /// A signed verdict file (repeat: one per service; all of one verdict).
+        #[arg(long = "verdict", required = true)]
+        verdicts: Vec<PathBuf>,
+    },
+    /// Decide offline what the registry would (exit 0 accepted, 1 refused with the reason).
+    Check {
+        /// A signed verdict file (repeat: one per service; all of one verdict).
+        #[arg(long = "verdict", required = true)]
+        verdicts: Vec<PathBuf>,
+        /// The registry's signers, comma-separated addresses.
+        #[arg(long)]
+        signers: String,
+        /// The registry's quorum K.
+        #[arg(long)]
+        quorum: usize,
+        /// The block time to decide at (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<String>,
+        /// The chain the registry is on (default: the verdicts' own).
+        #[arg(long = "chain-id")]
+        chain_id: Option<u64>,
+        /// The registry's address (default: the verdicts' own).
+        #[arg(long)]
+        registry: Option<String>,
     },
 }
 
@@ -348,20 +406,32 @@ fn run(cli: Cli) -> Result<(), CliError> {
             at: at.as_deref(),
             progress,
         }),
-        Command::Keygen { out } => trust::keygen(&out),
+        Command::Keygen { out, scheme } => trust::keygen(&out, scheme),
         Command::SignMarket { key, market, out } => trust::sign_market(&key, &market, &out),
         Command::Attest { key, venue, account, commitment, as_of, out } => {
             trust::attest(&key, &venue, &account, &commitment, &as_of, &out)
         }
         Command::Challenge { server: None } => commands::challenge(),
         Command::Challenge { server: Some(server) } => client::challenge(&server),
-        Command::Serve { listen, db, policy, token_file, workers, queue, desk_wasm } => {
-            client::serve(client::ServeArgs { listen, db, policy, token_file, workers, queue, desk_wasm })
+        Command::Serve { listen, db, policy, token_file, workers, queue, desk_wasm, evm_key } => {
+            client::serve(client::ServeArgs { listen, db, policy, token_file, workers, queue, desk_wasm, evm_key })
         }
         Command::Publish { server, market, market_sig } => client::publish(&server, &market, &market_sig),
         Command::Submit { server, proof } => client::submit(&server, &proof),
         Command::Params { ks } => commands::params(&ks, progress.as_ref()),
         Command::Demo => commands::demo(progress),
+        Command::Evm { action: EvmAction::Verdict { server, proof_id, out } } => evm::fetch(&server, &proof_id, &out),
+        Command::Evm { action: EvmAction::Calldata { verdicts } } => evm::calldata(&verdicts),
+        Command::Evm { action: EvmAction::Check { verdicts, signers, quorum, at, chain_id, registry } } => {
+            evm::check(&evm::CheckArgs {
+                verdicts: &verdicts,
+                signers: &signers,
+                quorum,
+                at: at.as_deref(),
+                chain_id,
+                registry: registry.as_deref(),
+            })
+        }
         Command::Market { action: MarketAction::Build { instruments, grid, rates, as_of, id, method, out } } => {
             publish::market_build(&instruments, &grid, &rates, &as_of, &id, method, &out)
         }

@@ -49,8 +49,23 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), CliErro
     io::write_atomic(path, text.as_bytes())
 }
 
-pub fn keygen(out: &Path) -> Result<(), CliError> {
-    let (secret, public) = key_pair(rand::random());
+/// The signature scheme of a key pair written by `keygen`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scheme {
+    /// Ed25519: markets and attestations (NAME.key and NAME.pub are 64 hex characters).
+    Ed25519,
+    /// secp256k1: EVM verdicts (NAME.key is 0x + 64 hex characters, NAME.pub the address).
+    Secp256k1,
+}
+
+pub fn keygen(out: &Path, scheme: Scheme) -> Result<(), CliError> {
+    let (secret, public) = match scheme {
+        Scheme::Ed25519 => key_pair(rand::random()),
+        Scheme::Secp256k1 => {
+            let key = zkmargin_evm::EvmKey::generate(rand::random);
+            (key.to_hex(), key.address().to_checksum(None))
+        }
+    };
     let with = |ext: &str| PathBuf::from(format!("{}.{ext}", out.display()));
     // A secret key is never overwritten: whatever it signed would lose its key.
     for path in [with("key"), with("pub")] {
@@ -65,8 +80,27 @@ pub fn keygen(out: &Path) -> Result<(), CliError> {
     io::write_secret(&with("key"), format!("{secret}\n").as_bytes())?;
     io::write_atomic(&with("pub"), format!("{public}\n").as_bytes())?;
     outln!("wrote {} (secret, mode 0600) and {}", with("key").display(), with("pub").display());
-    outln!("public key: {public}");
+    match scheme {
+        Scheme::Ed25519 => outln!("public key: {public}"),
+        Scheme::Secp256k1 => outln!("EVM address: {public}"),
+    }
     Ok(())
+}
+
+/// Reads a secp256k1 key written by `keygen --scheme secp256k1` (a `.pub` file, or a key
+/// that does not match the address beside it, is refused as for Ed25519 keys).
+pub fn read_evm_key(path: &Path) -> Result<zkmargin_evm::EvmKey, CliError> {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("pub")) {
+        return Err(bad(path, "", "this is an address (NAME.pub): give the secret key NAME.key that `keygen --scheme secp256k1` wrote beside it"));
+    }
+    let key = zkmargin_evm::EvmKey::parse(&io::read_text(path)?).map_err(|m| bad(path, "", m))?;
+    let beside = path.with_extension("pub");
+    if let Ok(text) = std::fs::read_to_string(&beside) {
+        if !text.trim().eq_ignore_ascii_case(&key.address().to_checksum(None)) {
+            return Err(bad(path, "", format!("is not the secret key of the address in {} beside it", beside.display())));
+        }
+    }
+    Ok(key)
 }
 
 pub fn sign_market(key: &Path, market: &Path, out: &Path) -> Result<(), CliError> {

@@ -1,9 +1,8 @@
 //! The venue service end to end (SPEC section 9), through the real `zkmargin` binary:
 //! the three-party flow with the client commands, and durability under SIGKILL.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -81,17 +80,8 @@ struct Service {
 impl Service {
     fn start(db: &str) -> Service {
         let world = World::get();
-        let mut child = Process::new(env!("CARGO_BIN_EXE_zkmargin"))
-            .env("ZKMARGIN_PARAMS", params_dir())
-            .args(["serve", "--listen", "127.0.0.1:0", "--db", db, "--policy", &s(&world.path("policy.json")),
-                "--token-file", &s(&world.path("token")), "--workers", "2", "--queue", "32"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+        let (child, base) = spawn_serve(&["--listen", "127.0.0.1:0", "--db", db, "--policy", &s(&world.path("policy.json")),
+            "--token-file", &s(&world.path("token")), "--workers", "2", "--queue", "32"]);
         Service { child, base }
     }
 

@@ -241,13 +241,20 @@ impl Statement {
         serde_json::to_string(self).expect("a statement always serializes")
     }
 
-    /// SHA-256 binding of the market digest and every statement field, as a field element.
-    pub fn binding(&self, market_digest: &[u8; 32]) -> Fp {
+    /// The full SHA-256 of `"zkmargin-statement/1\n"` ‖ market digest ‖
+    /// [`Statement::canonical_json`], whose first 248 bits [`Statement::binding`] takes
+    /// (what an EVM verdict carries as its statement hash).
+    pub fn binding_hash(&self, market_digest: &[u8; 32]) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(b"zkmargin-statement/1\n");
         h.update(market_digest);
         h.update(self.canonical_json().as_bytes());
-        bytes248_to_field(&h.finalize().into())
+        h.finalize().into()
+    }
+
+    /// SHA-256 binding of the market digest and every statement field, as a field element.
+    pub fn binding(&self, market_digest: &[u8; 32]) -> Fp {
+        bytes248_to_field(&self.binding_hash(market_digest))
     }
 
     /// The circuit's public inputs for this statement in `shape`.

@@ -93,6 +93,7 @@ fn main() {
             workers: service_workers,
             queue: n + 8,
             desk_wasm: None,
+            evm_key: None,
         }))
         .unwrap();
     let base = format!("http://{}", running.addr);

@@ -56,9 +56,11 @@ pub struct AppState {
     pub nonces: NonceKey,
     /// The credit desk's page and what it keeps (see [`desk`]).
     pub desk: Desk,
+    /// Signs EIP-712 verdicts for an EVM registry (with the policy's `evm` section).
+    pub evm_key: Option<zkmargin_evm::EvmKey>,
 }
 
-type Shared = State<Arc<AppState>>;
+pub(crate) type Shared = State<Arc<AppState>>;
 
 /// An error answer: `{"error": {"code", "message"}}`.
 #[derive(Debug)]
@@ -69,13 +71,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into() }
     }
-    fn malformed(message: impl Into<String>) -> ApiError {
+    pub(crate) fn malformed(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)
     }
-    fn internal(message: impl std::fmt::Display) -> ApiError {
+    pub(crate) fn internal(message: impl std::fmt::Display) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message.to_string())
     }
 }
@@ -177,6 +179,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/challenges", post(post_challenge))
         .route("/v1/proofs", post(post_proof))
         .route("/v1/proofs/{id}", get(get_proof))
+        .route("/v1/proofs/{id}/evm-verdict", get(crate::evm::get_evm_verdict))
         .route("/v1/standing", get(get_standing))
         .route("/v1/proofs", get(list::list_proofs))
         .route("/v1/markets", get(list::list_markets))
@@ -446,6 +449,9 @@ async fn nonce_state(state: &AppState, nonce: &str) -> Result<Option<(i64, Optio
     Ok(match (tagged, row) {
         (Some(seconds), row) => Some((seconds * 1000, row)),
         (None, Some(row)) => Some((row.expires_at, Some(row))),
+        // A nonce a lender's contract derived (the policy's evm.accept_external_nonces):
+        // any 32 bytes, used at most once like any other, never expiring.
+        (None, None) if crate::evm::accepts_external(state.checker.policy(), nonce) => Some((i64::MAX, None)),
         (None, None) => None,
     })
 }

@@ -8,13 +8,17 @@
 //! - [`nonce`]: the stateless, self-authenticating nonces of `POST /v1/challenges`;
 //! - [`check`]: the single adapter to the verifier library (proof and policy);
 //! - [`validate`]: the form of everything a client sends, checked before storage;
+//! - [`evm`]: EIP-712 verdicts for an EVM registry (`GET /v1/proofs/{id}/evm-verdict`)
+//!   and the policy's external nonces;
 //! - [`metrics`]: Prometheus text.
 //!
-//! Dependencies run one way: the binary → this crate → the verifier → the circuits.
+//! Dependencies run one way: the binary → this crate → the verifier → the circuits (and
+//! → zkmargin-evm → the circuits, for EIP-712 verdicts).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod evm;
 pub mod http;
 pub mod metrics;
 pub mod nonce;
@@ -51,6 +55,9 @@ pub struct Config {
     /// The WebAssembly verifier the desk's page runs in the browser (`--desk-wasm`,
     /// checked with [`http::desk::check_wasm`]); none: that part of the page is disabled.
     pub desk_wasm: Option<Vec<u8>>,
+    /// The secp256k1 key that signs EIP-712 verdicts (`GET /v1/proofs/{id}/evm-verdict`,
+    /// with the policy's `evm` section); none: that endpoint answers 409.
+    pub evm_key: Option<zkmargin_evm::EvmKey>,
 }
 
 /// Failures to start or run the service.
@@ -135,6 +142,7 @@ pub async fn start(config: Config) -> Result<Running, ServiceError> {
             config.params_dir.clone(),
             config.policy.max_k.unwrap_or(zkmargin_verifier::trust::DEFAULT_MAX_K),
         ),
+        evm_key: config.evm_key.clone(),
     });
     let (tx, rx) = oneshot::channel::<()>();
     let app = http::router(state);

@@ -211,18 +211,7 @@ fn exactly_one_accepted(db: &Db, valid: &Value) {
             format!(" {}", valid).into_bytes(),
             compact(valid),
         ];
-        let barrier = Arc::new(Barrier::new(variants.len()));
-        let handles: Vec<_> = variants
-            .into_iter()
-            .map(|body| {
-                let (base, barrier) = (server.base.clone(), barrier.clone());
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    post(&base, "/v1/proofs", &body)
-                })
-            })
-            .collect();
-        let answers: Vec<Answer> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let answers = post_concurrently(&server.base, "/v1/proofs", variants);
         let created: Vec<&Answer> = answers.iter().filter(|a| a.status == 201).collect();
         assert_eq!(created.len(), 1, "{:?}", answers.iter().map(|a| (a.status, a.text.clone())).collect::<Vec<_>>());
         assert_eq!(created[0].body["valid"], true);

@@ -39,6 +39,24 @@ pub fn s(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
 
+/// Starts `zkmargin serve ARGS` (the run's parameter cache, stderr inherited) and waits
+/// for its first line: the child and the base URL it listens on.
+pub fn spawn_serve(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zkmargin"))
+        .env("ZKMARGIN_PARAMS", params_dir())
+        .arg("serve")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    (child, base)
+}
+
 /// A JSON file's value.
 pub fn read(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()

@@ -63,6 +63,27 @@ pub struct Policy {
     /// attested later counts in both; a common cut-off closes that.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attestation_spread_seconds: Option<u64>,
+    /// Service (`serve --evm-key`): the EVM registry its verdicts are signed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evm: Option<EvmPolicy>,
+}
+
+/// The policy's `"evm"` section: where a service's EIP-712 verdicts are meant to be
+/// submitted, how long they stay valid, and whether nonces a contract derives are taken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvmPolicy {
+    /// The chain id of the registry's chain (EIP-155; at least 1).
+    pub chain_id: u64,
+    /// The registry contract's address, `0x` and 40 hex characters.
+    pub registry: String,
+    /// A verdict is valid until the market's `as_of` plus this (every service of a quorum
+    /// must use the same value, so that they sign the same verdict). At least 1.
+    pub verdict_ttl_seconds: u64,
+    /// Accept, on `POST /v1/proofs`, any 32-byte nonce this service did not issue (a
+    /// lender's contract derives it): still used at most once, and never expiring.
+    #[serde(default)]
+    pub accept_external_nonces: bool,
 }
 
 /// Default lifetime of a service nonce, in seconds.
@@ -112,6 +133,18 @@ impl Policy {
         }
         if self.max_k == Some(0) {
             return Err(("max_k".into(), "must be at least 1 (got 0)".into()));
+        }
+        if let Some(evm) = &self.evm {
+            if evm.chain_id == 0 {
+                return Err(("evm.chain_id".into(), "must be at least 1 (got 0)".into()));
+            }
+            let address = evm.registry.strip_prefix("0x").filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+            if address.is_none() {
+                return Err(("evm.registry".into(), format!("expected 0x and 40 hex characters (got {:?})", evm.registry)));
+            }
+            if evm.verdict_ttl_seconds == 0 {
+                return Err(("evm.verdict_ttl_seconds".into(), "must be at least 1 (got 0)".into()));
+            }
         }
         Ok(())
     }
@@ -442,5 +475,27 @@ mod tests {
         let p: Policy = serde_json::from_str(r#"{"publishers": []}"#).unwrap();
         assert_eq!(p.quorum(), 1);
         assert!(serde_json::from_str::<Policy>(r#"{"publisher_qorum": 2}"#).is_err());
+    }
+
+    #[test]
+    fn the_evm_section_is_optional_and_strict() {
+        let p: Policy = serde_json::from_str(r#"{"publishers": []}"#).unwrap();
+        assert_eq!(p.evm, None);
+        let text = r#"{"evm": {"chain_id": 8453, "registry": "0xe3a207e4225D459095491Ea75D30B31968dfF887", "verdict_ttl_seconds": 3600}}"#;
+        let p: Policy = serde_json::from_str(text).unwrap();
+        assert_eq!(p.validate(), Ok(()));
+        let evm = p.evm.unwrap();
+        assert_eq!((evm.chain_id, evm.verdict_ttl_seconds, evm.accept_external_nonces), (8453, 3600, false));
+        assert!(serde_json::from_str::<Policy>(r#"{"evm": {"chain_id": 1, "registry": "0x", "verdict_ttl_seconds": 1, "ttl": 2}}"#).is_err());
+        assert!(serde_json::from_str::<Policy>(r#"{"evm": {"chain_id": 1, "registry": "0x"}}"#).is_err());
+        for (edit, field) in [
+            (r#""chain_id": 0, "registry": "0xe3a207e4225D459095491Ea75D30B31968dfF887", "verdict_ttl_seconds": 1"#, "evm.chain_id"),
+            (r#""chain_id": 1, "registry": "e3a207e4225D459095491Ea75D30B31968dfF887", "verdict_ttl_seconds": 1"#, "evm.registry"),
+            (r#""chain_id": 1, "registry": "0xe3a207e4", "verdict_ttl_seconds": 1"#, "evm.registry"),
+            (r#""chain_id": 1, "registry": "0xe3a207e4225D459095491Ea75D30B31968dfF887", "verdict_ttl_seconds": 0"#, "evm.verdict_ttl_seconds"),
+        ] {
+            let p: Policy = serde_json::from_str(&format!(r#"{{"evm": {{{edit}}}}}"#)).unwrap();
+            assert_eq!(p.validate().unwrap_err().0, field);
+        }
     }
 }

@@ -197,6 +197,7 @@ pub fn config(db: &str, policy: Policy, workers: usize, queue: usize) -> Config 
         workers,
         queue,
         desk_wasm: None,
+        evm_key: None,
     }
 }
 
@@ -210,6 +211,11 @@ pub struct Server {
 impl Server {
     pub fn start(db: &str, policy: Policy, workers: usize, queue: usize) -> Server {
         Server::start_config(config(db, policy, workers, queue))
+    }
+
+    /// [`Server::start`] with a secp256k1 key for EIP-712 verdicts.
+    pub fn start_with_evm_key(db: &str, policy: Policy, workers: usize, queue: usize, evm_key: Option<zkmargin_evm::EvmKey>) -> Server {
+        Server::start_config(Config { evm_key, ..config(db, policy, workers, queue) })
     }
 
     /// A service with this configuration.
@@ -261,6 +267,23 @@ fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answ
 
 pub fn post(base: &str, path: &str, body: &[u8]) -> Answer {
     answer(agent().post(format!("{base}{path}")).header("content-type", "application/json").send(body))
+}
+
+/// Posts each body to `path` from its own thread, all released at once; the answers in
+/// the bodies' order.
+pub fn post_concurrently(base: &str, path: &str, bodies: Vec<Vec<u8>>) -> Vec<Answer> {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(bodies.len()));
+    let handles: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let (base, path, barrier) = (base.to_string(), path.to_string(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                post(&base, &path, &body)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
 pub fn post_json(base: &str, path: &str, body: &Value) -> Answer {
