@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use zkmargin_circuits::encoding::field_to_hex;
 use zkmargin_circuits::fixed::{format_units, parse_units, DecimalKind, MONEY_DECIMALS};
 use zkmargin_circuits::market::{Level, Market};
-use zkmargin_circuits::statement::Covenants;
+use zkmargin_circuits::statement::{covenants_in_words, parse_max_leverage, parse_min_equity, parse_min_ratio, Covenants};
 use zkmargin_circuits::witness::Claim;
 use zkmargin_prover::engine::{self, format_common, Rounding};
 use zkmargin_prover::portfolio::Portfolio;
@@ -109,17 +109,28 @@ pub struct ProveArgs<'a> {
     pub threshold: &'a str,
     pub nonce: Option<&'a str>,
     pub attestations: &'a [PathBuf],
+    pub covenants: Covenants,
     pub out: &'a Path,
     pub progress: Arc<Reporter>,
 }
 
+/// Covenants given on the command line (`--min-ratio`, `--min-equity`, `--max-leverage`),
+/// each checked as SPEC section 10 says (exit 2 naming the option).
+pub fn covenants(min_ratio: Option<&str>, min_equity: Option<&str>, max_leverage: Option<&str>) -> Result<Covenants, CliError> {
+    let option = |name: &'static str| move |e: String| CliError::Usage(format!("--{name}: {e}"));
+    Ok(Covenants {
+        min_ratio: min_ratio.map(parse_min_ratio).transpose().map_err(option("min-ratio"))?,
+        min_equity: min_equity.map(parse_min_equity).transpose().map_err(option("min-equity"))?,
+        max_leverage: max_leverage.map(parse_max_leverage).transpose().map_err(option("max-leverage"))?,
+    })
+}
+
 pub fn prove(args: ProveArgs<'_>) -> Result<(), CliError> {
-    let ProveArgs { market, portfolio: portfolio_path, level, threshold, nonce, attestations, out, progress } = args;
+    let ProveArgs { market, portfolio: portfolio_path, level, threshold, nonce, attestations, covenants, out, progress } = args;
     let mut inputs = vec![("--market", market), ("--portfolio", portfolio_path)];
     inputs.extend(attestations.iter().map(|a| ("--attestation", a.as_path())));
     io::refuse_overwrite(("--out", out), &inputs)?;
     let threshold = threshold_units(threshold)?;
-    let covenants = Covenants::default();
     let nonce = nonce.map(nonce_hex).transpose()?.unwrap_or_default();
     let market = io::read_market(market)?;
     let portfolio = io::read_portfolio(portfolio_path, Some(&market))?;
@@ -137,6 +148,9 @@ pub fn prove(args: ProveArgs<'_>) -> Result<(), CliError> {
         format_units(threshold, MONEY_DECIMALS),
         market.quote
     );
+    if let Some(covenants) = proven.bundle.statement.covenants_in_words(&market.quote) {
+        outln!("covenants: {covenants}");
+    }
     outln!(
         "circuit: k={} ({} accounts x {} positions + {} collateral, {} groups x {} nets, {} scenario lanes)",
         s.k, s.accounts, s.positions, s.collateral, s.groups, s.nets, s.scenarios
@@ -184,6 +198,7 @@ pub struct VerifyArgs<'a> {
     pub accounts: &'a [String],
     pub threshold: Option<&'a str>,
     pub nonce: Option<&'a str>,
+    pub covenants: Covenants,
     pub max_k: u32,
     pub policy: Option<&'a Path>,
     pub market_sigs: &'a [PathBuf],
@@ -226,6 +241,7 @@ fn verify_expectations(a: &VerifyArgs, netting: Netting) -> Result<Expectations,
             .collect::<Result<_, _>>()?,
         netting,
         max_k: a.max_k,
+        covenants: a.covenants,
     })
 }
 
@@ -255,6 +271,15 @@ fn verdict_line(file: &str, verdict: &Verdict, quote: Option<&str>, policy: Opti
         quote.unwrap_or(""),
         groups.join("; ")
     );
+    let covenants = covenants_in_words(
+        verdict.min_ratio.as_deref(),
+        verdict.min_equity.as_deref(),
+        verdict.max_leverage.as_deref(),
+        quote.unwrap_or(""),
+    );
+    if let Some(covenants) = covenants {
+        line.push_str(&format!("; covenants: {covenants}"));
+    }
     if let Some(nonce) = verdict.nonce.as_deref().filter(|n| !n.is_empty()) {
         line.push_str(&format!("; nonce {nonce}"));
     }

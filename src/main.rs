@@ -35,6 +35,29 @@ struct Cli {
     command: Command,
 }
 
+/// The covenants of SPEC section 10 on the command line: `prove` claims them, `verify`
+/// requires at least them.
+#[derive(clap::Args, Debug)]
+struct CovenantArgs {
+    /// Margin ratio covenant: every group's equity >= R times its requirement (a rate in
+    /// [1, 1000], at most 6 decimals).
+    #[arg(long = "min-ratio", value_name = "R")]
+    min_ratio: Option<String>,
+    /// Equity floor covenant: the groups' total equity >= E (money; may be negative).
+    #[arg(long = "min-equity", value_name = "E", allow_hyphen_values = true)]
+    min_equity: Option<String>,
+    /// Leverage cap covenant: gross notional of the net positions <= L times total equity
+    /// (a rate above 0; every instrument held needs a notional in the market).
+    #[arg(long = "max-leverage", value_name = "L", allow_hyphen_values = true)]
+    max_leverage: Option<String>,
+}
+
+impl CovenantArgs {
+    fn parse(&self) -> Result<zkmargin_circuits::statement::Covenants, CliError> {
+        commands::covenants(self.min_ratio.as_deref(), self.min_equity.as_deref(), self.max_leverage.as_deref())
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Print the exact margin report of a portfolio against a market (no proof).
@@ -112,6 +135,10 @@ enum Command {
         /// A venue's attestation of an account's commitment, carried in the bundle; repeat.
         #[arg(long = "attestation")]
         attestations: Vec<PathBuf>,
+        /// Covenants to claim besides the threshold (refused, exit 1, naming the covenant
+        /// and for a ratio the group, when one does not hold).
+        #[command(flatten)]
+        covenants: CovenantArgs,
         /// Where to write the proof bundle.
         #[arg(long)]
         out: PathBuf,
@@ -148,6 +175,10 @@ enum Command {
         /// Require the statement to carry this nonce.
         #[arg(long)]
         nonce: Option<String>,
+        /// Require covenants: the statement must claim at least this ratio and floor, and
+        /// at most this leverage (invalid, naming the covenant, otherwise).
+        #[command(flatten)]
+        covenants: CovenantArgs,
         /// Refuse, before any work, circuits larger than 2^K rows.
         #[arg(long = "max-k", default_value_t = zkmargin_verifier::expect::DEFAULT_MAX_K)]
         max_k: u32,
@@ -366,7 +397,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sample { profile, seed, out, class_offset } => write_sample(profile, seed, &out, class_offset.as_deref()),
         Command::Init { portfolio } => commands::init(&portfolio),
         Command::Commit { portfolio, json } => commands::commit(&portfolio, json),
-        Command::Prove { market, portfolio, level, threshold, nonce, attestations, out } => {
+        Command::Prove { market, portfolio, level, threshold, nonce, attestations, covenants, out } => {
             commands::prove(commands::ProveArgs {
                 market: &market,
                 portfolio: &portfolio,
@@ -374,6 +405,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 threshold: &threshold,
                 nonce: nonce.as_deref(),
                 attestations: &attestations,
+                covenants: covenants.parse()?,
                 out: &out,
                 progress,
             })
@@ -387,6 +419,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             accounts,
             threshold,
             nonce,
+            covenants,
             max_k,
             policy,
             market_sigs,
@@ -400,6 +433,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             accounts: &accounts,
             threshold: threshold.as_deref(),
             nonce: nonce.as_deref(),
+            covenants: covenants.parse()?,
             max_k,
             policy: policy.as_deref(),
             market_sigs: &market_sigs,

@@ -42,7 +42,7 @@ fn prove(market: &Path, out: &Path) {
         .arg(market)
         .args(["--portfolio"])
         .arg(root().join("examples/portfolio.json"))
-        .args(["--level", "initial", "--threshold", "1000", "--out"])
+        .args(["--level", "initial", "--threshold", "1000", "--min-ratio", "1.5", "--out"])
         .arg(out)
         .output()
         .unwrap();
@@ -83,16 +83,26 @@ fn the_wasm_verifier_accepts_a_valid_bundle_and_refuses_a_tampered_one() {
     tampered["proof"] = json!(hex::encode(bytes));
     let mut raised = bundle.clone();
     raised["statement"]["threshold"] = json!("1000.000001");
-    for (name, bad) in [("tampered", tampered), ("raised", raised)] {
+    let mut covenant = bundle.clone();
+    covenant["statement"]["min_ratio"] = json!("1.600000");
+    for (name, bad) in [("tampered", tampered), ("raised", raised), ("covenant raised", covenant)] {
         let path = dir.path().join(format!("{name}.json"));
         std::fs::write(&path, bad.to_string()).unwrap();
         let out = node(&wasm, &[&s(&market), &s(&path)]);
         assert_eq!(out.status.code(), Some(1), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("invalid"), "{name}");
     }
-    // What the lender asks is enforced in WebAssembly too.
+    // What the lender asks is enforced in WebAssembly too, covenants included.
     let out = node(&wasm, &[&s(&market), &s(&proof), "--level", "maintenance"]);
     assert_eq!(out.status.code(), Some(1));
+    let out = node(&wasm, &[&s(&market), &s(&proof), "--min-ratio", "1.5"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for covenant in [["--min-ratio", "1.6"], ["--max-leverage", "10"]] {
+        let out = node(&wasm, &[&s(&market), &s(&proof), covenant[0], covenant[1]]);
+        assert_eq!(out.status.code(), Some(1), "{covenant:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&covenant[0][2..].replace('-', "_")), "{covenant:?}: {text}");
+    }
     // An initial-level proof for a maintenance request only on a monotone market: on one
     // whose maintenance loss factor is above its initial one, refused with that reason.
     let out = node(&wasm, &[&s(&market), &s(&proof), "--level", "maintenance", "--level-at-least"]);

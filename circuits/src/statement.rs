@@ -193,7 +193,20 @@ pub fn covenant_text(units: i128) -> String {
     crate::fixed::format_units(units, MONEY_DECIMALS)
 }
 
-/// Reads and checks a margin ratio (`what` names it in errors): a rate in [1, 1000].
+/// The covenants claimed (as a statement writes them), in words; `None` when none is.
+pub fn covenants_in_words(min_ratio: Option<&str>, min_equity: Option<&str>, max_leverage: Option<&str>, quote: &str) -> Option<String> {
+    let parts: Vec<String> = [
+        min_ratio.map(|r| format!("every group's equity >= {r} x its requirement")),
+        min_equity.map(|e| format!("total equity >= {e} {quote}")),
+        max_leverage.map(|l| format!("gross notional <= {l} x total equity")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// Reads and checks a margin ratio: a rate in [1, 1000].
 pub fn parse_min_ratio(text: &str) -> Result<i128, String> {
     let units = parse_units(text, DecimalKind::Rate).map_err(|e| format!("min_ratio {text:?}: {e}"))?;
     if units < crate::fixed::RATE_SCALE {
@@ -224,6 +237,13 @@ impl Statement {
             min_equity: self.min_equity.as_deref().map(parse_min_equity).transpose()?,
             max_leverage: self.max_leverage.as_deref().map(parse_max_leverage).transpose()?,
         })
+    }
+
+    /// What the covenants claim, in words (`quote` the market's currency), or `None` when
+    /// none is claimed: "every group's equity >= 1.5 x its requirement; total equity >=
+    /// 20000000 USD; gross notional <= 5 x total equity".
+    pub fn covenants_in_words(&self, quote: &str) -> Option<String> {
+        covenants_in_words(self.min_ratio.as_deref(), self.min_equity.as_deref(), self.max_leverage.as_deref(), quote)
     }
 
     /// Threshold in money units (6 decimals), validated: a decimal ≥ 0 within range.

@@ -28,6 +28,7 @@ use crate::nonce::NonceKey;
 use crate::pool::WorkerPool;
 use crate::store::{Challenge, Dependencies, NewVerdict, Recorded, Store, StoredMarket, Verdict};
 use crate::validate::{self, Invalid};
+use zkmargin_circuits::statement::{parse_max_leverage, parse_min_equity, parse_min_ratio, Covenants};
 
 pub mod desk;
 mod list;
@@ -269,6 +270,9 @@ async fn post_challenge(State(state): Shared) -> Result<Response, ApiError> {
 struct ProofQuery {
     threshold: Option<String>,
     level: Option<Level>,
+    min_ratio: Option<String>,
+    min_equity: Option<String>,
+    max_leverage: Option<String>,
 }
 
 fn verdict_answer(v: &Verdict) -> Value {
@@ -293,6 +297,11 @@ async fn post_proof(
             .map(|t| parse_units(t, DecimalKind::Money).map_err(|e| ApiError::malformed(format!("threshold {t:?}: {e}"))))
             .transpose()?,
         level: query.level,
+        covenants: Covenants {
+            min_ratio: query.min_ratio.as_deref().map(parse_min_ratio).transpose().map_err(ApiError::malformed)?,
+            min_equity: query.min_equity.as_deref().map(parse_min_equity).transpose().map_err(ApiError::malformed)?,
+            max_leverage: query.max_leverage.as_deref().map(parse_max_leverage).transpose().map_err(ApiError::malformed)?,
+        },
         ..Expectations::default()
     };
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::malformed("the body is not UTF-8"))?;
@@ -605,11 +614,12 @@ async fn get_standing(
 }
 
 /// What an account's standing says of the valid verdict `v` at `now` (Unix ms): the proof,
-/// its level and threshold, its market's `as_of`, when it was received, and its age
-/// (since the market's `as_of`).
+/// its level and threshold, the covenants it claims (each only when claimed), its
+/// market's `as_of`, when it was received, and its age (since the market's `as_of`).
 fn standing_fields(v: &Verdict, now: i64) -> serde_json::Map<String, Value> {
     let market_time = zkmargin_circuits::time::parse_rfc3339(&v.market_as_of).map(|s| s * 1000).unwrap_or(v.received_at);
-    let fields = json!({
+    let statement = serde_json::from_str::<zkmargin_circuits::statement::Statement>(&v.statement_json).ok();
+    let mut fields = json!({
         "proof": v.id,
         "level": v.level,
         "threshold": v.threshold,
@@ -617,6 +627,13 @@ fn standing_fields(v: &Verdict, now: i64) -> serde_json::Map<String, Value> {
         "received_at": rfc3339(v.received_at),
         "age_seconds": (now - market_time).max(0) / 1000,
     });
+    if let Some(st) = statement {
+        for (name, value) in [("min_ratio", st.min_ratio), ("min_equity", st.min_equity), ("max_leverage", st.max_leverage)] {
+            if let Some(value) = value {
+                fields[name] = json!(value);
+            }
+        }
+    }
     match fields {
         Value::Object(map) => map,
         _ => serde_json::Map::new(),

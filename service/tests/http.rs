@@ -96,6 +96,18 @@ fn the_flow_and_every_refusal() {
             assert_error(&a, 422, "requirement_not_met");
             assert!(a.body["error"]["message"].as_str().unwrap().contains("required"), "{}", a.text);
         }
+        // Each covenant (SPEC section 10): the statement claims min_ratio 1.5 and min_equity
+        // 100000, no leverage cap.
+        for (query, covenant) in
+            [("?min_ratio=1.6", "min_ratio"), ("?min_equity=100000.000001", "min_equity"), ("?max_leverage=5", "max_leverage")]
+        {
+            let a = post(&base, &format!("/v1/proofs{query}"), &compact(&valid));
+            assert_error(&a, 422, "requirement_not_met");
+            assert!(a.body["error"]["message"].as_str().unwrap().contains(covenant), "{query}: {}", a.text);
+        }
+        for query in ["?min_ratio=0.5", "?min_equity=1.0000001", "?max_leverage=0", "?max_leverage=-1"] {
+            assert_error(&post(&base, &format!("/v1/proofs{query}"), &compact(&valid)), 400, "malformed");
+        }
 
         // The valid bundle: 201; the same bytes: 200 and the same verdict; other bytes
         // with the same nonce: 409.
@@ -108,7 +120,7 @@ fn the_flow_and_every_refusal() {
         assert_eq!(again.status, 200);
         assert_eq!(again.body, accepted.body);
         // The same bytes with requirements they meet: the same verdict; with one they do not: 422.
-        for query in ["?threshold=1000", "?level=initial"] {
+        for query in ["?threshold=1000", "?level=initial", "?min_ratio=1.5&min_equity=-5"] {
             let a = post(&base, &format!("/v1/proofs{query}"), &compact(&valid));
             assert_eq!((a.status, &a.body), (200, &accepted.body), "{query}: {}", a.text);
         }
@@ -150,6 +162,8 @@ fn the_flow_and_every_refusal() {
         assert_eq!(s.body["level"], "initial");
         assert_eq!(s.body["threshold"], valid["statement"]["threshold"]);
         assert_eq!(s.body["market_as_of"], market().as_of);
+        assert_eq!((&s.body["min_ratio"], &s.body["min_equity"]), (&json!("1.500000"), &json!("100000.000000")), "{}", s.text);
+        assert!(s.body.get("max_leverage").is_none(), "a covenant not claimed is not stated: {}", s.text);
         // deribit/sub-1 is pooled with okx/main in the group "cross": the proof is the
         // pool's, and the answer says so.
         assert_eq!(s.body["group"], "cross", "{}", s.text);

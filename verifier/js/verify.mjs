@@ -2,7 +2,8 @@
 // zkmargin's WebAssembly verifier from plain Node (20+, no npm packages).
 //
 //   node verifier/js/verify.mjs MARKET BUNDLE [--level L] [--level-at-least] [--threshold T]
-//        [--nonce HEX] [--account VENUE/ACCOUNT ...] [--max-k K] [--json]
+//        [--nonce HEX] [--account VENUE/ACCOUNT ...] [--max-k K]
+//        [--min-ratio R] [--min-equity E] [--max-leverage L] [--json]
 //
 // Prints the verdict; exits 0 valid, 1 invalid, 2 bad input (unreadable file, bad
 // argument, missing .wasm), 3 internal error.
@@ -26,7 +27,7 @@ function fail(code, message) {
 }
 
 const usage = 'usage: node verify.mjs MARKET BUNDLE [--level L] [--level-at-least] [--threshold T] ' +
-  '[--nonce HEX] [--account VENUE/ACCOUNT] [--max-k K] [--json]';
+  '[--nonce HEX] [--account VENUE/ACCOUNT] [--max-k K] [--min-ratio R] [--min-equity E] [--max-leverage L] [--json]';
 const positional = [];
 const expect = {};
 let json = false;
@@ -44,6 +45,9 @@ for (let i = 0; i < argv.length; i++) {
     case '--nonce': expect.nonce = value(); break;
     case '--account': (expect.accounts ??= []).push(value()); break;
     case '--netting': expect.netting = value(); break;
+    case '--min-ratio': expect.min_ratio = value(); break;
+    case '--min-equity': expect.min_equity = value(); break;
+    case '--max-leverage': expect.max_leverage = value(); break;
     case '--max-k': {
       const k = Number(value());
       if (!Number.isInteger(k) || k < 1) fail(2, `--max-k: not a positive integer\n${usage}`);

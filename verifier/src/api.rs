@@ -37,6 +37,15 @@ pub struct Verdict {
     pub threshold: Option<String>,
     /// The statement's nonce.
     pub nonce: Option<String>,
+    /// The statement's margin-ratio covenant, when it claims one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_ratio: Option<String>,
+    /// The statement's equity floor, when it claims one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_equity: Option<String>,
+    /// The statement's leverage cap, when it claims one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_leverage: Option<String>,
     /// The statement's groups.
     pub groups: Vec<StatementGroup>,
     /// The statement's accounts.
@@ -67,13 +76,18 @@ impl Verdict {
             level: st.map(|s| s.level),
             threshold: st.map(|s| s.threshold.clone()),
             nonce: st.map(|s| s.nonce.clone()),
+            min_ratio: st.and_then(|s| s.min_ratio.clone()),
+            min_equity: st.and_then(|s| s.min_equity.clone()),
+            max_leverage: st.and_then(|s| s.max_leverage.clone()),
             groups: st.map(|s| s.groups.clone()).unwrap_or_default(),
             accounts: st.map(|s| s.accounts.clone()).unwrap_or_default(),
         }
     }
 
     /// The JSON object `zkmargin verify --json` prints: `file`, `valid`, `reason` (null
-    /// when valid), `market`, `level`, `threshold`, `nonce`, `groups`, `accounts`.
+    /// when valid), `market`, `level`, `threshold`, `nonce`, the covenants the statement
+    /// claims (`min_ratio`, `min_equity`, `max_leverage`, each only when claimed),
+    /// `groups`, `accounts`.
     pub fn to_json(&self, file: &str) -> Value {
         let mut v = serde_json::to_value(self).expect("a verdict always serializes");
         let map = v.as_object_mut().expect("an object");

@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use zkmargin_circuits::fixed::{parse_units, DecimalKind};
 use zkmargin_circuits::market::Level;
+use zkmargin_circuits::statement::{parse_max_leverage, parse_min_equity, parse_min_ratio, Covenants};
 use zkmargin_circuits::statement::Statement;
 
 /// Default of [`Expectations::max_k`]: the largest circuit a verifier accepts unless told
@@ -104,6 +105,9 @@ pub struct Expectations {
     pub netting: Netting,
     /// Largest circuit size (2^k rows) the verifier is willing to check.
     pub max_k: u32,
+    /// Covenants the statement must claim at least (SPEC section 10): its `min_ratio` ≥
+    /// this one's, its `min_equity` ≥, its `max_leverage` ≤.
+    pub covenants: Covenants,
 }
 
 impl Default for Expectations {
@@ -116,6 +120,7 @@ impl Default for Expectations {
             accounts: Vec::new(),
             netting: Netting::CrossVenue,
             max_k: DEFAULT_MAX_K,
+            covenants: Covenants::default(),
         }
     }
 }
@@ -125,7 +130,8 @@ impl Default for Expectations {
 ///
 /// ```json
 /// {"level": "maintenance", "level_at_least": true, "threshold": "1000000",
-///  "nonce": "ab12", "accounts": ["deribit/sub-1"], "netting": "within-venue", "max_k": 16}
+///  "nonce": "ab12", "accounts": ["deribit/sub-1"], "netting": "within-venue", "max_k": 16,
+///  "min_ratio": "1.5", "min_equity": "20000000", "max_leverage": "5"}
 /// ```
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -151,6 +157,15 @@ pub struct ExpectationsJson {
     /// Largest k (default [`DEFAULT_MAX_K`]).
     #[serde(default)]
     pub max_k: Option<u32>,
+    /// The margin ratio the statement must claim at least, a rate in [1, 1000].
+    #[serde(default)]
+    pub min_ratio: Option<String>,
+    /// The equity floor the statement must claim at least, money.
+    #[serde(default)]
+    pub min_equity: Option<String>,
+    /// The leverage cap the statement must claim at most, a rate above 0.
+    #[serde(default)]
+    pub max_leverage: Option<String>,
 }
 
 /// Parses a threshold a lender asks for: a decimal ≥ 0 with at most 6 decimals.
@@ -197,8 +212,34 @@ impl ExpectationsJson {
             accounts: self.accounts.iter().map(|a| parse_account(a)).collect::<Result<_, _>>()?,
             netting: self.netting,
             max_k: self.max_k.unwrap_or(DEFAULT_MAX_K),
+            covenants: Covenants {
+                min_ratio: self.min_ratio.as_deref().map(parse_min_ratio).transpose()?,
+                min_equity: self.min_equity.as_deref().map(parse_min_equity).transpose()?,
+                max_leverage: self.max_leverage.as_deref().map(parse_max_leverage).transpose()?,
+            },
         })
     }
+}
+
+/// Why a statement's covenants fall short of what was asked, naming the covenant.
+pub fn covenants_fall_short(statement: &Statement, required: &Covenants) -> Result<Option<String>, String> {
+    let stated = statement.covenants()?;
+    let text = |units: i128| zkmargin_circuits::fixed::format_units(units, 6);
+    let checks = [
+        ("min_ratio", stated.min_ratio, required.min_ratio, true),
+        ("min_equity", stated.min_equity, required.min_equity, true),
+        ("max_leverage", stated.max_leverage, required.max_leverage, false),
+    ];
+    for (name, stated, required, at_least) in checks {
+        let Some(required) = required else { continue };
+        let enough = stated.is_some_and(|s| if at_least { s >= required } else { s <= required });
+        if !enough {
+            let bound = if at_least { "at least" } else { "at most" };
+            let claimed = stated.map_or("claims no ".to_string() + name, |s| format!("claims {name} {}", text(s)));
+            return Ok(Some(format!("covenant {name}: the proof {claimed}; {name} {bound} {} was required", text(required))));
+        }
+    }
+    Ok(None)
 }
 
 /// Whether a statement at `stated` satisfies a request for `required`.

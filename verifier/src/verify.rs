@@ -38,7 +38,7 @@ use zkmargin_circuits::with_circuit;
 
 use crate::bundle::{Bundle, FORMAT};
 pub use crate::expect::{Expectations, Netting};
-use crate::expect::{level_satisfies, vacuous};
+use crate::expect::{covenants_fall_short, level_satisfies, vacuous};
 use crate::params;
 use crate::progress::{Progress, Silent};
 
@@ -104,12 +104,16 @@ pub enum Rejection {
     #[error(
         "the proof is at the initial level and the required maintenance level may be taken from it only on a monotone market; \
          market {market:?} is not monotone (its initial loss factor, linear rates and short charges are not all at least \
-         their maintenance values), so an initial-level proof does not show maintenance margin"
+         their maintenance values, or its initial class offset is above the maintenance one), so an initial-level proof \
+         does not show maintenance margin"
     )]
     NotMonotone {
         /// The market's id.
         market: String,
     },
+    /// The statement claims less of a covenant than was asked (or none), naming it.
+    #[error("{0}")]
+    Covenant(String),
     /// An account the lender asked for is not in the statement.
     #[error("account {venue}/{account} is not in the statement")]
     MissingAccount {
@@ -318,6 +322,9 @@ pub fn check_statement(statement: &Statement, expect: &Expectations) -> Result<(
                 required: zkmargin_circuits::fixed::format_units(required, 6),
             });
         }
+    }
+    if let Some(why) = covenants_fall_short(statement, &expect.covenants).map_err(Rejection::Statement)? {
+        return Err(Rejection::Covenant(why));
     }
     if let Some(nonce) = &expect.nonce {
         if !nonce.eq_ignore_ascii_case(&statement.nonce) {

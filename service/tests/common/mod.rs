@@ -82,8 +82,9 @@ pub fn attestations(as_of: &str) -> Vec<Attestation> {
         .collect()
 }
 
-/// The example portfolio proved at the initial level, threshold 1000, nonce [`NONCE`],
-/// with every account attested: a valid bundle under [`policy`]. Proved once.
+/// The example portfolio proved at the initial level, threshold 1000, covenants
+/// `min_ratio` 1.5 and `min_equity` 100000, nonce [`NONCE`], with every account attested:
+/// a valid bundle under [`policy`]. Proved once.
 pub fn bundle() -> Value {
     bundle_with_nonce(NONCE)
 }
@@ -99,7 +100,14 @@ pub fn bundle_with_nonce(nonce: &str) -> Value {
             let portfolio =
                 Portfolio::from_json("portfolio.json", &std::fs::read_to_string(example("portfolio.json")).unwrap()).unwrap();
             let mut proven =
-                zkmargin_prover::prove::prove(&market, &portfolio, Level::Initial, &zkmargin_circuits::witness::Claim { threshold_units: 1000 * 1_000_000, ..Default::default() }, nonce, &params_dir(), &Silent)
+                zkmargin_prover::prove::prove(&market, &portfolio, Level::Initial, &zkmargin_circuits::witness::Claim {
+                    threshold_units: 1000 * 1_000_000,
+                    covenants: zkmargin_circuits::statement::Covenants {
+                        min_ratio: Some(1_500_000),
+                        min_equity: Some(100_000_000_000),
+                        max_leverage: None,
+                    },
+                }, nonce, &params_dir(), &Silent)
                     .unwrap();
             proven.bundle.attestations = attestations(AS_OF);
             serde_json::from_str(&proven.bundle.to_json()).unwrap()
