@@ -1,7 +1,10 @@
 //! Criterion benches of the sample workloads: proving and verifying the small and medium
-//! samples (and the large one with `ZKMARGIN_BENCH_LARGE=1`), beside the bare k=14 halo2
-//! proof that BENCHMARKS.md divides by (this machine is shared: compare ratios measured
-//! in the same run). Parameters are cached under `target/bench-params`.
+//! samples (and the large one with `ZKMARGIN_BENCH_LARGE=1`), the medium one with its
+//! underlyings margined apart as risk classes (class offset 0; the large one too with
+//! `ZKMARGIN_BENCH_LARGE=1`) and with all three covenants claimed over tiered haircuts,
+//! beside the bare k=14 halo2 proof that BENCHMARKS.md divides by (this machine is
+//! shared: compare ratios measured in the same run). Parameters are cached under
+//! `target/bench-params`.
 //!
 //! `cargo bench --bench proving` runs all; `cargo bench --bench proving -- small` one.
 
@@ -17,7 +20,9 @@ use zkmargin_prover::baseline;
 use zkmargin_prover::engine;
 use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::prove::prove;
-use zkmargin_prover::sample::{generate, Profile};
+use zkmargin_circuits::market::PerLevel;
+use zkmargin_circuits::statement::Covenants;
+use zkmargin_prover::sample::{generate_with, Profile, SampleOptions};
 use zkmargin_verifier::progress::Silent;
 use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
 
@@ -25,24 +30,54 @@ fn params_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-params")
 }
 
-fn workload(profile: Profile) -> (Market, Portfolio, i128) {
-    let sample = generate(profile, 1);
+/// What a workload adds to the plain sample.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    /// The sample as generated (its classes at offset 1: the joint figure).
+    Plain,
+    /// Every underlying margined on its own (class offset 0).
+    ClassesApart,
+    /// BTC and ETH haircut by tiers, and all three covenants claimed at their exact bounds.
+    Covenants,
+}
+
+impl Variant {
+    fn name(self, profile: Profile) -> String {
+        match self {
+            Variant::Plain => profile.as_str().to_string(),
+            Variant::ClassesApart => format!("{} classes apart", profile.as_str()),
+            Variant::Covenants => format!("{} covenants and tiers", profile.as_str()),
+        }
+    }
+}
+
+fn workload(profile: Profile, variant: Variant) -> (Market, Portfolio, Claim) {
+    let options = SampleOptions {
+        class_offset: (variant == Variant::ClassesApart).then_some(PerLevel { initial: 0, maintenance: 0 }),
+        tiers: variant == Variant::Covenants,
+    };
+    let sample = generate_with(profile, 1, &options);
     let market = Market::from_json("market.json", &sample.market_json).unwrap();
     let portfolio = Portfolio::from_json("portfolio.json", &sample.portfolio_json).unwrap();
-    let total = engine::compute(&market, &portfolio).total_excess(Level::Initial);
-    let threshold = engine::common_to_money(total, engine::Rounding::Down);
-    (market, portfolio, threshold)
+    let report = engine::compute(&market, &portfolio);
+    let threshold_units = engine::common_to_money(report.total_excess(Level::Initial), engine::Rounding::Down);
+    let covenants = if variant == Variant::Covenants { report.strongest_covenants(Level::Initial) } else { Covenants::default() };
+    (market, portfolio, Claim { threshold_units, covenants })
 }
 
 fn bench_profile(c: &mut Criterion, profile: Profile) {
-    let (market, portfolio, threshold) = workload(profile);
+    bench_workload(c, profile, Variant::Plain);
+}
+
+fn bench_workload(c: &mut Criterion, profile: Profile, variant: Variant) {
+    let (market, portfolio, claim) = workload(profile, variant);
     let dir = params_dir();
-    let bundle = prove(&market, &portfolio, Level::Initial, &Claim { threshold_units: threshold, ..Claim::default() }, "", &dir, &Silent).unwrap().bundle;
+    let bundle = prove(&market, &portfolio, Level::Initial, &claim, "", &dir, &Silent).unwrap().bundle;
     let shape = bundle.circuit;
     let (rows, wide) = layout_rows(&shape, &MarketTables::new(&market, Level::Initial, shape.scenarios));
     eprintln!(
         "{}: k = {} ({} layout), rows used {} of {} (reserved {}), proof {} bytes",
-        profile.as_str(),
+        variant.name(profile),
         shape.k,
         if wide { "wide" } else { "compact" },
         rows.used,
@@ -50,12 +85,12 @@ fn bench_profile(c: &mut Criterion, profile: Profile) {
         rows.reserved,
         bundle.proof.len() / 2
     );
-    let mut group = c.benchmark_group(profile.as_str());
+    let mut group = c.benchmark_group(variant.name(profile));
     group.sample_size(10).measurement_time(Duration::from_secs(20));
     // End to end as `zkmargin prove` runs it: parameters read from the cache, keys
     // generated, witness planned, proof created.
     group.bench_function("prove (keygen + proof)", |b| {
-        b.iter(|| prove(&market, &portfolio, Level::Initial, &Claim { threshold_units: threshold, ..Claim::default() }, "", &dir, &Silent).unwrap())
+        b.iter(|| prove(&market, &portfolio, Level::Initial, &claim, "", &dir, &Silent).unwrap())
     });
     let verifier = Verifier::new(dir.clone());
     group.bench_function("verify (cached key)", |b| {
@@ -92,13 +127,24 @@ fn medium(c: &mut Criterion) {
     bench_profile(c, Profile::Medium);
 }
 
+fn classes(c: &mut Criterion) {
+    bench_workload(c, Profile::Medium, Variant::ClassesApart);
+    if std::env::var_os("ZKMARGIN_BENCH_LARGE").is_some() {
+        bench_workload(c, Profile::Large, Variant::ClassesApart);
+    }
+}
+
+fn covenants(c: &mut Criterion) {
+    bench_workload(c, Profile::Medium, Variant::Covenants);
+}
+
 /// The lender's batch: one `verify_many` call over n copies of the medium bundle with the
 /// key already built (each copy is a full transcript pass; the proofs share one final
 /// multi-scalar multiplication). The cost of each further bundle is the slope.
 fn batch(c: &mut Criterion) {
-    let (market, portfolio, threshold) = workload(Profile::Medium);
+    let (market, portfolio, claim) = workload(Profile::Medium, Variant::Plain);
     let dir = params_dir();
-    let bundle = prove(&market, &portfolio, Level::Initial, &Claim { threshold_units: threshold, ..Claim::default() }, "", &dir, &Silent).unwrap().bundle;
+    let bundle = prove(&market, &portfolio, Level::Initial, &claim, "", &dir, &Silent).unwrap().bundle;
     let verifier = Verifier::new(dir);
     let expect = Expectations::default();
     assert!(matches!(verifier.verify(&market, &bundle, &expect).unwrap(), Outcome::Valid));
@@ -114,5 +160,5 @@ fn batch(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bare, small, medium, large, batch);
+criterion_group!(benches, bare, small, medium, large, classes, covenants, batch);
 criterion_main!(benches);

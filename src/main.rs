@@ -96,6 +96,10 @@ enum Command {
         /// Absent: no offset (1, the joint figure).
         #[arg(long = "class-offset", value_name = "R", allow_negative_numbers = true)]
         class_offset: Option<String>,
+        /// Haircut BTC and ETH by tiers (5 and 20 BTC, 100 and 500 ETH: 5 and 15 points
+        /// more above each) instead of one haircut.
+        #[arg(long)]
+        tiers: bool,
     },
     /// Add a fresh random salt to every account of a portfolio that has none.
     ///
@@ -394,7 +398,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     let progress = progress::Reporter::new(cli.quiet);
     match cli.command {
         Command::Margin { market, portfolio, json } => margin(&market, &portfolio, json),
-        Command::Sample { profile, seed, out, class_offset } => write_sample(profile, seed, &out, class_offset.as_deref()),
+        Command::Sample { profile, seed, out, class_offset, tiers } => write_sample(profile, seed, &out, class_offset.as_deref(), tiers),
         Command::Init { portfolio } => commands::init(&portfolio),
         Command::Commit { portfolio, json } => commands::commit(&portfolio, json),
         Command::Prove { market, portfolio, level, threshold, nonce, attestations, covenants, out } => {
@@ -494,9 +498,9 @@ fn class_offset_units(text: &str) -> Result<i128, CliError> {
     Ok(units)
 }
 
-fn write_sample(profile: Profile, seed: u64, out: &Path, class_offset: Option<&str>) -> Result<(), CliError> {
+fn write_sample(profile: Profile, seed: u64, out: &Path, class_offset: Option<&str>, tiers: bool) -> Result<(), CliError> {
     let class_offset = class_offset.map(class_offset_units).transpose()?;
-    let options = sample::SampleOptions { class_offset: class_offset.map(|o| PerLevel { initial: o, maintenance: o }) };
+    let options = sample::SampleOptions { class_offset: class_offset.map(|o| PerLevel { initial: o, maintenance: o }), tiers };
     std::fs::create_dir_all(out)
         .map_err(|e| CliError::Output(format!("cannot create {}: {e}", out.display())))?;
     let generated = sample::generate_with(profile, seed, &options);

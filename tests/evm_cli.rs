@@ -72,9 +72,6 @@ fn code(out: &std::process::Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn address_of(pub_file: &Path) -> Address {
     std::fs::read_to_string(pub_file).unwrap().trim().parse().unwrap()
@@ -235,9 +232,17 @@ fn a_lender_extends_credit_only_after_a_quorum_of_two_services_signed() {
     assert_eq!(code(&refused), 1, "{}", stderr(&refused));
     assert!(stderr(&refused).contains("404"));
     assert!(!path("no.json").exists());
-    // A nonce the lender derived is used once: the same proof in other bytes is 409.
+    // A nonce the lender derived is used once: the same proof in other bytes is the same
+    // bundle (its canonical form) and gets its verdict again; another valid bundle under
+    // that nonce (one attestation carried twice) is 409.
     std::fs::write(path("compact.json"), read(&bundle).to_string()).unwrap();
     let again = run(&["submit", "--server", &b.base, "--proof", &s(&path("compact.json"))]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    let mut other = read(&bundle);
+    let first = other["attestations"][0].clone();
+    other["attestations"].as_array_mut().unwrap().push(first);
+    std::fs::write(path("other.json"), other.to_string()).unwrap();
+    let again = run(&["submit", "--server", &b.base, "--proof", &s(&path("other.json"))]);
     assert_eq!(code(&again), 1);
     assert!(stderr(&again).contains("409"), "{}", stderr(&again));
 

@@ -47,13 +47,7 @@ fn verify(market: &Path, proof: &Path, extra: &[&str]) -> Output {
     zkmargin(&args)
 }
 
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap()
-}
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn tick_above(decimal: &str) -> String {
     let (int, frac) = decimal.split_once('.').unwrap();

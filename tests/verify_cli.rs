@@ -25,17 +25,8 @@ fn write(p: &Path, v: &Value) -> PathBuf {
     p.to_path_buf()
 }
 
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap()
-}
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn public_key(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(format!("{name}.pub"))).unwrap().trim().to_string()

@@ -363,6 +363,11 @@ pub struct ClassFigures {
     pub worsts: Vec<I256>,
 }
 
+/// An edit of a group slot's class figures ([`Forgery::classes`]).
+pub type ClassEdit<'a> = &'a dyn Fn(usize, &mut ClassFigures);
+/// An edit of the tier parts of (account slot, collateral slot) ([`Forgery::parts`]).
+pub type PartsEdit<'a> = &'a dyn Fn(usize, usize, &mut [i128]);
+
 /// What a soundness test forges in a plan ([`Plan::forged`]); an honest prover forges
 /// nothing ([`Forgery::default`]).
 #[derive(Default)]
@@ -370,9 +375,9 @@ pub struct Forgery<'a> {
     /// Net rows per group slot instead of the true nets.
     pub nets: Option<&'a [Vec<(Fp, i128)>]>,
     /// Edits group slot g's class figures before they are hashed.
-    pub classes: Option<&'a dyn Fn(usize, &mut ClassFigures)>,
+    pub classes: Option<ClassEdit<'a>>,
     /// Edits the tier parts of (account slot, collateral slot) (the greedy split otherwise).
-    pub parts: Option<&'a dyn Fn(usize, usize, &mut [i128])>,
+    pub parts: Option<PartsEdit<'a>>,
 }
 
 /// The absorptions of a group's class run for `tables` (0 without risk classes).
@@ -756,7 +761,7 @@ impl Plan {
         assets: &BTreeMap<[u8; 32], usize>,
         opening: &AccountOpening,
         a: usize,
-        forge_parts: Option<&dyn Fn(usize, usize, &mut [i128])>,
+        forge_parts: Option<PartsEdit<'_>>,
     ) -> Result<(Vec<CollateralRow>, I256), PlanError> {
         let mut rows = Vec::with_capacity(shape.collateral * (1 + tables.tiers) + 1);
         let mut value_sum = I256::ZERO;

@@ -1,6 +1,9 @@
 //! One line per figure of BENCHMARKS.md for a sample profile, beside the bare k=14
 //! baseline timed in the same process:
-//! `cargo run --release -p zkmargin-prover --example profile -- medium [PARAMS_DIR]`
+//! `cargo run --release -p zkmargin-prover --example profile -- medium [--class-offset R]
+//! [--tiers] [--covenants] [PARAMS_DIR]`: with a class offset the underlyings are
+//! margined as risk classes (0: each apart); with `--tiers` BTC and ETH are haircut by
+//! tiers; with `--covenants` the claim adds all three covenants at their exact bounds.
 
 use std::time::Instant;
 
@@ -10,7 +13,10 @@ use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::prove::prove;
-use zkmargin_prover::sample::{generate, Profile};
+use zkmargin_circuits::fixed::{parse_units, DecimalKind};
+use zkmargin_circuits::market::PerLevel;
+use zkmargin_circuits::statement::Covenants;
+use zkmargin_prover::sample::{generate_with, Profile, SampleOptions};
 use zkmargin_prover::{baseline, engine};
 use zkmargin_verifier::verify::{Expectations, Outcome, Verifier};
 
@@ -32,15 +38,29 @@ fn advice_queries(pinned: &str) -> usize {
 fn main() {
     let mut args = std::env::args().skip(1);
     let profile: Profile = args.next().unwrap_or_else(|| "medium".into()).parse().expect("profile");
-    let dir = args.next().map_or_else(zkmargin_verifier::params::default_dir, Into::into);
-    let sample = generate(profile, 1);
+    let (mut options, mut covenants, mut dir) = (SampleOptions::default(), false, None);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--class-offset" => {
+                let rate = parse_units(&args.next().expect("--class-offset R"), DecimalKind::Rate).expect("a rate");
+                options.class_offset = Some(PerLevel { initial: rate, maintenance: rate });
+            }
+            "--tiers" => options.tiers = true,
+            "--covenants" => covenants = true,
+            other => dir = Some(other.into()),
+        }
+    }
+    let dir = dir.unwrap_or_else(zkmargin_verifier::params::default_dir);
+    let sample = generate_with(profile, 1, &options);
     let market = Market::from_json("market.json", &sample.market_json).unwrap();
     let portfolio = Portfolio::from_json("portfolio.json", &sample.portfolio_json).unwrap();
-    let total = engine::compute(&market, &portfolio).total_excess(Level::Initial);
-    let threshold = engine::common_to_money(total, engine::Rounding::Down);
+    let report = engine::compute(&market, &portfolio);
+    let threshold = engine::common_to_money(report.total_excess(Level::Initial), engine::Rounding::Down);
+    // Each covenant at its exact bound (the lowest group ratio, the total equity, the leverage).
+    let covenants = if covenants { report.strongest_covenants(Level::Initial) } else { Covenants::default() };
 
     println!("{}", baseline::run(14, &dir));
-    let proven = prove(&market, &portfolio, Level::Initial, &Claim { threshold_units: threshold, ..Claim::default() }, "", &dir, &zkmargin_verifier::progress::Silent).unwrap();
+    let proven = prove(&market, &portfolio, Level::Initial, &Claim { threshold_units: threshold, covenants }, "", &dir, &zkmargin_verifier::progress::Silent).unwrap();
     let t = &proven.timings;
     let bundle = proven.bundle;
     let shape = bundle.circuit;
@@ -58,8 +78,9 @@ fn main() {
     let warm = started.elapsed() / 5;
     let pinned = format!("{:#?}", vk.pinned());
     println!(
-        "{}: k={} ({}) advice={} (queries {}) fixed={} lookups={} rows used {}/{} | sizing+params {:.2} s, keygen vk+pk {:.2} s, witness+create_proof {:.2} s | cold verify {:.2} s (keygen_vk {:.2} s), further bundle {:.0} ms | proof {} B",
+        "{}{}: k={} ({}) advice={} (queries {}) fixed={} lookups={} rows used {}/{} | sizing+params {:.2} s, keygen vk+pk {:.2} s, witness+create_proof {:.2} s | cold verify {:.2} s (keygen_vk {:.2} s), further bundle {:.0} ms | proof {} B",
         profile.as_str(),
+        market.id.strip_prefix(&format!("sample-{}-seed1", profile.as_str())).unwrap_or(""),
         shape.k,
         if wide { "wide" } else { "compact" },
         count(&pinned, "num_advice_columns"),

@@ -463,6 +463,19 @@ impl MarginReport {
         leverage_units(self.gross_notional()?, self.total_equity())
     }
 
+    /// The strongest covenants the book supports at `level`, each at its exact bound
+    /// within a statement's ranges: the lowest group ratio (rounded down, in [1, 1000]; none
+    /// without a requirement), the total equity (rounded down), the leverage (rounded up,
+    /// at most 1000; none without one).
+    pub fn strongest_covenants(&self, level: Level) -> Covenants {
+        let (one, most) = (RATE_SCALE, 1_000 * RATE_SCALE);
+        Covenants {
+            min_ratio: self.groups.iter().filter_map(|g| g.ratio(level)).min().map(|r| r.as_i128().clamp(one, most)),
+            min_equity: Some(common_to_money(self.total_equity(), Rounding::Down)),
+            max_leverage: self.leverage().map(|l| l.as_i128().clamp(1, most)),
+        }
+    }
+
     /// Whether the claim (level, threshold at the common scale) holds, per SPEC 5.
     pub fn check_claim(&self, level: Level, threshold: I256) -> Result<(), ClaimFailure> {
         self.check_claim_with(level, threshold, &Covenants::default())

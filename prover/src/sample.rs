@@ -48,7 +48,7 @@ use zkmargin_circuits::fixed::{format_units, MONEY_DECIMALS, QTY_DECIMALS, QTY_S
 use zkmargin_circuits::market::{Level, Market, PerLevel};
 use zkmargin_publisher::black76::{Black76, OptionKind};
 use zkmargin_publisher::build::{linear_pnl, option_pnl, InstrumentFigures, Snapshot};
-use zkmargin_publisher::input::Haircut;
+use zkmargin_publisher::input::{Haircut, Tier};
 use zkmargin_publisher::scenario::{scenario_name, Scenario, VolShock};
 
 use crate::engine::{asset_value, compute, MarginReport, COMMON_DECIMALS};
@@ -635,7 +635,13 @@ fn quote(s: &str) -> String {
 
 /// The market text, written by the publisher's snapshot writer: every instrument in its
 /// underlying's risk class with its notional; the class offset when given.
-fn market_json(id: &str, data: &MarketData, class_offset: Option<PerLevel<i128>>) -> String {
+fn market_json(id: &str, data: &MarketData, options: &SampleOptions) -> String {
+    let class_offset = options.class_offset;
+    let haircut = |id: &str, h: i128| match (options.tiers, id) {
+        (true, "BTC") => tiered(h, 5, 20),
+        (true, "ETH") => tiered(h, 100, 500),
+        _ => Haircut::Flat(h),
+    };
     Snapshot {
         id: id.to_string(),
         as_of: AS_OF.to_string(),
@@ -656,7 +662,7 @@ fn market_json(id: &str, data: &MarketData, class_offset: Option<PerLevel<i128>>
                 notional: Some(ins.notional),
             })
             .collect(),
-        assets: data.assets.iter().map(|&(id, price, haircut, _)| (id.to_string(), price, Haircut::Flat(haircut))).collect(),
+        assets: data.assets.iter().map(|&(id, price, h, _)| (id.to_string(), price, haircut(id, h))).collect(),
     }
     .to_json()
 }
@@ -945,6 +951,20 @@ pub struct SampleOptions {
     /// The market's `class_offset` (rate units in [0, 1e6] per level); `None`: not
     /// written (1, the joint figure).
     pub class_offset: Option<PerLevel<i128>>,
+    /// BTC and ETH haircut by tiers ([`tiered`]) instead of one haircut.
+    pub tiers: bool,
+}
+
+/// The tiered schedule of an asset with flat haircut `h` whose holdings above `small`
+/// and `large` units (whole units of the asset) take 5 and 15 points more.
+fn tiered(h: i128, small: i128, large: i128) -> Haircut {
+    let units = |n: i128| n * QTY_SCALE;
+    let points = |p: i128| (h + p * 10_000).min(RATE_SCALE);
+    Haircut::Tiers(vec![
+        Tier { up_to: Some(units(small)), haircut: h },
+        Tier { up_to: Some(units(large)), haircut: points(5) },
+        Tier { up_to: None, haircut: points(15) },
+    ])
 }
 
 /// The market id of a sample: `sample-PROFILE-seedN`, with `-offset-R` (one rate for both
@@ -958,6 +978,9 @@ fn sample_id(profile: Profile, seed: u64, options: &SampleOptions) -> String {
             id.push('-');
             id.push_str(&plain(o.maintenance, RATE_DECIMALS));
         }
+    }
+    if options.tiers {
+        id.push_str("-tiers");
     }
     id
 }
@@ -976,7 +999,7 @@ pub fn generate(profile: Profile, seed: u64) -> Sample {
 pub fn generate_with(profile: Profile, seed: u64, options: &SampleOptions) -> Sample {
     let shape = shape(profile);
     let data = build_market(shape, seed);
-    let market_json = market_json(&sample_id(profile, seed, options), &data, options.class_offset);
+    let market_json = market_json(&sample_id(profile, seed, options), &data, options);
     let market = Market::from_json("sample market", &market_json).unwrap_or_else(|e| panic!("generated market: {e}"));
     let mut accounts = build_accounts(shape, &data, seed);
 
@@ -1195,7 +1218,7 @@ mod tests {
     fn sample_top_up_covers_an_unfunded_book() {
         let shape = shape(Profile::Medium);
         let data = build_market(shape, 5);
-        let market = Market::from_json("m", &market_json("t", &data, None)).unwrap();
+        let market = Market::from_json("m", &market_json("t", &data, &SampleOptions::default())).unwrap();
         let mut accounts = build_accounts(shape, &data, 5);
         // No collateral at all but a debt: the engine must demand a top-up.
         accounts[1].collateral.last_mut().unwrap().1 = -1_000_000 * QTY_SCALE;
@@ -1226,7 +1249,7 @@ mod tests {
     fn sample_medium_with_class_offset_zero_keeps_the_cushion() {
         // Four underlyings, each its own class, margined alone and summed: the cross
         // group's requirement rises, and the collateral is topped up to cover it.
-        let zero = SampleOptions { class_offset: Some(PerLevel { initial: 0, maintenance: 0 }) };
+        let zero = SampleOptions { class_offset: Some(PerLevel { initial: 0, maintenance: 0 }), ..SampleOptions::default() };
         let (market, portfolio) = check_with(Profile::Medium, 7, &zero);
         assert_eq!(market.id, "sample-medium-seed7-offset-0");
         assert_eq!(market.classes().0, ["BTC", "ETH", "SOL", "XRP"]);
@@ -1241,7 +1264,7 @@ mod tests {
         let positions = |p: &Portfolio| p.accounts.iter().map(|a| a.positions.clone()).collect::<Vec<_>>();
         assert_eq!(positions(&portfolio), positions(&base));
         // Offsets per level name both in the id.
-        let split = SampleOptions { class_offset: Some(PerLevel { initial: 250_000, maintenance: 500_000 }) };
+        let split = SampleOptions { class_offset: Some(PerLevel { initial: 250_000, maintenance: 500_000 }), ..SampleOptions::default() };
         assert_eq!(sample_id(Profile::Small, 1, &split), "sample-small-seed1-offset-0.25-0.5");
         assert_eq!(sample_id(Profile::Small, 1, &SampleOptions::default()), "sample-small-seed1");
     }
@@ -1255,8 +1278,30 @@ mod tests {
             assert_ne!(a.market_json, b.market_json);
             assert_ne!(a.portfolio_json, b.portfolio_json);
         }
-        let half = SampleOptions { class_offset: Some(PerLevel { initial: 500_000, maintenance: 500_000 }) };
+        let half = SampleOptions { class_offset: Some(PerLevel { initial: 500_000, maintenance: 500_000 }), ..SampleOptions::default() };
         assert_eq!(generate_with(Profile::Medium, 42, &half), generate_with(Profile::Medium, 42, &half));
+    }
+
+    #[test]
+    fn sample_with_tiers_haircuts_btc_and_eth_by_tiers_and_stays_covered() {
+        let options = SampleOptions { tiers: true, ..SampleOptions::default() };
+        let sample = generate_with(Profile::Medium, 5, &options);
+        let market = Market::from_json("m", &sample.market_json).unwrap();
+        assert!(market.id.ends_with("-tiers"));
+        for (id, bounds) in [("BTC", [5, 20]), ("ETH", [100, 500])] {
+            let asset = &market.assets[market.asset_index(id).unwrap()];
+            let bands = asset.bands();
+            assert_eq!(bands.len(), 3, "{id}");
+            assert_eq!(bands[1].lower, bounds[0] * QTY_SCALE);
+            assert_eq!(bands[2].lower, bounds[1] * QTY_SCALE);
+            assert!(bands[0].complement > bands[1].complement && bands[1].complement > bands[2].complement);
+        }
+        let portfolio = Portfolio::from_json("p", &sample.portfolio_json).unwrap();
+        let report = crate::engine::compute(&market, &portfolio);
+        for level in Level::ALL {
+            assert!(report.groups.iter().all(|g| g.levels.get(level).excess > I256::ZERO), "{level}");
+        }
+        assert_eq!(sample, generate_with(Profile::Medium, 5, &options), "same seed, same bytes");
     }
 
     #[test]

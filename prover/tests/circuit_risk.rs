@@ -90,8 +90,7 @@ fn pair_trade() -> Portfolio {
         ]
     })
     .to_string();
-    let portfolio = Portfolio::from_json("pair.json", &text).unwrap();
-    portfolio
+    Portfolio::from_json("pair.json", &text).unwrap()
 }
 
 fn case(offsets: Option<(&str, &str)>, level: Level, claim: Claim) -> Case {

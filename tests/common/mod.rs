@@ -35,6 +35,21 @@ pub fn ok(out: Output) -> Output {
 }
 
 /// A path as a command-line argument.
+/// A finished command's exit code.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+/// Its standard output, as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Its standard error, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 pub fn s(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }

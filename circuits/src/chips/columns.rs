@@ -82,7 +82,7 @@ impl MarginColumns {
         let (idx, id, val, mag, flag, inv, chal) = (advice(), advice(), advice(), advice(), advice(), advice(), advice());
         let (logup, price, linear, short, sum_a, sum_b, sum_c) = (advice(), advice(), advice(), advice(), advice(), advice(), advice());
         let width = lane_columns(lanes);
-        assert!(width > 0 && lanes % width == 0, "scenario lanes fold into whole rows");
+        assert!(width > 0 && lanes.is_multiple_of(width), "scenario lanes fold into whole rows");
         let pnl: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
         let loss: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
         // Every value another region or a range check reads sits in one of these; the rest

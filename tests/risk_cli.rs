@@ -12,21 +12,16 @@ use serde_json::{json, Value};
 mod common;
 use common::*;
 
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap()
-}
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
-/// `prove` of `portfolio` against `market` at the initial level with `extra` arguments.
+/// `prove` of `portfolio` against `market` at the initial level with `extra` arguments
+/// (a threshold of 0 unless they give one).
 fn prove(market: &Path, portfolio: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["prove", "-q", "--level", "initial", "--threshold", "0"];
+    let mut args = vec!["prove", "-q", "--level", "initial"];
+    if !extra.contains(&"--threshold") {
+        args.extend(["--threshold", "0"]);
+    }
     let (m, p, o) = (s(market), s(portfolio), s(out));
     args.extend(["--market", &m, "--portfolio", &p, "--out", &o]);
     args.extend(extra);
@@ -185,4 +180,60 @@ fn a_pair_trade_proves_against_the_joint_figure_and_not_once_its_classes_are_mar
     // Each bundle is the proof of its own market: not of the other.
     let out = verify(&joint, &refused, &[]);
     assert_eq!(code(&out), 1);
+}
+
+/// `market build` of the example publisher inputs with `grid` and `rates` (files under
+/// examples/publisher/ or given paths).
+fn build_market(dir: &Path, grid: &Path, rates: &Path, id: &str) -> PathBuf {
+    let publisher = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/publisher");
+    let out = dir.join(format!("{id}.json"));
+    let result = run(&["market", "build", "--instruments", &s(&publisher.join("instruments.json")), "--grid", &s(grid),
+        "--rates", &s(rates), "--as-of", "2026-11-25T08:00:00Z", "--id", id, "--out", &s(&out)]);
+    assert_eq!(code(&result), 0, "{}", stderr(&result));
+    out
+}
+
+#[test]
+fn the_issues_pair_trade_is_refused_once_the_market_sees_its_decorrelation_risk() {
+    // Issue 19's book: long 10 BTC-PERP, short 298.31 ETH-PERP (about $910k each side),
+    // 50,000 USDC. On the example grid (every scenario moves every underlying together)
+    // its initial requirement is $1.34; a claim of 40,000 of excess proves. With the spread
+    // scenarios (grid-classes.json: ETH+5%/BTC-5% loses $90,999.73) or with the classes
+    // margined apart (offset 0: $227,500 + $143,324.16), the same claim is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let publisher = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/publisher");
+    let mut offset0: Value = serde_json::from_str(&std::fs::read_to_string(publisher.join("rates.json")).unwrap()).unwrap();
+    offset0["class_offset"] = json!({"initial": "0", "maintenance": "0"});
+    let rates0 = dir.path().join("rates-offset0.json");
+    std::fs::write(&rates0, offset0.to_string()).unwrap();
+    let joint = build_market(dir.path(), &publisher.join("grid.json"), &publisher.join("rates.json"), "joint");
+    let spread = build_market(dir.path(), &publisher.join("grid-classes.json"), &publisher.join("rates.json"), "spread");
+    let apart = build_market(dir.path(), &publisher.join("grid.json"), &rates0, "apart");
+    let portfolio = dir.path().join("pair.json");
+    let book = json!({"version": 1, "owner": "fund", "groups": [{"name": "pair", "mode": "portfolio"}],
+        "accounts": [{"venue": "deribit", "account": "pm", "group": "pair", "salt": "11".repeat(32),
+            "positions": [{"instrument": "BTC-PERP", "qty": "10"}, {"instrument": "ETH-PERP", "qty": "-298.31"}],
+            "collateral": [{"asset": "USDC", "amount": "50000"}]}]});
+    std::fs::write(&portfolio, book.to_string()).unwrap();
+    let requirement = |market: &Path| {
+        let out = run(&["margin", "--json", "--market", &s(market), "--portfolio", &s(&portfolio)]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["groups"][0]["initial"]["requirement"].as_str().unwrap().to_string()
+    };
+    assert_eq!(requirement(&joint), "1.336250");
+    assert_eq!(requirement(&spread), "90999.732750");
+    assert_eq!(requirement(&apart), "370824.158163");
+    let proof = dir.path().join("proof.json");
+    let claim = ["--threshold", "40000"];
+    let out = prove(&joint, &portfolio, &proof, &claim);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = verify(&joint, &proof, &claim);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for market in [&spread, &apart] {
+        let refused = dir.path().join("refused.json");
+        let out = prove(market, &portfolio, &refused, &claim);
+        assert_eq!(code(&out), 1, "{}: {}", market.display(), stderr(&out));
+        assert!(stderr(&out).contains("group \"pair\""), "{}", stderr(&out));
+        assert!(!refused.exists());
+    }
 }
