@@ -166,6 +166,14 @@ fn a_pair_trade_proves_against_the_joint_figure_and_not_once_its_classes_are_mar
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let out = verify(&joint, &proof, &["--threshold", "1500", "--max-leverage", "11"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Gross notional 10·1000 + 11·900 = 19,900 on 2,000 of equity: leverage 9.95. A cap of
+    // 9.95 holds, 9.949999 does not (refused naming the covenant, nothing written).
+    let capped = dir.path().join("capped.json");
+    let out = prove(&joint, &portfolio, &capped, &["--max-leverage", "9.95"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = prove(&joint, &portfolio, &capped, &["--max-leverage", "9.949999"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("max_leverage"), "{}", stderr(&out));
     let refused = dir.path().join("apart.json");
     let out = run(&["prove", "-q", "--market", &s(&apart), "--portfolio", &s(&portfolio), "--level", "initial",
         "--threshold", "1500", "--out", &s(&refused)]);

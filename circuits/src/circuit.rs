@@ -31,7 +31,7 @@ use halo2_proofs::plonk::{
 use crate::chips::account::{AccountChip, AccountConfig, AccountInstructions};
 use crate::chips::classes::{ClassChip, ClassConfig, ClassInstructions};
 use crate::chips::columns::MarginColumns;
-use crate::chips::hash::{Absorption, Active, Geometry, HashChip, HashConfig, HashInstructions, SpongeRun, Word, HASH_LANES};
+use crate::chips::hash::{Absorption, Active, Geometry, HashChip, HashConfig, HashInstructions, SpongeRun, Word};
 use crate::chips::market::{MarketTableChip, MarketTableConfig, MarketTableInstructions};
 use crate::chips::netting::{NettingChip, NettingConfig, NettingInstructions};
 use crate::chips::range::{RangeCheckChip, RangeCheckConfig, RangeInstructions, WORD_BITS};
@@ -40,9 +40,10 @@ use crate::chips::totals::{ClosingInputs, GroupTotalChip, GroupTotalConfig, Grou
 use crate::commitment::{challenge_capacity, classes_capacity, commit_capacity, nets_capacity};
 use crate::encoding::Fp;
 use crate::shape::Shape;
+use crate::sponges::HASH_LANES;
 use crate::statement::{PublicLayout, BINDING, LEVERAGE_CLAIMED, MAX_LEVERAGE, MIN_EQUITY, MIN_RATIO, THRESHOLD};
 use crate::tables::MarketTables;
-use crate::witness::{factors, sponge_plan, Plan};
+use crate::witness::{sponge_plan, Plan};
 
 /// The lanes beside the margin rows: how many range-check lanes, and how the hash lanes
 /// lay out a permutation. Halo2 fixes columns before it sees a shape, so the circuit
@@ -320,7 +321,7 @@ impl<const S: usize, const WIDE: bool, const CLASSES: bool> Circuit<Fp> for Marg
         range.load_table(layouter)?;
         let binding = public[BINDING].clone();
         let scenarios = tables.scenarios;
-        let factors = factors(tables);
+        let factors = tables.factors();
 
         // Cells that must be equal, linked in one region at the end.
         let mut links: Vec<(Cell, Cell)> = Vec::new();
@@ -497,7 +498,7 @@ impl<const S: usize, const WIDE: bool, const CLASSES: bool> MarginCircuit<S, WID
         let w = sums.weighted_sum(layouter, &ones(&cells.worsts), group.map(|x| &x.class_worst_sums[..]))?;
         range.check_words(layouter, &w, words::LOSS)?;
         links.push((w.cell(), w_in.cell()));
-        if factors(&self.tables).joint != 0 {
+        if self.tables.factors().joint != 0 {
             for s in 0..self.tables.scenarios {
                 let terms: Vec<(Weight<'_>, &AssignedCell<Fp, Fp>)> =
                     std::iter::once(joint).chain(cells.slacks.iter().map(|d| &d[s])).map(|x| (Weight::One, x)).collect();

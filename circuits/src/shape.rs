@@ -13,6 +13,26 @@ use serde::{Deserialize, Serialize};
 /// smallest that is ≥ S (extra lanes carry zero P&L and never lose).
 pub const SCENARIO_LANES: [usize; 3] = [8, 16, 32];
 
+/// At most this many scenario-lane columns.
+pub const LANE_COLUMNS: usize = 8;
+
+/// Lane columns for `lanes` scenario lanes: S / 2 up to [`LANE_COLUMNS`], so that every
+/// net slot has at least two rows (its second holds the notional, the gross notional's
+/// running sum and the risk class).
+pub const fn lane_columns(lanes: usize) -> usize {
+    if lanes / 2 < LANE_COLUMNS {
+        lanes / 2
+    } else {
+        LANE_COLUMNS
+    }
+}
+
+/// Rows per net slot for `lanes` scenario lanes: F = S / [`lane_columns`] (2, 2, 4 for
+/// S = 8, 16, 32).
+pub const fn fold_rows(lanes: usize) -> usize {
+    lanes / lane_columns(lanes)
+}
+
 /// Largest supported k (2^k rows).
 pub const MAX_K: u32 = 18;
 

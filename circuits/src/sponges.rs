@@ -31,6 +31,9 @@ use crate::commitment::{challenge_capacity, classes_capacity, nets_capacity, spo
 use crate::encoding::{pow2, Fp};
 use crate::shape::Shape;
 
+/// Poseidon lanes the margin circuit lays side by side ([`crate::chips::hash`]).
+pub const HASH_LANES: usize = 3;
+
 /// Bits of one packed net element `k·2^81 + (n + 2^80)` (k < 2^20, |n| < 2^80).
 pub const NET_ELEMENT_BITS: u32 = 101;
 /// Offset added to a net before packing: n + 2^80 ∈ [0, 2^81).

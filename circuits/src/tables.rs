@@ -32,6 +32,24 @@ pub fn open_width() -> Fp {
     pow2(70) - Fp::one()
 }
 
+/// The closing's factors at the statement's level: `a = lf·o` on the joint worst and
+/// `b = lf·(10^6 − o)` on the sum of class worsts (rate² units).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Factors {
+    /// lf·o.
+    pub joint: i128,
+    /// lf·(10^6 − o).
+    pub classes: i128,
+}
+
+impl Factors {
+    /// The factors of loss factor `lf` and class offset `o` (rate units); `o` is 10^6
+    /// where classes are not margined apart.
+    pub fn new(loss_factor: i128, offset: i128) -> Factors {
+        Factors { joint: loss_factor * offset, classes: loss_factor * (RATE_SCALE - offset) }
+    }
+}
+
 /// One instrument row: id element and its level-specific numbers (money units).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstrumentRow {
@@ -167,6 +185,13 @@ impl MarketTables {
     /// section 5).
     pub fn class_mode(&self) -> bool {
         self.classes > 1 && self.class_offset < RATE_SCALE
+    }
+
+    /// The group closing's factors ([`Factors`]): the offset is 1 (10^6) where classes
+    /// are not margined apart.
+    pub fn factors(&self) -> Factors {
+        let offset = if self.class_mode() { self.class_offset } else { RATE_SCALE };
+        Factors::new(self.loss_factor, offset)
     }
 
     /// The instrument row with this id element.

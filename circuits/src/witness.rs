@@ -10,13 +10,12 @@ use std::collections::BTreeMap;
 use ethnum::{I256, U256};
 use ff::{Field, PrimeField};
 
-use crate::chips::hash::HASH_LANES;
-use crate::chips::totals::Factors;
 use crate::commitment::{pack_entry, AccountOpening, EntryKind};
 use crate::encoding::{pow2, signed_to_field, Fp};
 use crate::fixed::{MONEY_SCALE, RATE_SCALE};
 use crate::shape::Shape;
-use crate::sponges::{net_element_value, net_word, SpongePlan, NETS_PER_ABSORPTION};
+use crate::shape::fold_rows;
+use crate::sponges::{net_element_value, net_word, SpongePlan, HASH_LANES, NETS_PER_ABSORPTION};
 use crate::statement::{group_tag, Covenants, Mode, PublicLayout, BINDING, CIRCUIT_DECIMALS};
 use crate::tables::{MarketTables, MISSING_NOTIONAL_BITS, PADDING_PNL};
 
@@ -394,12 +393,6 @@ pub fn sponge_plan(shape: &Shape, tables: &MarketTables) -> SpongePlan {
     SpongePlan::new(shape, HASH_LANES, class_absorptions(tables))
 }
 
-/// The closing's factors over `tables` ([`Factors`]).
-pub fn factors(tables: &MarketTables) -> Factors {
-    let offset = if tables.class_mode() { tables.class_offset } else { RATE_SCALE };
-    Factors::new(tables.loss_factor, offset)
-}
-
 /// A group's running figures over its net slots.
 struct NetPass {
     rows: Vec<NetRow>,
@@ -620,7 +613,7 @@ impl Plan {
         }
 
         // Groups.
-        let factors = factors(tables);
+        let factors = tables.factors();
         let covenants = &claim.covenants;
         let ratio = wide(covenants.min_ratio.unwrap_or(0));
         let (million, trillion) = (wide(MONEY_SCALE), wide(MONEY_SCALE * MONEY_SCALE));
@@ -703,7 +696,7 @@ impl Plan {
             groups.push(GroupPlan {
                 totals: GroupTotals {
                     worst: wide_to_field(worst),
-                    carried_worst: vec![wide_to_field(worst); crate::chips::columns::fold_rows(tables.lanes) + 1],
+                    carried_worst: vec![wide_to_field(worst); fold_rows(tables.lanes) + 1],
                     slack: joint_losses.iter().map(|&l| wide_to_field(worst - l)).collect(),
                     collateral: wide_to_field(collateral),
                     requirement: wide_to_field(requirement),
@@ -830,7 +823,7 @@ impl Plan {
     /// lanes (weighted by class with risk classes).
     fn net_pass(tables: &MarketTables, slots: &[NetSlot], tag: Fp, chal: Fp, class_weights: &[Fp]) -> NetPass {
         let lanes = tables.lanes;
-        let fold = crate::chips::columns::fold_rows(lanes);
+        let fold = fold_rows(lanes);
         let class_mode = !class_weights.is_empty();
         let (mut logup, mut mark_sum, mut linear_sum, mut short_sum, mut gross) =
             (Fp::ZERO, I256::ZERO, I256::ZERO, I256::ZERO, I256::ZERO);

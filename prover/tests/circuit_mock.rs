@@ -11,7 +11,7 @@ use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::Shape;
 use zkmargin_circuits::statement::BINDING;
 use zkmargin_circuits::tables::{MarketTables, PNL_SHIFT_BITS};
-use zkmargin_circuits::witness::{factors, group_nets, Plan};
+use zkmargin_circuits::witness::{group_nets, Plan};
 use zkmargin_prover::engine::{self, COMMON_DECIMALS};
 use zkmargin_prover::portfolio::Portfolio;
 
@@ -91,7 +91,7 @@ fn negative_group_excess_cannot_wrap_around() {
 /// requirement, excess and totals consistent with it (loss factor 1.0, initial level).
 fn lower_the_requirements_worst(plan: &mut Plan, tables: &MarketTables) {
     // One unit of worst loss is lf·o of requirement (at 10^-26; o = 1 without classes).
-    let step = Fp::from_u128(factors(tables).joint as u128);
+    let step = Fp::from_u128(tables.factors().joint as u128);
     let totals = &mut plan.groups[0].totals;
     totals.worst -= Fp::one();
     totals.requirement -= step;

@@ -13,7 +13,7 @@ use zkmargin_circuits::encoding::{field_to_hex, Fp};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::statement::Covenants;
 use zkmargin_circuits::tables::MarketTables;
-use zkmargin_circuits::witness::{factors, Claim, ClassFigures, Forgery, Plan};
+use zkmargin_circuits::witness::{Claim, ClassFigures, Forgery, Plan};
 use zkmargin_prover::portfolio::Portfolio;
 
 use common::mock::{assert_rejected, failed_names, Case};
@@ -205,7 +205,7 @@ fn the_offset_of_the_other_level_is_refused() {
     let case = exact(OFFSETS, Level::Initial);
     let mut forged = case.tables.clone();
     forged.class_offset = 500_000;
-    assert_ne!(factors(&forged), factors(&case.tables));
+    assert_ne!(forged.factors(), case.tables.factors());
     let plan = Plan::new(&case.shape, &forged, &case.witness, &case.claim, &case.public()).unwrap();
     let failures = case.run(plan).expect_err("another level's offset");
     assert!(failed_names(&failures).contains(&"requirement".to_string()), "{:?}", failed_names(&failures));
@@ -216,9 +216,9 @@ fn a_joint_worst_below_a_scenarios_summed_class_losses_is_refused() {
     // Maintenance (offset 0.5) weighs the joint worst too: lower it by one unit, keeping the
     // requirement consistent, and a joint slack goes negative.
     let case = exact(OFFSETS, Level::Maintenance);
-    assert_ne!(factors(&case.tables).joint, 0);
+    assert_ne!(case.tables.factors().joint, 0);
     let mut plan = case.plan();
-    let step = Fp::from_u128(factors(&case.tables).joint as u128);
+    let step = Fp::from_u128(case.tables.factors().joint as u128);
     let group = &mut plan.groups[0];
     group.totals.worst -= Fp::one();
     group.totals.requirement -= step;

@@ -116,8 +116,6 @@ pub const SEED_ROWS: usize = 1;
 const ACTIVE_ROW: usize = FIRST_ROUND + 1;
 /// At most this many lanes (their chain flags and capacities sit in `rc_a`, `rc_b`).
 pub const MAX_LANES: usize = WIDTH;
-/// Lanes the margin circuit lays side by side.
-pub const HASH_LANES: usize = 3;
 
 /// One lane's columns.
 #[derive(Clone, Debug)]

@@ -40,7 +40,8 @@ use halo2_proofs::poly::Rotation;
 
 use crate::chips::columns::{cur, fp, next, one, MarginColumns};
 use crate::encoding::Fp;
-use crate::fixed::{MONEY_SCALE, RATE_SCALE};
+use crate::fixed::MONEY_SCALE;
+use crate::tables::Factors;
 use crate::witness::{Crossing, GroupPlan, GroupTotals};
 
 /// Selectors and the loss-factor columns of the closing rows (over [`MarginColumns`]).
@@ -51,24 +52,6 @@ pub struct GroupTotalConfig {
     class_factor: Column<Fixed>,
     q_group_total: Selector,
     q_slack: Selector,
-}
-
-/// The closing's factors at the statement's level: `a = lf·o` on the joint worst and
-/// `b = lf·(10^6 − o)` on the sum of class worsts (rate² units).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Factors {
-    /// lf·o.
-    pub joint: i128,
-    /// lf·(10^6 − o).
-    pub classes: i128,
-}
-
-impl Factors {
-    /// The factors of loss factor `lf` and class offset `o` (rate units); `o` is 10^6
-    /// where classes are not margined apart.
-    pub fn new(loss_factor: i128, offset: i128) -> Factors {
-        Factors { joint: loss_factor * offset, classes: loss_factor * (RATE_SCALE - offset) }
-    }
 }
 
 /// The values a group's closing takes in from other regions.
