@@ -14,7 +14,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use zkmargin_circuits::witness::Claim;
 use zkmargin_circuits::market::{Level, Market};
-use zkmargin_circuits::circuit::layout_rows;
+use zkmargin_circuits::circuit::{layout_rows, Layout};
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_prover::baseline;
 use zkmargin_prover::engine;
@@ -74,12 +74,12 @@ fn bench_workload(c: &mut Criterion, profile: Profile, variant: Variant) {
     let dir = params_dir();
     let bundle = prove(&market, &portfolio, Level::Initial, &claim, "", &dir, &Silent).unwrap().bundle;
     let shape = bundle.circuit;
-    let (rows, wide) = layout_rows(&shape, &MarketTables::new(&market, Level::Initial, shape.scenarios));
+    let (rows, layout) = layout_rows(&shape, &MarketTables::new(&market, Level::Initial, shape.scenarios));
     eprintln!(
         "{}: k = {} ({} layout), rows used {} of {} (reserved {}), proof {} bytes",
         variant.name(profile),
         shape.k,
-        if wide { "wide" } else { "compact" },
+        Layout::NAMES[layout],
         rows.used,
         1usize << shape.k,
         rows.reserved,

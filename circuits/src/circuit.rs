@@ -20,7 +20,7 @@
 //!    (each vacuous when not claimed: ρ = 0, floor 0, no cap).
 //!
 //! The circuit is generic over the number of scenario lanes `S` (one of
-//! [`crate::shape::SCENARIO_LANES`]), the layout (`WIDE`) and whether risk classes are
+//! [`crate::shape::SCENARIO_LANES`]), the layout (`LAYOUT`, [`Layout::ALL`]) and whether risk classes are
 //! margined apart (`CLASSES`), since halo2 fixes columns and gates at configuration time.
 
 use halo2_proofs::circuit::{AssignedCell, Cell, Layouter, SimpleFloorPlanner, Value};
@@ -45,72 +45,93 @@ use crate::statement::{PublicLayout, BINDING, LEVERAGE_CLAIMED, MAX_LEVERAGE, MI
 use crate::tables::MarketTables;
 use crate::witness::{sponge_plan, Plan};
 
-/// The lanes beside the margin rows: how many range-check lanes, and how the hash lanes
-/// lay out a permutation. Halo2 fixes columns before it sees a shape, so the circuit
-/// type carries the choice (`MarginCircuit<S, WIDE>`) and [`size`] makes it per shape.
+/// The lanes beside the margin rows: how many range-check lanes and hash lanes, and how
+/// the hash lanes lay out a permutation. Halo2 fixes columns before it sees a shape, so
+/// the circuit type carries the choice (`MarginCircuit<S, LAYOUT, CLASSES>`, `LAYOUT` an
+/// index into [`Layout::ALL`]) and [`size`] makes it per shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     /// Range-check lanes.
     pub range_lanes: usize,
+    /// Poseidon lanes (the witness plan's sponges are placed for as many).
+    pub hash_lanes: usize,
     /// Partial rounds per hash row.
     pub geometry: Geometry,
 }
 
-impl Layout {
-    /// Fewest columns: 2 range lanes, 38-row hash blocks (small and medium books).
-    pub const COMPACT: Layout = Layout { range_lanes: 2, geometry: Geometry::COMPACT };
-    /// Fewest rows: 3 range lanes, 29-row hash blocks (a large book one k lower).
-    pub const WIDE: Layout = Layout { range_lanes: 3, geometry: Geometry::WIDE };
+/// [`Layout::COMPACT`]'s index.
+pub const COMPACT: usize = 0;
+/// [`Layout::WIDE`]'s index.
+pub const WIDE: usize = 1;
+/// [`Layout::WIDER`]'s index.
+pub const WIDER: usize = 2;
 
-    /// The layout of `MarginCircuit<S, wide>`.
-    pub const fn of(wide: bool) -> Layout {
-        if wide {
-            Layout::WIDE
+impl Layout {
+    /// Fewest columns: 2 range lanes, 3 hash lanes of 38-row blocks (small and medium books).
+    pub const COMPACT: Layout = Layout { range_lanes: 2, hash_lanes: HASH_LANES, geometry: Geometry::COMPACT };
+    /// Fewer rows: 3 range lanes, 3 hash lanes of 29-row blocks (a large book one k lower).
+    pub const WIDE: Layout = Layout { range_lanes: 3, hash_lanes: HASH_LANES, geometry: Geometry::WIDE };
+    /// Fewest rows, for the class circuit only: 4 range lanes and 4 hash lanes of 29-row
+    /// blocks. Where classes are margined apart each group slot's class run (132
+    /// absorptions with 8 classes and 32 scenarios) is hashed before the challenge and its
+    /// class worsts and slacks are 16-word range checks: a large book's would otherwise
+    /// set its k.
+    pub const WIDER: Layout = Layout { range_lanes: 4, hash_lanes: HASH_LANES + 1, geometry: Geometry::WIDE };
+    /// Every layout, by index, fewest columns first.
+    pub const ALL: [Layout; 3] = [Layout::COMPACT, Layout::WIDE, Layout::WIDER];
+    /// Their names in reports, by index.
+    pub const NAMES: [&'static str; 3] = ["compact", "wide", "wider"];
+
+    /// The layouts a market's tables may use: [`Layout::WIDER`] only where classes are
+    /// margined apart.
+    pub fn choices(tables: &MarketTables) -> usize {
+        if tables.class_mode() {
+            3
         } else {
-            Layout::COMPACT
+            2
         }
     }
 }
 
-/// The rows of the layout [`size`] picks for `shape` over `tables`, and whether it is the
-/// wide one (for reports).
-pub fn layout_rows(shape: &Shape, tables: &MarketTables) -> (Rows, bool) {
-    let wide = size(shape, tables).wide;
-    let rows = crate::with_circuit!(tables, wide, S, W, C => {
-        MarginCircuit::<S, W, C> { shape: *shape, tables: tables.clone(), plan: None }.rows()
+/// The rows of the layout [`size`] picks for `shape` over `tables`, and that layout's
+/// index (for reports).
+pub fn layout_rows(shape: &Shape, tables: &MarketTables) -> (Rows, usize) {
+    let layout = size(shape, tables).layout;
+    let rows = crate::with_circuit!(tables, layout, S, L, C => {
+        MarginCircuit::<S, L, C> { shape: *shape, tables: tables.clone(), plan: None }.rows()
     });
-    (rows, wide)
+    (rows, layout)
 }
 
-/// How a shape is laid out: its k and whether in the wide layout.
+/// How a shape is laid out: its k and its layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sizing {
     /// Rows are 2^k.
     pub k: u32,
-    /// The wide layout ([`Layout::WIDE`]).
-    pub wide: bool,
+    /// The layout's index in [`Layout::ALL`].
+    pub layout: usize,
 }
 
-/// The k and layout of `shape` (its own k ignored) over `tables`: the compact layout
-/// unless the wide one needs a smaller k. Exact (layout passes that commit nothing: the
-/// wide one only where the compact one needs more rows than the tables), and the same for
-/// the prover and every verifier.
+/// The k and layout of `shape` (its own k ignored) over `tables`: the layout with the
+/// fewest columns among those that need the smallest k ([`Layout::choices`]). Exact
+/// (layout passes that commit nothing: a wider one only where the narrower needs more
+/// rows than the tables), and the same for the prover and every verifier.
 pub fn size(shape: &Shape, tables: &MarketTables) -> Sizing {
-    let compact = crate::with_circuit!(tables, false, S, W, C => {
-        MarginCircuit::<S, W, C> { shape: *shape, tables: tables.clone(), plan: None }.min_k()
-    });
-    // The wide layout saves lane rows, not table rows: no gain where the tables set k.
-    if compact <= estimated_k(tables.instruments.len(), tables.assets.len() * tables.tiers) {
-        return Sizing { k: compact, wide: false };
+    // A wider layout saves lane rows, not table rows: no gain where the tables set k.
+    let floor = estimated_k(tables.instruments.len(), tables.assets.len() * tables.tiers);
+    let mut best: Option<Sizing> = None;
+    for layout in 0..Layout::choices(tables) {
+        let k = crate::with_circuit!(tables, layout, S, L, C => {
+            MarginCircuit::<S, L, C> { shape: *shape, tables: tables.clone(), plan: None }.min_k()
+        });
+        if best.is_none_or(|b| k < b.k) {
+            best = Some(Sizing { k, layout });
+        }
+        if k <= floor {
+            break;
+        }
     }
-    let wide = crate::with_circuit!(tables, true, S, W, C => {
-        MarginCircuit::<S, W, C> { shape: *shape, tables: tables.clone(), plan: None }.min_k()
-    });
-    if wide < compact {
-        Sizing { k: wide, wide: true }
-    } else {
-        Sizing { k: compact, wide: false }
-    }
+    best.expect("at least one layout")
 }
 
 /// Words (of 10 bits) of each range check; see the bounds in [`crate::chips::columns`].
@@ -155,7 +176,7 @@ pub struct MarginCircuitConfig {
 /// The margin circuit for a shape and a market at one level; `plan` is the witness
 /// (absent for key generation). `CLASSES` must be the tables' [`MarketTables::class_mode`].
 #[derive(Clone, Debug)]
-pub struct MarginCircuit<const S: usize, const WIDE: bool = false, const CLASSES: bool = false> {
+pub struct MarginCircuit<const S: usize, const LAYOUT: usize = COMPACT, const CLASSES: bool = false> {
     /// Circuit shape.
     pub shape: Shape,
     /// Market tables at the statement's level.
@@ -247,7 +268,7 @@ pub fn estimated_k(instruments: usize, asset_rows: usize) -> u32 {
     (table_rows + 8).next_power_of_two().trailing_zeros()
 }
 
-impl<const S: usize, const WIDE: bool, const CLASSES: bool> MarginCircuit<S, WIDE, CLASSES> {
+impl<const S: usize, const LAYOUT: usize, const CLASSES: bool> MarginCircuit<S, LAYOUT, CLASSES> {
     /// The exact rows of this circuit's layout (a synthesis pass that commits nothing).
     pub fn rows(&self) -> Rows {
         let mut cs = ConstraintSystem::default();
@@ -270,7 +291,7 @@ fn ones(cells: &[AssignedCell<Fp, Fp>]) -> Vec<(Weight<'_>, &AssignedCell<Fp, Fp
 }
 
 
-impl<const S: usize, const WIDE: bool, const CLASSES: bool> Circuit<Fp> for MarginCircuit<S, WIDE, CLASSES> {
+impl<const S: usize, const LAYOUT: usize, const CLASSES: bool> Circuit<Fp> for MarginCircuit<S, LAYOUT, CLASSES> {
     type Config = MarginCircuitConfig;
     type FloorPlanner = SimpleFloorPlanner;
 
@@ -289,10 +310,10 @@ impl<const S: usize, const WIDE: bool, const CLASSES: bool> Circuit<Fp> for Marg
         let totals = GroupTotalChip::configure(meta, &columns);
         let classes = CLASSES.then(|| ClassChip::configure(meta, &columns, &netting));
         let sums = SumChip::configure(meta, &columns, instance);
-        let layout = Layout::of(WIDE);
+        let layout = Layout::ALL[LAYOUT];
         let range_lanes: Vec<_> = (0..layout.range_lanes).map(|_| meta.advice_column()).collect();
         let range = RangeCheckChip::configure(meta, &range_lanes);
-        let hash = HashChip::configure(meta, HASH_LANES, layout.geometry);
+        let hash = HashChip::configure(meta, layout.hash_lanes, layout.geometry);
         MarginCircuitConfig { market, accounts, netting, totals, classes, sums, range, hash }
     }
 
@@ -300,7 +321,12 @@ impl<const S: usize, const WIDE: bool, const CLASSES: bool> Circuit<Fp> for Marg
         assert_eq!(self.tables.lanes, S, "market tables must have S lanes");
         // Every slot must sit in an absorption (see Shape::check_limits), and the circuit
         // must be the one the tables call for.
-        if self.shape.check_limits().is_err() || self.tables.class_mode() != CLASSES {
+        // And a plan must be placed in this layout's hash lanes.
+        let hash_lanes = Layout::ALL[LAYOUT].hash_lanes;
+        if self.shape.check_limits().is_err()
+            || self.tables.class_mode() != CLASSES
+            || self.plan.as_ref().is_some_and(|p| p.hash_lanes != hash_lanes)
+        {
             return Err(Error::Synthesis);
         }
         let (shape, tables) = (&self.shape, &self.tables);
@@ -326,7 +352,7 @@ impl<const S: usize, const WIDE: bool, const CLASSES: bool> Circuit<Fp> for Marg
         // Cells that must be equal, linked in one region at the end.
         let mut links: Vec<(Cell, Cell)> = Vec::new();
         // The sponges (crate::sponges), run in the hash lanes once every absorbed cell exists.
-        let sponges = sponge_plan(shape, tables);
+        let sponges = sponge_plan(shape, tables, hash_lanes);
         let mut runs: Vec<SpongeRun> = Vec::with_capacity(shape.accounts + sponges.net_chunks.len() + shape.groups + 1);
         let mut net_absorptions: Vec<Absorption> = Vec::new();
         let mut class_runs: Vec<SpongeRun> = Vec::new();
@@ -473,7 +499,7 @@ impl<const S: usize, const WIDE: bool, const CLASSES: bool> Circuit<Fp> for Marg
     }
 }
 
-impl<const S: usize, const WIDE: bool, const CLASSES: bool> MarginCircuit<S, WIDE, CLASSES> {
+impl<const S: usize, const LAYOUT: usize, const CLASSES: bool> MarginCircuit<S, LAYOUT, CLASSES> {
     /// A group's class checks ([`crate::chips::classes`]): each class worst and each of its
     /// slacks in a market scenario range-checked; W = Σ worst_c range-checked and linked
     /// into the closing; with an offset above 0, the joint worst against each scenario's
@@ -525,32 +551,29 @@ impl<const S: usize, const WIDE: bool, const CLASSES: bool> MarginCircuit<S, WID
 }
 
 /// Runs `$body` with the circuit type's constants for `$tables` (its lanes as `$S`, its
-/// class mode as `$C`) and `$wide` (a runtime [`Sizing::wide`]) as `$W`.
+/// class mode as `$C`) and `$layout` (a runtime [`Sizing::layout`]) as `$L`.
+/// [`Layout::WIDER`] exists for the class circuit only (see [`Layout::choices`]).
 ///
 /// ```ignore
-/// with_circuit!(tables, sizing.wide, S, W, C => MarginCircuit::<S, W, C> { .. })
+/// with_circuit!(tables, sizing.layout, S, L, C => MarginCircuit::<S, L, C> { .. })
 /// ```
 #[macro_export]
 macro_rules! with_circuit {
-    ($tables:expr, $wide:expr, $S:ident, $W:ident, $C:ident => $body:expr) => {
-        if $tables.class_mode() && $wide {
-            const $W: bool = true;
-            const $C: bool = true;
-            $crate::with_lanes!($tables.lanes, $S => $body)
-        } else if $tables.class_mode() {
-            const $W: bool = false;
-            const $C: bool = true;
-            $crate::with_lanes!($tables.lanes, $S => $body)
-        } else if $wide {
-            const $W: bool = true;
-            const $C: bool = false;
-            $crate::with_lanes!($tables.lanes, $S => $body)
-        } else {
-            const $W: bool = false;
-            const $C: bool = false;
-            $crate::with_lanes!($tables.lanes, $S => $body)
+    ($tables:expr, $layout:expr, $S:ident, $L:ident, $C:ident => $body:expr) => {
+        match ($tables.class_mode(), $layout) {
+            (true, 0) => $crate::with_circuit!(@ $tables, 0, true, $S, $L, $C => $body),
+            (true, 1) => $crate::with_circuit!(@ $tables, 1, true, $S, $L, $C => $body),
+            (true, 2) => $crate::with_circuit!(@ $tables, 2, true, $S, $L, $C => $body),
+            (false, 0) => $crate::with_circuit!(@ $tables, 0, false, $S, $L, $C => $body),
+            (false, 1) => $crate::with_circuit!(@ $tables, 1, false, $S, $L, $C => $body),
+            (classes, other) => panic!("no layout {other} for a circuit with classes margined apart: {classes}"),
         }
     };
+    (@ $tables:expr, $index:literal, $classes:literal, $S:ident, $L:ident, $C:ident => $body:expr) => {{
+        const $L: usize = $index;
+        const $C: bool = $classes;
+        $crate::with_lanes!($tables.lanes, $S => $body)
+    }};
 }
 
 /// Runs `$body` with `$lanes` (a runtime lane count) bound as the const `$S`.

@@ -31,7 +31,8 @@ use crate::commitment::{challenge_capacity, classes_capacity, nets_capacity, spo
 use crate::encoding::{pow2, Fp};
 use crate::shape::Shape;
 
-/// Poseidon lanes the margin circuit lays side by side ([`crate::chips::hash`]).
+/// Poseidon lanes the margin circuit lays side by side ([`crate::chips::hash`]) in its
+/// compact and wide layouts (the class circuit's widest layout has one more).
 pub const HASH_LANES: usize = 3;
 
 /// Bits of one packed net element `k·2^81 + (n + 2^80)` (k < 2^20, |n| < 2^80).

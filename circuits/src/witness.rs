@@ -274,6 +274,9 @@ pub struct Plan {
     pub covenants: CovenantPlan,
     /// The public inputs, as the public-input region's cells.
     pub public: Vec<Fp>,
+    /// The hash lanes the sponges were placed in (the challenge depends on it): a plan
+    /// fits only the layouts with as many.
+    pub hash_lanes: usize,
 }
 
 /// Why a witness does not fit, or its claim cannot be planned.
@@ -367,7 +370,7 @@ pub type ClassEdit<'a> = &'a dyn Fn(usize, &mut ClassFigures);
 /// An edit of the tier parts of (account slot, collateral slot) ([`Forgery::parts`]).
 pub type PartsEdit<'a> = &'a dyn Fn(usize, usize, &mut [i128]);
 
-/// What a soundness test forges in a plan ([`Plan::forged`]); an honest prover forges
+/// What a soundness test forges in a plan ([`Plan::in_lanes`]); an honest prover forges
 /// nothing ([`Forgery::default`]).
 #[derive(Default)]
 pub struct Forgery<'a> {
@@ -388,9 +391,9 @@ pub fn class_absorptions(tables: &MarketTables) -> usize {
     }
 }
 
-/// The sponges of `shape` over `tables`.
-pub fn sponge_plan(shape: &Shape, tables: &MarketTables) -> SpongePlan {
-    SpongePlan::new(shape, HASH_LANES, class_absorptions(tables))
+/// The sponges of `shape` over `tables`, placed in `hash_lanes` lanes.
+pub fn sponge_plan(shape: &Shape, tables: &MarketTables, hash_lanes: usize) -> SpongePlan {
+    SpongePlan::new(shape, hash_lanes, class_absorptions(tables))
 }
 
 /// A group's running figures over its net slots.
@@ -407,9 +410,10 @@ struct NetPass {
 impl Plan {
     /// Plans every cell of `shape` for `witness` against `tables`, for `claim` and the
     /// statement's public inputs `public` ([`crate::statement::PublicLayout`]; the binding
-    /// is one of them).
+    /// is one of them). The plan fits the layouts with [`HASH_LANES`] hash lanes
+    /// ([`Plan::in_lanes`] for another count).
     pub fn new(shape: &Shape, tables: &MarketTables, witness: &MarginWitness, claim: &Claim, public: &[Fp]) -> Result<Plan, PlanError> {
-        Plan::forged(shape, tables, witness, claim, public, &Forgery::default())
+        Plan::in_lanes(HASH_LANES, shape, tables, witness, claim, public, &Forgery::default())
     }
 
     /// Plans with the given net rows per group slot instead of the true nets (an honest
@@ -422,12 +426,16 @@ impl Plan {
         claim: &Claim,
         public: &[Fp],
     ) -> Result<Plan, PlanError> {
-        Plan::forged(shape, tables, witness, claim, public, &Forgery { nets: Some(nets), ..Forgery::default() })
+        Plan::in_lanes(HASH_LANES, shape, tables, witness, claim, public, &Forgery { nets: Some(nets), ..Forgery::default() })
     }
 
-    /// Plans with what `forgery` forges, every other value derived from it as an honest
-    /// prover would (soundness tests: each constraint must refuse what it is there to).
-    pub fn forged(
+    /// The plan for a layout with `hash_lanes` hash lanes (the sponges' placement, on
+    /// which the challenge depends), with what `forgery` forges, every other value
+    /// derived from it as an honest prover would (nothing for an honest prover:
+    /// `Forgery::default()`; soundness tests forge, and each constraint must refuse what
+    /// it is there to).
+    pub fn in_lanes(
+        hash_lanes: usize,
         shape: &Shape,
         tables: &MarketTables,
         witness: &MarginWitness,
@@ -560,7 +568,7 @@ impl Plan {
         } else {
             Vec::new()
         };
-        let sponges = sponge_plan(shape, tables);
+        let sponges = sponge_plan(shape, tables, hash_lanes);
         let chal = sponges.challenge(&commitments, &all_words, &class_messages, public[BINDING]);
         let class_weights: Vec<Fp> =
             if class_mode { (0..tables.classes).map(|c| inverse(chal - Fp::from(c as u64))).collect() } else { Vec::new() };
@@ -743,6 +751,7 @@ impl Plan {
             threshold_slack: wide_to_field(total - threshold),
             covenants: covenant_plan,
             public: public.to_vec(),
+            hash_lanes,
         })
     }
 

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use zkmargin_circuits::witness::Claim;
-use zkmargin_circuits::circuit::layout_rows;
+use zkmargin_circuits::circuit::{layout_rows, Layout};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_prover::portfolio::Portfolio;
@@ -64,7 +64,7 @@ fn main() {
     let t = &proven.timings;
     let bundle = proven.bundle;
     let shape = bundle.circuit;
-    let (rows, wide) = layout_rows(&shape, &MarketTables::new(&market, Level::Initial, shape.scenarios));
+    let (rows, layout) = layout_rows(&shape, &MarketTables::new(&market, Level::Initial, shape.scenarios));
     let started = Instant::now();
     let verifier = Verifier::new(dir.clone());
     let vk = verifier.verifying_key(&market, Level::Initial, &shape).unwrap();
@@ -82,7 +82,7 @@ fn main() {
         profile.as_str(),
         market.id.strip_prefix(&format!("sample-{}-seed1", profile.as_str())).unwrap_or(""),
         shape.k,
-        if wide { "wide" } else { "compact" },
+        Layout::NAMES[layout],
         count(&pinned, "num_advice_columns"),
         advice_queries(&pinned),
         count(&pinned, "num_fixed_columns"),

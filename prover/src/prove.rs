@@ -5,11 +5,11 @@ use std::path::Path;
 use halo2_proofs::plonk::{create_proof, keygen_pk, keygen_vk};
 use halo2_proofs::transcript::{Blake2bWrite, Challenge255};
 use pasta_curves::vesta;
-use zkmargin_circuits::circuit::{size, MarginCircuit, Sizing};
+use zkmargin_circuits::circuit::{size, Layout, MarginCircuit, Sizing};
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::MAX_K;
 use zkmargin_circuits::tables::MarketTables;
-use zkmargin_circuits::witness::{Claim, Plan};
+use zkmargin_circuits::witness::{Claim, Forgery, Plan};
 use zkmargin_circuits::with_circuit;
 use zkmargin_verifier::bundle::{Bundle, MarketRef, FORMAT};
 use zkmargin_verifier::params;
@@ -90,9 +90,9 @@ pub fn prove(
     let started = std::time::Instant::now();
     // The exact row count of each layout (passes that commit nothing) fixes k and the layout.
     progress.stage("sizing the circuit (row count)");
-    let Sizing { k, wide } = size(&shape, &tables);
-    with_circuit!(tables, wide, S, W, C => {
-        let mut circuit = MarginCircuit::<S, W, C> { shape, tables, plan: None };
+    let Sizing { k, layout } = size(&shape, &tables);
+    with_circuit!(tables, layout, S, L, C => {
+        let mut circuit = MarginCircuit::<S, L, C> { shape, tables, plan: None };
         if k > MAX_K {
             return Err(ProveError::TooLarge(format!("the circuit needs 2^{k} rows, above 2^{MAX_K}")));
         }
@@ -107,7 +107,8 @@ pub fn prove(
         timings.keygen = started.elapsed();
         let started = std::time::Instant::now();
         progress.stage("witness");
-        let plan = Plan::new(&circuit.shape, &circuit.tables, &inputs.witness, claim, &public)
+        let hash_lanes = Layout::ALL[layout].hash_lanes;
+        let plan = Plan::in_lanes(hash_lanes, &circuit.shape, &circuit.tables, &inputs.witness, claim, &public, &Forgery::default())
             .map_err(|e| ProveError::Proving(e.to_string()))?;
         circuit.plan = Some(plan);
         progress.stage("proof (create_proof)");

@@ -72,7 +72,7 @@ fn circuit_accepts(market: &Market, portfolio: &Portfolio, level: Level, claim: 
     let tables = MarketTables::new(market, level, 8);
     let public = inputs.statement.public_inputs(&shape, &market.digest()).unwrap();
     let plan = Plan::new(&shape, &tables, &inputs.witness, claim, &public).unwrap();
-    zkmargin_circuits::with_circuit!(tables, false, S, W, C => {
+    zkmargin_circuits::with_circuit!(tables, zkmargin_circuits::circuit::COMPACT, S, W, C => {
         let circuit = MarginCircuit::<S, W, C> { shape, tables: tables.clone(), plan: Some(plan) };
         MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify().is_ok()
     })

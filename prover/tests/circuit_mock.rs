@@ -4,7 +4,7 @@
 use ethnum::I256;
 use ff::PrimeField;
 use halo2_proofs::dev::{MockProver, VerifyFailure};
-use zkmargin_circuits::circuit::{size, MarginCircuit, Sizing};
+use zkmargin_circuits::circuit::{size, MarginCircuit, Sizing, COMPACT, WIDE};
 use zkmargin_circuits::commitment::{commit_capacity, sponge, AccountOpening};
 use zkmargin_circuits::encoding::{field_to_hex, Fp};
 use zkmargin_circuits::market::{Level, Market};
@@ -579,17 +579,17 @@ fn the_wide_layout_is_picked_only_where_it_lowers_k() {
     let case = Case::example(Level::Initial);
     let compact_k = |shape: &Shape| {
         zkmargin_circuits::with_lanes!(shape.scenarios, S => {
-            MarginCircuit::<S, false> { shape: *shape, tables: case.tables.clone(), plan: None }.min_k()
+            MarginCircuit::<S, COMPACT> { shape: *shape, tables: case.tables.clone(), plan: None }.min_k()
         })
     };
     // The example's shape: the compact layout at its own smallest k.
     let sizing = size(&case.shape, &case.tables);
-    assert_eq!(sizing, Sizing { k: compact_k(&case.shape), wide: false });
+    assert_eq!(sizing, Sizing { k: compact_k(&case.shape), layout: COMPACT });
     // A large book's slots over the same small market: the hash lanes set k, and the
     // wide layout (29-row blocks, 3 range lanes) brings it down.
     let large = Shape { k: 0, accounts: 16, positions: 128, collateral: 4, groups: 4, nets: 512, ..case.shape };
     let sizing = size(&large, &case.tables);
-    assert!(sizing.wide, "{sizing:?}");
+    assert_eq!(sizing.layout, WIDE, "{sizing:?}");
     assert!(sizing.k < compact_k(&large), "{sizing:?}");
 }
 

@@ -11,12 +11,18 @@ use serde_json::json;
 use zkmargin_circuits::commitment::AccountOpening;
 use zkmargin_circuits::encoding::{field_to_hex, Fp};
 use zkmargin_circuits::market::{Level, Market};
+use zkmargin_circuits::sponges::HASH_LANES;
 use zkmargin_circuits::statement::Covenants;
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_circuits::witness::{Claim, ClassFigures, Forgery, Plan};
 use zkmargin_prover::portfolio::Portfolio;
 
 use common::mock::{assert_rejected, failed_names, Case};
+use halo2_proofs::dev::MockProver;
+use zkmargin_circuits::circuit::{size, Layout, MarginCircuit, Sizing, COMPACT, WIDE, WIDER};
+use zkmargin_circuits::market::PerLevel;
+use zkmargin_prover::sample::{generate_with, Profile, SampleOptions};
+use zkmargin_prover::statement::{build, shape_for};
 
 /// A non-negative field element as an integer.
 fn int(x: Fp) -> I256 {
@@ -113,14 +119,20 @@ fn exact(offsets: Option<(&str, &str)>, level: Level) -> Case {
 
 const OFFSETS: Option<(&str, &str)> = Some(("0", "0.5"));
 
+/// Every layout of the class circuit: compact, wide, and wider (four hash lanes and four
+/// range lanes, which a large book's classes need).
+const LAYOUTS: [usize; 3] = [COMPACT, WIDE, WIDER];
+
 #[test]
 fn classes_margined_apart_pass_honestly_at_the_exact_excess_and_not_one_unit_above() {
     for level in Level::ALL {
         let honest = exact(OFFSETS, level);
         assert!(honest.tables.class_mode(), "{level}: two classes with an offset below 1");
-        assert_eq!(honest.run(honest.plan()), Ok(()), "{level}");
         let above = case(OFFSETS, level, Claim { threshold_units: honest.claim.threshold_units + 1, ..Claim::default() });
-        assert_rejected(above.run(above.plan()), "range check");
+        for layout in LAYOUTS {
+            assert_eq!(honest.run_in(layout, honest.plan_for(layout), honest.public()), Ok(()), "{level}, {layout}");
+            assert_rejected(above.run_in(layout, above.plan_for(layout), above.public()), "range check");
+        }
     }
 }
 
@@ -160,14 +172,50 @@ fn two_classes_merged_into_one_are_refused() {
             figures.worsts = figures.losses.iter().map(|l| l[..4].iter().copied().fold(I256::ZERO, I256::max)).collect();
         }
     };
-    let plan = Plan::forged(&case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
-        classes: Some(&merge),
-        ..Forgery::default()
-    })
-    .unwrap();
     // The lanes are left with Σ β_c·(L_c − X_c) ≠ 0 after the last class block.
-    let failures = case.run(plan).expect_err("merged classes");
-    assert_eq!(failed_names(&failures), ["class losses taken out"]);
+    for layout in LAYOUTS {
+        let lanes = Layout::ALL[layout].hash_lanes;
+        let forgery = Forgery { classes: Some(&merge), ..Forgery::default() };
+        let plan = Plan::in_lanes(lanes, &case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &forgery);
+        let failures = case.run_in(layout, plan.unwrap(), case.public()).expect_err("merged classes");
+        assert_eq!(failed_names(&failures), ["class losses taken out"], "{layout}");
+    }
+}
+
+#[test]
+fn a_plan_placed_in_another_number_of_hash_lanes_is_refused() {
+    // The challenge depends on how the sponges are placed: a plan for three hash lanes
+    // cannot be laid out in the wider layout's four, nor the reverse.
+    let case = exact(OFFSETS, Level::Initial);
+    for (layout, plan) in [(WIDER, case.plan_for(WIDE)), (WIDE, case.plan_for(WIDER))] {
+        let refused = zkmargin_circuits::with_circuit!(case.tables, layout, S, L, C => {
+            let circuit = MarginCircuit::<S, L, C> { shape: case.shape, tables: case.tables.clone(), plan: Some(plan) };
+            MockProver::run(circuit.min_k(), &circuit, vec![case.public()])
+        });
+        assert!(matches!(refused, Err(halo2_proofs::plonk::Error::Synthesis)), "layout {layout}");
+    }
+}
+
+#[test]
+fn the_large_sample_with_its_classes_apart_is_sized_wider_one_k_lower() {
+    // Eight classes and 32 scenarios over four group slots: the class runs overflow three
+    // hash lanes at k = 14; four hash lanes and four range lanes keep it there.
+    let apart = PerLevel { initial: 0, maintenance: 0 };
+    let sample = generate_with(Profile::Large, 1, &SampleOptions { class_offset: Some(apart), ..SampleOptions::default() });
+    let market = Market::from_json("market.json", &sample.market_json).unwrap();
+    let portfolio = Portfolio::from_json("portfolio.json", &sample.portfolio_json).unwrap();
+    let inputs = build(&market, &portfolio, Level::Initial, &Claim::default(), "00");
+    let shape = shape_for(&inputs).unwrap();
+    let tables = MarketTables::new(&market, Level::Initial, shape.scenarios);
+    assert!(tables.class_mode() && tables.classes == 8, "{}", tables.classes);
+    let sizing = size(&shape, &tables);
+    let k_in = |layout: usize| {
+        zkmargin_circuits::with_circuit!(tables, layout, S, L, C => {
+            MarginCircuit::<S, L, C> { shape, tables: tables.clone(), plan: None }.min_k()
+        })
+    };
+    assert_eq!(sizing, Sizing { k: 14, layout: WIDER });
+    assert_eq!((k_in(COMPACT), k_in(WIDE)), (15, 15));
 }
 
 #[test]
@@ -179,7 +227,7 @@ fn a_class_worst_below_its_maximum_is_refused() {
             figures.worsts[0] -= I256::ONE;
         }
     };
-    let plan = Plan::forged(&case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
+    let plan = Plan::in_lanes(HASH_LANES, &case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
         classes: Some(&lower),
         ..Forgery::default()
     })
@@ -253,7 +301,7 @@ fn tier_parts_are_bounded_by_their_widths_and_sum_to_the_holding() {
             parts[2] -= 1;
         }
     };
-    let plan = Plan::forged(&case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
+    let plan = Plan::in_lanes(HASH_LANES, &case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
         parts: Some(&above),
         ..Forgery::default()
     })
@@ -268,7 +316,7 @@ fn tier_parts_are_bounded_by_their_widths_and_sum_to_the_holding() {
             parts[2] = -1;
         }
     };
-    let plan = Plan::forged(&case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
+    let plan = Plan::in_lanes(HASH_LANES, &case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
         parts: Some(&negative),
         ..Forgery::default()
     })
@@ -280,7 +328,7 @@ fn tier_parts_are_bounded_by_their_widths_and_sum_to_the_holding() {
             parts[2] -= 1;
         }
     };
-    let plan = Plan::forged(&case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
+    let plan = Plan::in_lanes(HASH_LANES, &case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
         parts: Some(&short),
         ..Forgery::default()
     })

@@ -244,15 +244,15 @@ pub fn build_verifying_key(
     shape: &Shape,
 ) -> Result<VerifyingKey<vesta::Affine>, String> {
     let tables = MarketTables::new(market, level, shape.scenarios);
-    let wide = size(shape, &tables).wide;
-    keygen_in_layout(params, &tables, shape, wide)
+    let layout = size(shape, &tables).layout;
+    keygen_in_layout(params, &tables, shape, layout)
 }
 
 /// [`build_verifying_key`] with the tables built and the layout sized.
-fn keygen_in_layout(params: &Params<vesta::Affine>, tables: &MarketTables, shape: &Shape, wide: bool)
+fn keygen_in_layout(params: &Params<vesta::Affine>, tables: &MarketTables, shape: &Shape, layout: usize)
     -> Result<VerifyingKey<vesta::Affine>, String> {
-    with_circuit!(tables, wide, S, W, C => {
-        let circuit = MarginCircuit::<S, W, C> { shape: *shape, tables: tables.clone(), plan: None };
+    with_circuit!(tables, layout, S, L, C => {
+        let circuit = MarginCircuit::<S, L, C> { shape: *shape, tables: tables.clone(), plan: None };
         keygen_vk(params, &circuit)
     })
     .map_err(|e| format!("{e:?}"))
@@ -594,8 +594,8 @@ impl Verifier {
         let params = self.params(shape.k)?;
         self.progress.stage(&format!("verifying key (rebuilt from market {:?} at k={})", market.id, shape.k));
         let tables = MarketTables::new(market, level, shape.scenarios);
-        let wide = self.sizings.get(&id, || &tables).wide;
-        let vk = Arc::new(keygen_in_layout(&params, &tables, shape, wide).map_err(VerifierError::Keygen)?);
+        let layout = self.sizings.get(&id, || &tables).layout;
+        let vk = Arc::new(keygen_in_layout(&params, &tables, shape, layout).map_err(VerifierError::Keygen)?);
         self.keys.lock().expect("lock").insert(id, vk.clone());
         Ok(vk)
     }

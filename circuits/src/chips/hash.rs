@@ -13,14 +13,16 @@
 //! one block to the next by rotation, so only an absorption's two words and (where it
 //! can be 0) its active flag are copied in and a sponge's result copied out, all through
 //! the `sbox` column, the lane's one equality-enabled column. Lane l's wide block
-//! (`rc_a[l]`, `rc_b[l]` on row 0 are its chain flag and initial capacity, and `rc_b[l]`
-//! on row 2 its always-active flag, so at most 3 lanes; the compact block has 28 pair
-//! rows, no `sbox2`, and `rc_a[1]` empty on partial rows):
+//! (`flag_a[l]`, `flag_b[l]` on row 0 are its chain flag and initial capacity, and
+//! `flag_b[l]` on row 2 its always-active flag: for the first three lanes these are
+//! `rc_a[l]`, `rc_b[l]`, whose cells on those rows no round uses; a fourth lane and
+//! beyond get two fixed columns of their own; the compact block has 28 pair rows, no
+//! `sbox2`, and `rc_a[1]` empty on partial rows):
 //! ```text
 //! row    | state[0..3]                | sbox   | sbox2  | sq[0..3]            | rc_a                   | rc_b       | selector
-//! 0      | S, the state before        | e0     |        |                     | chain_l                | cap_l      | s_absorb
+//! 0      | S, the state before        | e0     |        |                     | chain_l (flag_a[l])    | cap_l (flag_b[l]) | s_absorb
 //! 1      | S + (e0, e1, 0)            | e1     |        | x_j^2               | RC[0]                  |            | s_full
-//! 2      | after full round 1         | active |        | x_j^2               | RC[1]                  | always_l   | s_full, s_active
+//! 2      | after full round 1         | active |        | x_j^2               | RC[1]                  | always_l (flag_b[l]) | s_full, s_active
 //! 3..4   | after full round r         |        |        | x_j^2               | RC[r]                  |            | s_full
 //! 5 + j  | after 4 full + 3j partial  | x_0^5  | y_0^5  | x_0^2, y_0^2, z_0^2 | e_{4+3j}, e_{6+3j}, · | e_{5+3j}   | s_partial (j < 18)
 //! 23     | after 4 full + 54 partial  | x_0^5  |        | x_0^2, y_0^2        | e_58                   | e_59       | s_partial_pair
@@ -38,7 +40,7 @@
 //! (`s_partial`), and the last round's output is checked against the next row through
 //! `M⁻¹`: `sq^2·input = (M⁻¹·next)_0` and the carried words `= (M⁻¹·next)_i`, i = 1, 2.
 //! Every intermediate word is a linear expression in the row's cells.
-//! `s_active` (row 2) pins `active = 1` where `always` (its `rc_b[l]`) is 1: an
+//! `s_active` (row 2) pins `active = 1` where `always` (its `flag_b[l]`) is 1: an
 //! absorption that always counts needs no flag copied in.
 //! `s_carry`: `active ∈ {0, 1}` (read 35 rows up) and `C = S + active·(P − S)` with S read
 //! 37 rows up (an inactive absorption, a padding pair, leaves the state as it was); a
@@ -114,8 +116,9 @@ impl Geometry {
 pub const SEED_ROWS: usize = 1;
 /// The row of a block whose `sbox` cell holds the absorption's active flag.
 const ACTIVE_ROW: usize = FIRST_ROUND + 1;
-/// At most this many lanes (their chain flags and capacities sit in `rc_a`, `rc_b`).
-pub const MAX_LANES: usize = WIDTH;
+/// Lanes whose flags sit in the round-constant columns (`rc_a[l]`, `rc_b[l]`); each
+/// further lane has two fixed columns of its own.
+const LANES_IN_RC: usize = WIDTH;
 
 /// One lane's columns.
 #[derive(Clone, Debug)]
@@ -147,6 +150,9 @@ pub struct HashConfig {
     lanes: Vec<Lane>,
     rc_a: [Column<Fixed>; WIDTH],
     rc_b: [Column<Fixed>; WIDTH],
+    /// Each lane's flag columns: its chain flag (row 0) in `.0`, its initial capacity
+    /// (row 0) and always-active flag (row 2) in `.1`.
+    flags: Vec<(Column<Fixed>, Column<Fixed>)>,
     s_absorb: Selector,
     s_full: Selector,
     /// Rows of three partial rounds (the wide geometry; the compact one has pairs only).
@@ -311,13 +317,17 @@ fn pow5(sq: &Expression<Fp>, x: &Expression<Fp>) -> Expression<Fp> {
 
 
 impl HashChip {
-    /// Configures `lanes` (at most [`MAX_LANES`]) Poseidon lanes, 7 advice columns each,
-    /// over one set of 6 round-constant columns.
+    /// Configures `lanes` Poseidon lanes, 7 advice columns each (8 in the wide geometry),
+    /// over one set of 6 round-constant columns (and 2 flag columns per lane beyond the
+    /// third).
     pub fn configure(meta: &mut ConstraintSystem<Fp>, lanes: usize, geometry: Geometry) -> HashConfig {
-        assert!((1..=MAX_LANES).contains(&lanes), "1 to {MAX_LANES} hash lanes");
+        assert!(lanes >= 1, "at least one hash lane");
         let output_row = geometry.output_row() as i32;
         let rc_a = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
         let rc_b = [meta.fixed_column(), meta.fixed_column(), meta.fixed_column()];
+        let flags: Vec<(Column<Fixed>, Column<Fixed>)> = (0..lanes)
+            .map(|l| if l < LANES_IN_RC { (rc_a[l], rc_b[l]) } else { (meta.fixed_column(), meta.fixed_column()) })
+            .collect();
         let (s_absorb, s_full, s_carry) = (meta.selector(), meta.selector(), meta.selector());
         let s_partial = (geometry.per_row == 3).then(|| meta.selector());
         let s_partial_pair = meta.selector();
@@ -334,12 +344,12 @@ impl HashChip {
             })
             .collect();
         let one = || Expression::Constant(Fp::one());
-        for (l, lane) in lanes.iter().enumerate() {
+        for (lane, &(flag_a, flag_b)) in lanes.iter().zip(&flags) {
             let Lane { state, sbox, sbox2, square } = lane.clone();
             let carried = lane.carried();
             meta.create_gate("sponge absorb", |m| {
                 let s = m.query_selector(s_absorb);
-                let (chain, cap) = (m.query_fixed(rc_a[l]), m.query_fixed(rc_b[l]));
+                let (chain, cap) = (m.query_fixed(flag_a), m.query_fixed(flag_b));
                 let words = [m.query_advice(sbox, Rotation::cur()), m.query_advice(sbox, Rotation::next())];
                 let mut constraints = Vec::with_capacity(2 * WIDTH);
                 for j in 0..WIDTH {
@@ -374,7 +384,7 @@ impl HashChip {
             // counts has its flag pinned to 1.
             meta.create_gate("always active", |m| {
                 let s = m.query_selector(s_active);
-                let (always, active) = (m.query_fixed(rc_b[l]), m.query_advice(sbox, Rotation::cur()));
+                let (always, active) = (m.query_fixed(flag_b), m.query_advice(sbox, Rotation::cur()));
                 Constraints::with_selector(s, [always * (one() - active)])
             });
             meta.create_gate("poseidon full round", |m| {
@@ -440,7 +450,7 @@ impl HashChip {
                 Constraints::with_selector(s, partial(m, 2))
             });
         }
-        HashConfig { geometry, lanes, rc_a, rc_b, s_absorb, s_full, s_partial, s_partial_pair, s_carry, s_seed, s_active }
+        HashConfig { geometry, lanes, rc_a, rc_b, flags, s_absorb, s_full, s_partial, s_partial_pair, s_carry, s_seed, s_active }
     }
 
     /// A chip for one synthesis pass.
@@ -618,8 +628,9 @@ impl HashInstructions for HashChip {
                             }
                             None => (&idle, Value::known(&idle_trace), false, Fp::zero()),
                         };
-                        region.assign_fixed(|| "chain", c.rc_a[l], top, || Value::known(Fp::from(u64::from(chain))))?;
-                        region.assign_fixed(|| "capacity", c.rc_b[l], top, || Value::known(capacity))?;
+                        let (flag_a, flag_b) = c.flags[l];
+                        region.assign_fixed(|| "chain", flag_a, top, || Value::known(Fp::from(u64::from(chain))))?;
+                        region.assign_fixed(|| "capacity", flag_b, top, || Value::known(capacity))?;
                         let off_by_one = |row: usize, w: usize| self.tamper(l, top + row, w);
                         let mut advice = |col: Column<Advice>, row: usize, w: usize, v: &dyn Fn(&BlockTrace) -> Fp| {
                             region.assign_advice(|| "sponge", col, top + row, || trace.map(|t| v(t) + off_by_one(row, w)))
@@ -666,7 +677,7 @@ impl HashInstructions for HashChip {
                             }
                         };
                         let always = Value::known(Fp::from(u64::from(always)));
-                        region.assign_fixed(|| "always", c.rc_b[l], top + ACTIVE_ROW, || always)?;
+                        region.assign_fixed(|| "always", flag_b, top + ACTIVE_ROW, || always)?;
                     }
                 }
                 for (column, row, word) in inputs {
@@ -690,15 +701,16 @@ mod tests {
     /// Three sponges over 3 lanes (the third idle): run 0 absorbs three pairs, the middle
     /// one inactive; run 1 one pair; run 2 the outputs of runs 0 and 1, then a cell and
     /// zero (runs 1 and 2 always active). The loaded values are `x` (words) and `active` (run 0's flags); every
-    /// run's output is a public input, in run order.
+    /// run's output is a public input, in run order. Over 4 lanes, run 2 runs alone in the
+    /// fourth (whose flags have columns of their own) and the third is idle.
     #[derive(Clone)]
-    struct TestCircuit<const WIDE: bool = false> {
+    struct TestCircuit<const WIDE: bool = false, const LANES: usize = 3> {
         x: [Fp; 9],
         active: [Fp; 3],
         corrupt: Option<(usize, usize, usize)>,
     }
 
-    impl<const WIDE: bool> Default for TestCircuit<WIDE> {
+    impl<const WIDE: bool, const LANES: usize> Default for TestCircuit<WIDE, LANES> {
         fn default() -> Self {
             TestCircuit {
                 x: std::array::from_fn(|i| Fp::from(1000 * i as u64 + 7)),
@@ -715,7 +727,7 @@ mod tests {
         instance: Column<Instance>,
     }
 
-    impl<const WIDE: bool> Circuit<Fp> for TestCircuit<WIDE> {
+    impl<const WIDE: bool, const LANES: usize> Circuit<Fp> for TestCircuit<WIDE, LANES> {
         type Config = TestConfig;
         type FloorPlanner = SimpleFloorPlanner;
         fn without_witnesses(&self) -> Self {
@@ -727,7 +739,7 @@ mod tests {
             let instance = meta.instance_column();
             meta.enable_equality(instance);
             let geometry = if WIDE { Geometry::WIDE } else { Geometry::COMPACT };
-            TestConfig { hash: HashChip::configure(meta, 3, geometry), load, instance }
+            TestConfig { hash: HashChip::configure(meta, LANES, geometry), load, instance }
         }
         fn synthesize(&self, config: TestConfig, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
             let mut chip = HashChip::construct(config.hash.clone());
@@ -755,7 +767,8 @@ mod tests {
                     ],
                 },
             ];
-            let outputs = chip.sponges(&mut layouter, &runs, &[vec![0], vec![1, 2]])?;
+            let placement = if LANES == 4 { vec![vec![0], vec![1], vec![], vec![2]] } else { vec![vec![0], vec![1, 2]] };
+            let outputs = chip.sponges(&mut layouter, &runs, &placement)?;
             for (row, cell) in outputs.iter().enumerate() {
                 layouter.constrain_instance(cell.cell(), config.instance, row)?;
             }
@@ -763,7 +776,7 @@ mod tests {
         }
     }
 
-    fn expected<const WIDE: bool>(c: &TestCircuit<WIDE>) -> Vec<Fp> {
+    fn expected<const WIDE: bool, const LANES: usize>(c: &TestCircuit<WIDE, LANES>) -> Vec<Fp> {
         let x = c.x;
         let run0 = sponge(Fp::from(5), (0..3).map(|j| ([x[2 * j], x[2 * j + 1]], c.active[j] == Fp::one())))[0];
         let run1 = sponge(Fp::from(7), [([x[6], x[7]], true)])[0];
@@ -841,6 +854,36 @@ mod tests {
     fn every_gate_rejects_a_wrong_trace_cell() {
         reject_every_wrong_trace_cell::<false>();
         reject_every_wrong_trace_cell::<true>();
+    }
+
+    fn check_a_fourth_lane<const WIDE: bool>() {
+        let honest = TestCircuit::<WIDE, 4>::default();
+        MockProver::run(8, &honest, vec![expected(&honest)]).unwrap().assert_satisfied();
+        let g = if WIDE { Geometry::WIDE } else { Geometry::COMPACT };
+        let at = |block: usize, row: usize, word: usize| (3, SEED_ROWS + block * g.block_rows() + row, word);
+        let cases = [
+            // The capacity word of a new sponge (its `flag_b` on row 0).
+            (at(0, 0, 2), "sponge absorb"),
+            // The state carried into the second absorption (its chain flag, `flag_a`).
+            (at(1, 0, 1), "sponge absorb"),
+            // An always-active absorption's flag (`flag_b` on row 2).
+            (at(1, ACTIVE_ROW, WIDTH), "always active"),
+            (at(0, g.output_row(), 5), "sponge carry"),
+            (at(1, 3, 2), "poseidon full round"),
+        ];
+        for (corrupt, gate) in cases {
+            let circuit = TestCircuit::<WIDE, 4> { corrupt: Some(corrupt), ..TestCircuit::default() };
+            let failures = MockProver::run(8, &circuit, vec![expected(&circuit)]).unwrap().verify().expect_err("a wrong trace cell");
+            assert!(failures.iter().any(|f| format!("{f:?}").contains(gate)), "{corrupt:?}: {failures:?}");
+        }
+    }
+
+    /// A fourth lane (its flags in columns of their own) runs a sponge as the first three
+    /// do, and its gates refuse a wrong cell (both geometries).
+    #[test]
+    fn a_fourth_lane_matches_the_native_sponge_and_rejects_a_wrong_cell() {
+        check_a_fourth_lane::<false>();
+        check_a_fourth_lane::<true>();
     }
 
     #[test]

@@ -3,13 +3,13 @@
 //! say why a corrupted witness was rejected.
 
 use halo2_proofs::dev::{FailureLocation, MockProver, VerifyFailure};
-use zkmargin_circuits::circuit::MarginCircuit;
+use zkmargin_circuits::circuit::{Layout, MarginCircuit, COMPACT, WIDE};
 use zkmargin_circuits::encoding::Fp;
 use zkmargin_circuits::market::{Level, Market};
 use zkmargin_circuits::shape::Shape;
 use zkmargin_circuits::statement::Statement;
 use zkmargin_circuits::tables::MarketTables;
-use zkmargin_circuits::witness::{Claim, MarginWitness, Plan};
+use zkmargin_circuits::witness::{Claim, Forgery, MarginWitness, Plan};
 use zkmargin_prover::portfolio::Portfolio;
 use zkmargin_prover::statement::{build, shape_for};
 
@@ -50,7 +50,13 @@ impl Case {
     }
 
     pub fn plan(&self) -> Plan {
-        Plan::new(&self.shape, &self.tables, &self.witness, &self.claim, &self.public()).unwrap()
+        self.plan_for(COMPACT)
+    }
+
+    /// The honest plan for `layout`'s hash lanes.
+    pub fn plan_for(&self, layout: usize) -> Plan {
+        let lanes = Layout::ALL[layout].hash_lanes;
+        Plan::in_lanes(lanes, &self.shape, &self.tables, &self.witness, &self.claim, &self.public(), &Forgery::default()).unwrap()
     }
 
     pub fn public(&self) -> Vec<Fp> {
@@ -61,18 +67,20 @@ impl Case {
         self.run_with_public(plan, self.public())
     }
 
-    /// Runs in the wide layout (3 range lanes, three partial rounds per hash row).
+    /// Runs in the wide layout (three partial rounds per hash row, 3 range lanes).
     pub fn run_wide(&self, plan: Plan) -> Result<(), Vec<VerifyFailure>> {
-        zkmargin_circuits::with_circuit!(self.tables, true, S, W, C => {
-            let circuit = MarginCircuit::<S, W, C> { shape: self.shape, tables: self.tables.clone(), plan: Some(plan) };
-            MockProver::run(circuit.min_k(), &circuit, vec![self.public()]).unwrap().verify()
-        })
+        self.run_in(WIDE, plan, self.public())
     }
 
+    /// Runs in the compact layout.
     pub fn run_with_public(&self, plan: Plan, public: Vec<Fp>) -> Result<(), Vec<VerifyFailure>> {
-        // The compact layout, unless the market's classes call for the class circuit.
-        zkmargin_circuits::with_circuit!(self.tables, false, S, W, C => {
-            let circuit = MarginCircuit::<S, W, C> { shape: self.shape, tables: self.tables.clone(), plan: Some(plan) };
+        self.run_in(COMPACT, plan, public)
+    }
+
+    /// Runs in `layout` ([`Layout::ALL`]; [`Layout::WIDER`] for the class circuit only).
+    pub fn run_in(&self, layout: usize, plan: Plan, public: Vec<Fp>) -> Result<(), Vec<VerifyFailure>> {
+        zkmargin_circuits::with_circuit!(self.tables, layout, S, L, C => {
+            let circuit = MarginCircuit::<S, L, C> { shape: self.shape, tables: self.tables.clone(), plan: Some(plan) };
             MockProver::run(circuit.min_k(), &circuit, vec![public]).unwrap().verify()
         })
     }
