@@ -11,7 +11,6 @@ use serde_json::json;
 use zkmargin_circuits::commitment::AccountOpening;
 use zkmargin_circuits::encoding::{field_to_hex, Fp};
 use zkmargin_circuits::market::{Level, Market};
-use zkmargin_circuits::sponges::HASH_LANES;
 use zkmargin_circuits::statement::Covenants;
 use zkmargin_circuits::tables::MarketTables;
 use zkmargin_circuits::witness::{Claim, ClassFigures, Forgery, Plan};
@@ -174,10 +173,8 @@ fn two_classes_merged_into_one_are_refused() {
     };
     // The lanes are left with Σ β_c·(L_c − X_c) ≠ 0 after the last class block.
     for layout in LAYOUTS {
-        let lanes = Layout::ALL[layout].hash_lanes;
-        let forgery = Forgery { classes: Some(&merge), ..Forgery::default() };
-        let plan = Plan::in_lanes(lanes, &case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &forgery);
-        let failures = case.run_in(layout, plan.unwrap(), case.public()).expect_err("merged classes");
+        let plan = planned_in(&case, layout, &case.tables, &Forgery { classes: Some(&merge), ..Forgery::default() });
+        let failures = case.run_in(layout, plan, case.public()).expect_err("merged classes");
         assert_eq!(failed_names(&failures), ["class losses taken out"], "{layout}");
     }
 }
@@ -227,13 +224,17 @@ fn a_class_worst_below_its_maximum_is_refused() {
             figures.worsts[0] -= I256::ONE;
         }
     };
-    let plan = Plan::in_lanes(HASH_LANES, &case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
-        classes: Some(&lower),
-        ..Forgery::default()
-    })
-    .unwrap();
-    let failures = case.run(plan).expect_err("a class worst below a loss");
-    assert_eq!(failed_names(&failures), ["range check"]);
+    for layout in LAYOUTS {
+        let plan = planned_in(&case, layout, &case.tables, &Forgery { classes: Some(&lower), ..Forgery::default() });
+        let failures = case.run_in(layout, plan, case.public()).expect_err("a class worst below a loss");
+        assert_eq!(failed_names(&failures), ["range check"], "layout {layout}");
+    }
+}
+
+/// The plan of `case` over `tables` (forged or not) in `layout`'s hash lanes.
+fn planned_in(case: &Case, layout: usize, tables: &MarketTables, forgery: &Forgery<'_>) -> Plan {
+    let lanes = Layout::ALL[layout].hash_lanes;
+    Plan::in_lanes(lanes, &case.shape, tables, &case.witness, &case.claim, &case.public(), forgery).unwrap()
 }
 
 #[test]
@@ -243,8 +244,9 @@ fn a_row_claiming_another_class_than_the_markets_is_refused() {
     let case = exact(OFFSETS, Level::Initial);
     let mut forged = case.tables.clone();
     forged.instruments[1].class = 0;
-    let plan = Plan::new(&case.shape, &forged, &case.witness, &case.claim, &case.public()).unwrap();
-    assert_rejected(case.run(plan), "lookup");
+    for layout in LAYOUTS {
+        assert_rejected(case.run_in(layout, planned_in(&case, layout, &forged, &Forgery::default()), case.public()), "lookup");
+    }
 }
 
 #[test]
@@ -254,9 +256,11 @@ fn the_offset_of_the_other_level_is_refused() {
     let mut forged = case.tables.clone();
     forged.class_offset = 500_000;
     assert_ne!(forged.factors(), case.tables.factors());
-    let plan = Plan::new(&case.shape, &forged, &case.witness, &case.claim, &case.public()).unwrap();
-    let failures = case.run(plan).expect_err("another level's offset");
-    assert!(failed_names(&failures).contains(&"requirement".to_string()), "{:?}", failed_names(&failures));
+    for layout in LAYOUTS {
+        let plan = planned_in(&case, layout, &forged, &Forgery::default());
+        let failures = case.run_in(layout, plan, case.public()).expect_err("another level's offset");
+        assert!(failed_names(&failures).contains(&"requirement".to_string()), "{layout}: {:?}", failed_names(&failures));
+    }
 }
 
 #[test]
@@ -265,25 +269,27 @@ fn a_joint_worst_below_a_scenarios_summed_class_losses_is_refused() {
     // requirement consistent, and a joint slack goes negative.
     let case = exact(OFFSETS, Level::Maintenance);
     assert_ne!(case.tables.factors().joint, 0);
-    let mut plan = case.plan();
     let step = Fp::from_u128(case.tables.factors().joint as u128);
-    let group = &mut plan.groups[0];
-    group.totals.worst -= Fp::one();
-    group.totals.requirement -= step;
-    group.totals.excess += step;
-    for (sums, slack) in &mut group.joint_slacks {
-        for sum in sums.iter_mut() {
-            *sum -= Fp::one();
+    for layout in LAYOUTS {
+        let mut plan = case.plan_for(layout);
+        let group = &mut plan.groups[0];
+        group.totals.worst -= Fp::one();
+        group.totals.requirement -= step;
+        group.totals.excess += step;
+        for (sums, slack) in &mut group.joint_slacks {
+            for sum in sums.iter_mut() {
+                *sum -= Fp::one();
+            }
+            *slack -= Fp::one();
         }
-        *slack -= Fp::one();
+        plan.total_excess += step;
+        for sum in &mut plan.excess_sums {
+            *sum += step;
+        }
+        plan.threshold_slack += step;
+        let failures = case.run_in(layout, plan, case.public()).expect_err("a joint worst below a scenario");
+        assert_eq!(failed_names(&failures), ["range check"], "layout {layout}");
     }
-    plan.total_excess += step;
-    for sum in &mut plan.excess_sums {
-        *sum += step;
-    }
-    plan.threshold_slack += step;
-    let failures = case.run(plan).expect_err("a joint worst below a scenario");
-    assert_eq!(failed_names(&failures), ["range check"]);
 }
 
 #[test]
@@ -301,11 +307,7 @@ fn tier_parts_are_bounded_by_their_widths_and_sum_to_the_holding() {
             parts[2] -= 1;
         }
     };
-    let plan = Plan::in_lanes(HASH_LANES, &case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
-        parts: Some(&above),
-        ..Forgery::default()
-    })
-    .unwrap();
+    let plan = planned_in(&case, COMPACT, &case.tables, &Forgery { parts: Some(&above), ..Forgery::default() });
     let failures = case.run(plan).expect_err("a part above its width");
     assert_eq!(failed_names(&failures), ["range check"]);
     // A part negative (the open tier's), the first tier over its width by as much: the
@@ -316,11 +318,7 @@ fn tier_parts_are_bounded_by_their_widths_and_sum_to_the_holding() {
             parts[2] = -1;
         }
     };
-    let plan = Plan::in_lanes(HASH_LANES, &case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
-        parts: Some(&negative),
-        ..Forgery::default()
-    })
-    .unwrap();
+    let plan = planned_in(&case, COMPACT, &case.tables, &Forgery { parts: Some(&negative), ..Forgery::default() });
     assert_eq!(failed_names(&case.run(plan).expect_err("a negative part")), ["range check"]);
     // Parts that do not sum to the holding (one unit left out of the open tier).
     let short = |a: usize, slot: usize, parts: &mut [i128]| {
@@ -328,11 +326,7 @@ fn tier_parts_are_bounded_by_their_widths_and_sum_to_the_holding() {
             parts[2] -= 1;
         }
     };
-    let plan = Plan::in_lanes(HASH_LANES, &case.shape, &case.tables, &case.witness, &case.claim, &case.public(), &Forgery {
-        parts: Some(&short),
-        ..Forgery::default()
-    })
-    .unwrap();
+    let plan = planned_in(&case, COMPACT, &case.tables, &Forgery { parts: Some(&short), ..Forgery::default() });
     assert_rejected(case.run(plan), "holding split");
 }
 
@@ -447,4 +441,36 @@ fn the_tables_carry_each_instruments_class_and_notional() {
     let classes: Vec<u64> = tables.instruments.iter().map(|r| r.class).collect();
     assert_eq!(classes, [0, 1, 0]);
     assert_eq!(tables.instruments[1].notional, Some(3_050_000_000));
+}
+
+#[test]
+fn a_real_proof_in_the_wider_layout_verifies_and_not_for_another_threshold() {
+    // MockProver reads the fixed cells of the same synthesis pass; a real key fixes them at
+    // key generation. The class case proved in the wider layout (the fourth hash lane's
+    // flags in their own fixed columns) verifies, and not for a threshold one unit higher.
+    use halo2_proofs::plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, Circuit, SingleVerifier};
+    use halo2_proofs::poly::commitment::Params;
+    use halo2_proofs::transcript::{Blake2bRead, Blake2bWrite, Challenge255};
+    use pasta_curves::vesta;
+    use zkmargin_circuits::statement::THRESHOLD;
+
+    let case = exact(OFFSETS, Level::Initial);
+    let public = case.public();
+    // One circuit type, not `with_circuit!`'s every one: the prover is generic over it.
+    assert_eq!((case.tables.lanes, case.tables.class_mode()), (8, true));
+    let circuit = MarginCircuit::<8, WIDER, true> { shape: case.shape, tables: case.tables.clone(), plan: Some(case.plan_for(WIDER)) };
+    let params = Params::<vesta::Affine>::new(circuit.min_k());
+    let keyed = circuit.without_witnesses();
+    let pk = keygen_pk(&params, keygen_vk(&params, &keyed).unwrap(), &keyed).unwrap();
+    let mut transcript = Blake2bWrite::<_, vesta::Affine, Challenge255<_>>::init(vec![]);
+    create_proof(&params, &pk, &[circuit], &[&[&public[..]]], rand::rng(), &mut transcript).unwrap();
+    let proof = transcript.finalize();
+    let verifies = |public: &[Fp]| {
+        let mut transcript = Blake2bRead::<_, vesta::Affine, Challenge255<_>>::init(&proof[..]);
+        verify_proof(&params, pk.get_vk(), SingleVerifier::new(&params), &[&[public]], &mut transcript).is_ok()
+    };
+    assert!(verifies(&public));
+    let mut raised = public.clone();
+    raised[THRESHOLD] += Fp::one();
+    assert!(!verifies(&raised));
 }

@@ -356,9 +356,9 @@ impl HashChip {
                     let before = m.query_advice(state[j], Rotation::cur());
                     let carried = m.query_advice(carried[j], Rotation::prev());
                     let fresh = if j == WIDTH - 1 { cap.clone() } else { Expression::Constant(Fp::zero()) };
-                    constraints.push(before.clone() - chain.clone() * carried - (one() - chain.clone()) * fresh);
+                    constraints.push(("chained or fresh", before.clone() - chain.clone() * carried - (one() - chain.clone()) * fresh));
                     let input = m.query_advice(state[j], Rotation::next()) - before;
-                    constraints.push(if j < 2 { input - words[j].clone() } else { input });
+                    constraints.push(("absorbed words", if j < 2 { input - words[j].clone() } else { input }));
                 }
                 Constraints::with_selector(s, constraints)
             });
@@ -818,12 +818,14 @@ mod tests {
             (at(0, 0, pair_row, 3), "poseidon partial pair"),
             (at(1, 1, pair_row, 5), "poseidon partial pair"),
             (at(0, 0, pair_row, 0), "poseidon partial pair"),
-            (at(0, 1, 0, 1), "sponge absorb"),
-            (at(1, 1, 1, 0), "sponge absorb"),
-            (at(0, 2, 0, 2), "sponge absorb"),
+            // A state before an absorption: chained from the block above (block ≥ 1) or
+            // fresh (the capacity word of a new sponge, block 0), by the lane's flags.
+            (at(0, 1, 0, 1), "chained or fresh"),
+            (at(1, 1, 1, 0), "absorbed words"),
+            (at(0, 2, 0, 2), "chained or fresh"),
             (at(0, 0, out, 5), "sponge carry"),
             (at(1, 1, out, 3), "sponge carry"),
-            (at(2, 0, 0, 2), "sponge absorb"),
+            (at(2, 0, 0, 2), "chained or fresh"),
             (at(2, 0, out, 6), "sponge carry"),
             ((1, 0, 5), "sponge seed"),
             // The zero a `Word::Zero` copies.
@@ -863,9 +865,9 @@ mod tests {
         let at = |block: usize, row: usize, word: usize| (3, SEED_ROWS + block * g.block_rows() + row, word);
         let cases = [
             // The capacity word of a new sponge (its `flag_b` on row 0).
-            (at(0, 0, 2), "sponge absorb"),
+            (at(0, 0, 2), "chained or fresh"),
             // The state carried into the second absorption (its chain flag, `flag_a`).
-            (at(1, 0, 1), "sponge absorb"),
+            (at(1, 0, 1), "chained or fresh"),
             // An always-active absorption's flag (`flag_b` on row 2).
             (at(1, ACTIVE_ROW, WIDTH), "always active"),
             (at(0, g.output_row(), 5), "sponge carry"),

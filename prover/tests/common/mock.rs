@@ -1,6 +1,7 @@
 //! The MockProver harness the circuit tests share: an honest case built from a market,
-//! a portfolio and a claim, run in the layout its tables call for, and the helpers that
-//! say why a corrupted witness was rejected.
+//! a portfolio and a claim, run in the compact layout (or one named: `run_in`, with a
+//! plan for its hash lanes from `plan_for`) of the circuit its tables call for (with or
+//! without classes), and the helpers that say why a corrupted witness was rejected.
 
 use halo2_proofs::dev::{FailureLocation, MockProver, VerifyFailure};
 use zkmargin_circuits::circuit::{Layout, MarginCircuit, COMPACT, WIDE};
