@@ -19,7 +19,7 @@
 //! copy of its `val` cell; the instance column itself takes no copies.
 
 use halo2_proofs::circuit::{AssignedCell, Layouter, Value};
-use halo2_proofs::plonk::{Column, ConstraintSystem, Constraints, Error, Expression, Instance, Selector};
+use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Constraints, Error, Expression, Instance, Selector};
 use halo2_proofs::poly::Rotation;
 
 use crate::chips::columns::{cur, next, zero_start, MarginColumns};
@@ -147,6 +147,29 @@ impl SumChip {
     pub fn construct(config: SumConfig) -> Self {
         SumChip { config }
     }
+
+    /// One row under `selector`: each cell copied into its column, and the `slack`
+    /// witnessed in `mag` (the row's result, which the caller range-checks).
+    fn slack_row(
+        &self,
+        layouter: &mut impl Layouter<Fp>,
+        name: &str,
+        selector: Selector,
+        copies: &[(Column<Advice>, &AssignedCell<Fp, Fp>)],
+        slack: Option<Fp>,
+    ) -> Result<AssignedCell<Fp, Fp>, Error> {
+        let mag = self.config.cols.mag;
+        layouter.assign_region(
+            || name,
+            |mut region| {
+                selector.enable(&mut region, 0)?;
+                for &(column, cell) in copies {
+                    cell.copy_advice(|| name, &mut region, column, 0)?;
+                }
+                region.assign_advice(|| "slack", mag, 0, || slack.map_or(Value::unknown(), Value::known))
+            },
+        )
+    }
 }
 
 impl SumInstructions for SumChip {
@@ -182,16 +205,8 @@ impl SumInstructions for SumChip {
         threshold: &AssignedCell<Fp, Fp>,
         slack: Option<Fp>,
     ) -> Result<AssignedCell<Fp, Fp>, Error> {
-        let (q, c) = (&self.config, &self.config.cols);
-        layouter.assign_region(
-            || "threshold",
-            |mut region| {
-                q.q_threshold.enable(&mut region, 0)?;
-                threshold.copy_advice(|| "threshold", &mut region, c.val, 0)?;
-                total.copy_advice(|| "total", &mut region, c.flag, 0)?;
-                region.assign_advice(|| "slack", c.mag, 0, || slack.map_or(Value::unknown(), Value::known))
-            },
-        )
+        let c = &self.config.cols;
+        self.slack_row(layouter, "threshold", self.config.q_threshold, &[(c.val, threshold), (c.flag, total)], slack)
     }
 
     fn leverage_slack(
@@ -202,17 +217,8 @@ impl SumInstructions for SumChip {
         gross: &AssignedCell<Fp, Fp>,
         slack: Option<Fp>,
     ) -> Result<AssignedCell<Fp, Fp>, Error> {
-        let (q, c) = (&self.config, &self.config.cols);
-        layouter.assign_region(
-            || "leverage",
-            |mut region| {
-                q.q_leverage.enable(&mut region, 0)?;
-                equity.copy_advice(|| "equity", &mut region, c.val, 0)?;
-                cap.copy_advice(|| "cap", &mut region, c.flag, 0)?;
-                gross.copy_advice(|| "gross", &mut region, c.entry, 0)?;
-                region.assign_advice(|| "slack", c.mag, 0, || slack.map_or(Value::unknown(), Value::known))
-            },
-        )
+        let c = &self.config.cols;
+        self.slack_row(layouter, "leverage", self.config.q_leverage, &[(c.val, equity), (c.flag, cap), (c.entry, gross)], slack)
     }
 
     fn load_public(&self, layouter: &mut impl Layouter<Fp>, count: usize, values: Option<&[Fp]>)
